@@ -1,0 +1,187 @@
+"""Firmware profiles: what a radio and its firmware can do, loaded from YAML.
+
+A profile lives in ``firmware_profiles/<name>.yaml`` and holds, per setting, an inclusive
+range with its unit and where the numbers come from::
+
+    name: pluto-ad9363
+    radio: ADALM-Pluto
+    ranges:
+      rx_lo:           {min: 325e6, max: 3.8e9, unit: Hz}
+      sample_rate:     {min: 520833, max: 61.44e6, unit: samples/s}
+      rx_rf_bandwidth: {min: 200e3, max: 20e6, unit: Hz}
+      rx_hardwaregain: {min: -3, max: 71, unit: dB}
+      ...
+    sample_format: {datatype: ci16_le, bits: 12, full_scale: 2048}
+    host_streaming_rate: {value: 6e6, unit: samples/s, note: ...}
+    defaults: {rx_lo: 2.4e9, sample_rate: 1e6, ...}
+    sources: [...]
+
+:meth:`Profile.check` validates a :class:`~sdrkit.radio.RadioConfig`; a value out of
+range raises :class:`~sdrkit.errors.SettingOutOfRange` naming the setting, the range and
+the profile file.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sdrkit.errors import ConfigError, SettingOutOfRange
+
+if TYPE_CHECKING:
+    from sdrkit.radio.base import RadioConfig
+
+PROFILE_DIR = Path(__file__).resolve().parent.parent / "firmware_profiles"
+
+# RadioConfig field -> profile range key (the same names, one place to change them)
+_CHECKED = {
+    "rx_lo": "rx_lo",
+    "tx_lo": "tx_lo",
+    "sample_rate": "sample_rate",
+    "rx_rf_bandwidth": "rx_rf_bandwidth",
+    "rx_hardwaregain": "rx_hardwaregain",
+    "tx_hardwaregain": "tx_hardwaregain",
+    "rx_buffer_size": "rx_buffer_size",
+}
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive range of one setting."""
+
+    min: float
+    max: float
+    unit: str = ""
+
+    def __contains__(self, v) -> bool:
+        return self.min <= v <= self.max
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One radio + firmware variant's capabilities (see module docstring)."""
+
+    name: str
+    radio: str
+    path: str
+    ranges: dict[str, Range]
+    rx_channels: int = 1
+    gain_modes: tuple[str, ...] = ("manual",)
+    sample_format: dict = field(default_factory=dict)
+    host_streaming_rate: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+    sources: tuple = ()
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def check(self, config: "RadioConfig") -> None:
+        """Raise SettingOutOfRange for the first setting of ``config`` outside this profile."""
+        for attr, key in _CHECKED.items():
+            rng = self.ranges.get(key)
+            if rng is None:
+                continue
+            value = getattr(config, attr)
+            if attr == "rx_rf_bandwidth":
+                value = config.bandwidth
+            if attr == "tx_lo":
+                value = config.effective_tx_lo
+            if attr == "rx_hardwaregain" and config.gain_control_mode != "manual":
+                continue
+            if value not in rng:
+                raise SettingOutOfRange(attr, value, (rng.min, rng.max), self.path, unit=rng.unit)
+        if config.gain_control_mode not in self.gain_modes:
+            raise ConfigError(f"gain_control_mode={config.gain_control_mode!r} is not supported by profile "
+                              f"{self.path}; supported: {list(self.gain_modes)}")
+        bad = [c for c in config.rx_enabled_channels if not 0 <= c < self.rx_channels]
+        if bad:
+            raise SettingOutOfRange("rx_enabled_channels", bad[0], (0, self.rx_channels - 1), self.path)
+
+    def default_config(self) -> "RadioConfig":
+        """A RadioConfig from this profile's defaults."""
+        from sdrkit.radio.base import RadioConfig
+
+        d = dict(self.defaults)
+        if "rx_enabled_channels" in d:
+            d["rx_enabled_channels"] = tuple(d["rx_enabled_channels"])
+        return RadioConfig(**d)
+
+
+def _num(v, where: str) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {v!r} is not a number") from None
+
+
+def parse_profile(data: dict, path: str) -> Profile:
+    """Build a Profile from a YAML mapping, validating every field.
+
+    Raises:
+        ConfigError: naming the file and the field at fault.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a firmware profile must be a YAML mapping")
+    for key in ("name", "radio", "ranges"):
+        if key not in data:
+            raise ConfigError(f"{path}: missing required key {key!r}")
+    ranges = {}
+    if not isinstance(data["ranges"], dict):
+        raise ConfigError(f"{path}: 'ranges' must be a mapping of setting -> {{min, max, unit}}")
+    for k, r in data["ranges"].items():
+        if not isinstance(r, dict) or "min" not in r or "max" not in r:
+            raise ConfigError(f"{path}: ranges.{k} needs 'min' and 'max'")
+        lo, hi = _num(r["min"], f"{path}: ranges.{k}.min"), _num(r["max"], f"{path}: ranges.{k}.max")
+        if lo > hi:
+            raise ConfigError(f"{path}: ranges.{k} has min {lo:g} > max {hi:g}")
+        ranges[k] = Range(lo, hi, str(r.get("unit", "")))
+    defaults = dict(data.get("defaults") or {})
+    for k in ("rx_lo", "sample_rate", "rx_rf_bandwidth", "rx_hardwaregain", "tx_lo", "tx_hardwaregain"):
+        if defaults.get(k) is not None:
+            defaults[k] = _num(defaults[k], f"{path}: defaults.{k}")
+    prof = Profile(
+        name=str(data["name"]), radio=str(data["radio"]), path=path, ranges=ranges,
+        rx_channels=int(data.get("rx_channels", 1)),
+        gain_modes=tuple(data.get("gain_modes", ["manual"])),
+        sample_format=dict(data.get("sample_format") or {}),
+        host_streaming_rate=dict(data.get("host_streaming_rate") or {}),
+        defaults=defaults, sources=tuple(data.get("sources") or ()), raw=data,
+    )
+    if defaults:
+        prof.check(prof.default_config())
+    return prof
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path: str) -> Profile:
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read firmware profile {p}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"firmware profile {p} is not valid YAML: {exc}") from exc
+    return parse_profile(data, str(p))
+
+
+def profile_names() -> list[str]:
+    """Names of the bundled profiles (file stems in firmware_profiles/)."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load a bundled profile by name (``pluto-ad9363``) or any profile file by path.
+
+    Raises:
+        ConfigError: unknown name, unreadable file or invalid contents.
+    """
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return _load(str(p.resolve()))
+    cand = PROFILE_DIR / f"{name_or_path}.yaml"
+    if not cand.exists():
+        raise ConfigError(f"unknown firmware profile {name_or_path!r}; bundled: {', '.join(profile_names())} "
+                          f"(or pass a path to a .yaml file)")
+    return _load(str(cand))

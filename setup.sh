@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# sdrkit setup + run. Usage:
+#   ./setup.sh demo      set everything up, then run the main job (live demo on a bundled capture)
+#   ./setup.sh test      set everything up, then run the whole test suite
+#   ./setup.sh           set everything up only
+# Re-running is quick: the virtual environment is rebuilt only when pyproject.toml or this
+# script changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- Debian libraries the drivers need -----------------------------------------------
+need_apt=()
+ldconfig -p 2>/dev/null | grep -q 'libiio.so.0 ' || need_apt+=(libiio0)
+if ((${#need_apt[@]})); then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing Debian packages: ${need_apt[*]}"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}") >/dev/null \
+            || say "apt-get install ${need_apt[*]} failed; Pluto tests will be skipped"
+    else
+        say "missing Debian packages: ${need_apt[*]}. Install them with:"
+        say "    sudo apt-get install ${need_apt[*]}"
+        say "continuing without them: the Pluto backend and its tests will be skipped."
+    fi
+fi
+
+# --- Python virtual environment ----------------------------------------------------------
+PY=""
+for c in python3.11 python3; do
+    if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then PY=$c; break; fi
+done
+[[ -n $PY ]] || { say "Python >= 3.11 not found; install it (Debian: apt-get install python3 python3-venv)"; exit 1; }
+
+stamp=$(cat pyproject.toml setup.sh | sha256sum | cut -c1-16)
+if [[ ! -x $VENV/bin/python || $(cat "$VENV/.sdrkit-stamp" 2>/dev/null) != "$stamp" ]]; then
+    say "creating virtual environment in .venv (first run takes a minute)"
+    "$PY" -m venv "$VENV" || { say "venv failed; on Debian: apt-get install python3-venv"; exit 1; }
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    # torch first and pinned: 2.13.0 is the CPU build; unpinned would pull a multi-GB CUDA build
+    "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+    "$VENV/bin/python" -m pip install -q -e ".[train,test]"
+    echo "$stamp" > "$VENV/.sdrkit-stamp"
+    say "environment ready"
+fi
+
+case "${1:-}" in
+    demo) shift; exec "$VENV/bin/sdrkit" demo "$@" ;;
+    test) shift; exec "$VENV/bin/python" -m pytest -q "$@" ;;
+    "") say "done; run ./setup.sh demo or ./setup.sh test" ;;
+    *) exec "$VENV/bin/sdrkit" "$@" ;;
+esac
