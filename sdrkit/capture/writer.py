@@ -96,6 +96,7 @@ class RecordingWriter:
             "core:sample_rate": float(sample_rate),
             "core:recorder": f"sdrkit {_version()}",
             "core:num_channels": 1,
+            "core:extensions": [{"name": "sdrkit", "version": _version(), "optional": True}],
         }
         if description:
             g["core:description"] = description

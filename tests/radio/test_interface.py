@@ -1,0 +1,49 @@
+"""The radio contract, run against every backend that can run here."""
+
+import numpy as np
+import pytest
+
+from sdrkit.errors import DeviceError, SettingOutOfRange
+from sdrkit.radio import RadioConfig, RxBlock, open_radio
+
+
+def test_settings_use_pyadi_names(radio_uri):
+    with open_radio(radio_uri) as r:
+        assert r.rx_lo == 100e6 and r.sample_rate == 1e6
+        r.rx_buffer_size = 4096
+        assert r.rx_buffer_size == 4096 and len(r.rx()) == 4096
+        r.rx_hardwaregain_chan0 = r.rx_hardwaregain_chan0 - 6
+        assert isinstance(r.config, RadioConfig) and r.gain_control_mode_chan0 == "manual"
+
+
+def test_rx_blocks_are_complex64_with_continuous_indices(radio_uri):
+    with open_radio(radio_uri) as r:
+        r.rx_buffer_size = 10_000
+        blocks = list(r.stream(max_blocks=25))   # 250k samples: wraps the 200k recording
+        assert all(isinstance(b, RxBlock) and b.samples.dtype == np.complex64 for b in blocks)
+        assert [b.start for b in blocks] == [i * 10_000 for i in range(25)]
+        assert r.samples_received == 250_000 and r.samples_lost == 0
+
+
+def test_returned_blocks_are_owned_by_the_caller(radio_uri):
+    with open_radio(radio_uri) as r:
+        a = r.rx()
+        keep = a.samples.copy()
+        r.rx()
+        assert np.array_equal(a.samples, keep)
+
+
+def test_closed_radio_refuses(radio_uri):
+    r = open_radio(radio_uri)
+    with r:
+        r.rx()
+    with pytest.raises(DeviceError, match="is closed"):
+        r.rx()
+    r.close()  # twice is fine
+
+
+def test_out_of_profile_setting_refused(tone_recording):
+    with open_radio(f"sim:{tone_recording}?profile=pluto-ad9364") as r:
+        with pytest.raises(SettingOutOfRange, match=r"rx_hardwaregain=80 dB .*pluto-ad9364.yaml"):
+            r.rx_hardwaregain_chan0 = 80
+        assert r.rx_hardwaregain_chan0 != 80
