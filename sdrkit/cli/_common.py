@@ -42,9 +42,9 @@ def open_radio_from_args(args):
 class StatusLine:
     """A one-line live status on a terminal (or a line every few seconds when not a tty)."""
 
-    def __init__(self, stream=sys.stderr, interval: float = 0.25):
-        self.stream, self.interval = stream, interval
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+    def __init__(self, stream=None, interval: float = 0.25):
+        self.stream, self.interval = stream or sys.stderr, interval
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last = 0.0
         if not self.tty:
             self.interval = max(interval, 2.0)
