@@ -1,54 +1,117 @@
 """``sdrkit demo``: the main job on the embedded default.
 
 Replays a bundled capture through the simulated radio in real time, shows live stream
-health and writes a spectrogram PNG. When a bundled AMC model exists (``models/amc/``), the
-demo classifies the stream live with it instead (see ``sdrkit classify``).
+health and writes a spectrogram PNG (with the recording's labels drawn on it). When a
+bundled AMC model exists (``models/amc/``), the demo classifies the stream live with it
+instead (see ``sdrkit classify``).
+
+The streaming loop (:func:`stream_and_plot`) takes an ``on_block`` hook that sees every
+block and may add text to the live status line: live classification plugs in there.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CAPTURE = ROOT / "captures" / "demo_mixed.sigmf-meta"
+CAPTURES = ROOT / "captures"
+PREFERRED_CAPTURE = "demo_mixed.sigmf-meta"
 DEFAULT_MODEL = ROOT / "models" / "amc" / "card.json"
+
+
+def default_capture() -> Path:
+    """The bundled capture the demo replays: ``captures/demo_mixed`` if present, else the
+    first ``captures/*.sigmf-meta`` (None when there is none)."""
+    pref = CAPTURES / PREFERRED_CAPTURE
+    if pref.exists():
+        return pref
+    found = sorted(CAPTURES.glob("*.sigmf-meta"))
+    return found[0] if found else None
 
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="the main job: live stream of a bundled capture (classified when a model exists)",
                        description=__doc__.split("\n\n")[1])
-    p.add_argument("--capture", default=str(DEFAULT_CAPTURE), help="SigMF recording to replay")
+    p.add_argument("--capture", help="SigMF recording to replay (default: captures/demo_mixed, else the first "
+                                     "captures/*.sigmf-meta)")
     p.add_argument("--seconds", type=float, default=5.0, help="seconds to stream (default 5)")
-    p.add_argument("--out", default="out/demo", help="output folder for PNGs (default out/demo)")
+    p.add_argument("--out", default="out/demo",
+                   help="output folder for PNGs (spectrogram.png), or a .png path (default out/demo)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model card for live classification")
     p.add_argument("--no-model", action="store_true", help="stream and plot only, even if a model exists")
     p.add_argument("--front-end", help="impair the replay with a named front end (e.g. fe-b)")
     p.set_defaults(func=run)
 
 
-def _uri(args) -> str:
-    uri = f"sim:{args.capture}?loop=1&realtime=1"
-    if args.front_end:
-        uri += f"&front_end={args.front_end}"
+def _uri(capture, front_end: str | None) -> str:
+    uri = f"sim:{capture}?loop=1&realtime=1"
+    if front_end:
+        uri += f"&front_end={front_end}"
     return uri
 
 
-def run(args) -> int:
-    from sdrkit.errors import CaptureError
+def _out_paths(out: str) -> tuple[Path, Path]:
+    """(folder, spectrogram PNG path) from ``--out``."""
+    p = Path(out)
+    if p.suffix.lower() == ".png":
+        return p.parent, p
+    return p, p / "spectrogram.png"
 
-    if not Path(args.capture).exists():
-        raise CaptureError(f"{args.capture}: bundled capture not found; pass --capture PATH or run "
-                           f"'sdrkit synth' to make one")
+
+def run(args) -> int:
+    from sdrkit.errors import CaptureError, ConfigError
+
+    if args.seconds <= 0:
+        raise ConfigError(f"--seconds {args.seconds} must be > 0")
+    capture = args.capture or default_capture()
+    if capture is None:
+        raise CaptureError(f"no bundled capture in {CAPTURES}; pass --capture PATH or make one with "
+                           f"'sdrkit synth --out captures/demo_mixed'")
+    if not Path(capture).exists():
+        raise CaptureError(f"{capture}: capture not found; pass --capture PATH or run 'sdrkit synth' to make one")
+    out_dir, png = _out_paths(args.out)
+    uri = _uri(capture, args.front_end)
     if not args.no_model and Path(args.model).exists():
         from sdrkit.cli import classify
 
-        return classify.live(radio_uri=_uri(args), card_path=args.model, seconds=args.seconds, out_dir=args.out)
-    return stream_and_plot(_uri(args), args.seconds, Path(args.out))
+        return classify.live(radio_uri=uri, card_path=args.model, seconds=args.seconds, out_dir=out_dir)
+    return stream_and_plot(uri, args.seconds, png)
 
 
-def stream_and_plot(uri: str, seconds: float, out_dir: Path) -> int:
-    """Stream ``uri`` for ``seconds`` with a live health line, then write a spectrogram PNG."""
+def _labels_in_window(radio, start: int, count: int) -> list[tuple[int, int, str]]:
+    """Recording labels overlapping stream samples ``[start, start+count)``, relative to
+    ``start`` (only when the replay runs at the recording's own rate and frequency)."""
+    rec = getattr(radio, "recording", None)
+    if rec is None or radio.sample_rate != rec.sample_rate or radio.rx_lo != rec.center_frequency:
+        return []
+    n = rec.num_samples
+    out = []
+    for s, c, label, _ in rec.labels():
+        if label is None or label == "gap":
+            continue
+        for k in range(start // n - 1, (start + count) // n + 1):
+            a = s + k * n
+            if a < start + count and a + c > start:
+                out.append((a - start, c, str(label)))
+    return out
+
+
+def stream_and_plot(uri: str, seconds: float, png: Path,
+                    on_block: Callable | None = None) -> int:
+    """Stream ``uri`` for ``seconds`` with a live health line, then write a spectrogram PNG.
+
+    Args:
+        uri: radio URI (normally ``sim:...?realtime=1``).
+        seconds: wall-clock seconds to stream.
+        png: spectrogram PNG path (its folder is created).
+        on_block: called with every RxBlock; may return a short text shown in the status
+            line (e.g. the current prediction).
+
+    Returns:
+        0.
+    """
     import numpy as np
 
     from sdrkit.cli._common import StatusLine
@@ -56,27 +119,42 @@ def stream_and_plot(uri: str, seconds: float, out_dir: Path) -> int:
     from sdrkit.radio import open_radio
 
     status = StatusLine()
-    keep = []
+    keep: list = []
+    kept = 0
     with open_radio(uri) as radio:
         fs, fc = radio.sample_rate, radio.rx_lo
         max_keep = int(2 * fs)
         t0 = time.perf_counter()
         n = blocks = 0
-        power = -np.inf
+        end = 0
         while time.perf_counter() - t0 < seconds:
-            b = radio.rx()
+            try:
+                b = radio.rx()
+            except EOFError:
+                break
             blocks += 1
             n += len(b)
-            keep.append(b.samples)
-            while sum(len(k) for k in keep) - len(keep[0]) >= max_keep:
-                keep.pop(0)
+            end = b.start + len(b)
+            keep.append(b)
+            kept += len(b)
+            while kept - len(keep[0]) >= max_keep:
+                kept -= len(keep.pop(0))
+            extra = on_block(b) if on_block is not None else None
             power = 10 * np.log10(np.mean(np.abs(b.samples) ** 2) + 1e-20)
             dt = time.perf_counter() - t0
             status.update(f"{dt:5.1f}s  {n / dt / 1e6:6.3f} MS/s (nominal {fs / 1e6:g})  blocks {blocks}  "
-                          f"power {power:6.1f} dBFS  gaps {radio.overflows}  lost {radio.samples_lost}")
+                          f"power {power:6.1f} dBFS  gaps {radio.overflows}  dropped {radio.samples_lost}"
+                          + (f"  {extra}" if extra else ""))
         status.close()
         lost = radio.samples_lost
-    x = np.concatenate(keep)[-max_keep:]
-    png = save_spectrogram_png(x, fs, fc, out_dir / "spectrogram.png", title=f"sdrkit demo: {uri}")
-    print(f"streamed {n} samples in {blocks} blocks ({n / fs:.2f} s of signal), {lost} lost; wrote {png}")
+        if not keep:
+            from sdrkit.errors import CaptureError
+
+            raise CaptureError(f"{uri}: the radio delivered no samples to plot")
+        x = np.concatenate([b.samples for b in keep])[-max_keep:]
+        w0 = end - len(x)
+        labels = _labels_in_window(radio, w0, len(x)) if radio.samples_lost == 0 else []
+    out = save_spectrogram_png(x, fs, fc, png, title=f"sdrkit demo: {uri}", annotations=labels,
+                               t0=w0 / fs)
+    print(f"streamed {n} samples in {blocks} blocks ({n / fs:.2f} s of signal), {lost} lost; wrote {out}")
     return 0

@@ -13,12 +13,29 @@ def register(sub) -> None:
     add_radio_options(p)
     p.add_argument("--blocks", type=int, help="stop after this many blocks (default: until the end or Ctrl-C)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--realtime", action="store_true",
+                   help="pace a sim: radio at its sample rate (real radios always stream in real time)")
     p.set_defaults(func=run)
 
 
+def with_option(uri: str, key: str, value: str) -> str:
+    """``uri`` with ``key=value`` appended to its query (replacing an earlier one)."""
+    base, _, query = uri.partition("?")
+    parts = [q for q in query.split("&") if q and q.partition("=")[0] != key]
+    return f"{base}?{'&'.join(parts + [f'{key}={value}'])}"
+
+
 def run(args) -> int:
+    import sys
+
     from sdrkit.errors import RadioTimeout
 
+    if args.realtime:
+        if args.radio.startswith("sim:"):
+            args.radio = with_option(args.radio, "realtime", "1")
+        else:
+            print(f"note: --realtime has no effect on {args.radio.partition(':')[0]}: radios, which always "
+                  f"stream in real time", file=sys.stderr)
     status = StatusLine()
     n = blocks = gaps = timeouts = 0
     t0 = time.perf_counter()

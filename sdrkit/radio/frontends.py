@@ -6,14 +6,25 @@ blocks (CFO and phase noise continue where the last block ended) and reproducibl
 same front end and seed give the same impairment sample for sample.
 
 Bundled front ends (``FRONT_ENDS``): ``ideal``, ``fe-a`` .. ``fe-d`` (four distinct
-receivers, from a well-behaved one to a cheap one), and ``random:<seed>`` draws one from
-realistic ranges. Use them for domain-shift experiments without hardware:
-``sim:captures/x.sigmf-meta?front_end=fe-c``.
+receivers, from a well-behaved one to a cheap one; each has a one-line ``description``),
+and ``random:<seed>`` draws one from realistic ranges. Use them for domain-shift
+experiments without hardware: ``sim:captures/x.sigmf-meta?front_end=fe-c``.
+
+Two ways to apply one::
+
+    fe = get_front_end("fe-b")
+    st = fe.state(fs=1e6, seed=3)            # a stream: call once per block, in order
+    y0 = st.apply(x0, start_index=0)
+    y1 = st.apply(x1, start_index=len(x0))   # CFO and phase noise continue
+    y = fe.apply(x, start_index=0, fs=1e6)   # one block on its own (phase noise from 0)
+
+The CFO phase is a function of the absolute sample index (``start_index``), so it stays
+right across gaps (lost samples); the phase-noise walk simply continues.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -37,6 +48,7 @@ class FrontEnd:
         phase_noise_rad: Wiener phase-noise step, radians per sample at 1 MS/s
             (scaled by sqrt(1e6 / fs) so the noise is a property of the oscillator, not the rate).
         gain_db: gain error, dB.
+        description: one line: what kind of receiver this is (not part of equality).
     """
 
     name: str
@@ -46,6 +58,7 @@ class FrontEnd:
     cfo_hz: float = 0.0
     phase_noise_rad: float = 0.0
     gain_db: float = 0.0
+    description: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -55,6 +68,20 @@ class FrontEnd:
     def state(self, fs: float, seed: int = 0) -> "FrontEndState":
         """A block-by-block applier at sample rate ``fs`` with the phase-noise seed ``seed``."""
         return FrontEndState(self, fs, seed)
+
+    def apply(self, x: np.ndarray, start_index: int = 0, fs: float = 1e6, seed: int = 0) -> np.ndarray:
+        """Impair one block on its own (a fresh phase-noise walk); use :meth:`state` for streams.
+
+        Args:
+            x: complex64 samples, shape (n,).
+            start_index: absolute index of ``x[0]`` (sets the CFO phase).
+            fs: sample rate, samples/s.
+            seed: phase-noise seed.
+
+        Returns:
+            complex64, shape (n,).
+        """
+        return self.state(fs, seed).apply(x, start_index)
 
 
 class FrontEndState:
@@ -69,15 +96,24 @@ class FrontEndState:
         self._gain = np.float32(10 ** (fe.gain_db / 20))
         self._pn_step = fe.phase_noise_rad * np.sqrt(1e6 / self.fs)
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """Impair one block (complex64 in, complex64 out)."""
+    def apply(self, x: np.ndarray, start_index: int | None = None) -> np.ndarray:
+        """Impair one block (complex64 in, complex64 out).
+
+        Args:
+            x: complex64 samples, shape (n,).
+            start_index: absolute stream index of ``x[0]`` (counting lost samples), so the
+                CFO phase is right after a gap; None = right after the previous block.
+        """
         fe = self.fe
         y = np.asarray(x, np.complex64)
         n = y.shape[-1]
+        if start_index is not None:
+            self._n = int(start_index)
         if fe.cfo_hz or self._pn_step:
             ph = np.zeros(n)
             if fe.cfo_hz:
-                ph += 2 * np.pi * fe.cfo_hz / self.fs * (self._n + np.arange(n))
+                # float64 index * step, reduced mod 2 pi: exact for streams of any length
+                ph += (2 * np.pi * fe.cfo_hz / self.fs * (self._n + np.arange(n, dtype=np.float64))) % (2 * np.pi)
             if self._pn_step:
                 walk = self._pn_phase + np.cumsum(self._rng.standard_normal(n) * self._pn_step)
                 self._pn_phase = float(walk[-1])
@@ -94,11 +130,15 @@ class FrontEndState:
 
 
 for _fe in (
-    FrontEnd("ideal"),
-    FrontEnd("fe-a", iq_amp_db=0.2, iq_phase_deg=1.0, dc=0.002 + 0.001j, cfo_hz=150.0, phase_noise_rad=0.0005, gain_db=0.5),
-    FrontEnd("fe-b", iq_amp_db=-0.6, iq_phase_deg=-3.0, dc=-0.01 + 0.005j, cfo_hz=-900.0, phase_noise_rad=0.002, gain_db=-1.5),
-    FrontEnd("fe-c", iq_amp_db=1.2, iq_phase_deg=5.0, dc=0.03 - 0.02j, cfo_hz=2500.0, phase_noise_rad=0.005, gain_db=2.0),
-    FrontEnd("fe-d", iq_amp_db=-1.8, iq_phase_deg=-8.0, dc=-0.05 + 0.04j, cfo_hz=-6000.0, phase_noise_rad=0.01, gain_db=-3.0),
+    FrontEnd("ideal", description="no impairments: samples pass unchanged"),
+    FrontEnd("fe-a", iq_amp_db=0.2, iq_phase_deg=1.0, dc=0.002 + 0.001j, cfo_hz=150.0, phase_noise_rad=0.0005,
+             gain_db=0.5, description="well-calibrated AD936x-class SDR (Pluto-like, TCXO)"),
+    FrontEnd("fe-b", iq_amp_db=-0.6, iq_phase_deg=-3.0, dc=-0.01 + 0.005j, cfo_hz=-900.0, phase_noise_rad=0.002,
+             gain_db=-1.5, description="uncalibrated SDR: visible IQ image, kHz-scale LO error"),
+    FrontEnd("fe-c", iq_amp_db=1.2, iq_phase_deg=5.0, dc=0.03 - 0.02j, cfo_hz=2500.0, phase_noise_rad=0.005,
+             gain_db=2.0, description="cheap dongle: strong DC spike and image, noisy crystal"),
+    FrontEnd("fe-d", iq_amp_db=-1.8, iq_phase_deg=-8.0, dc=-0.05 + 0.04j, cfo_hz=-6000.0, phase_noise_rad=0.01,
+             gain_db=-3.0, description="worst case: free-running LO, large imbalance and DC"),
 ):
     FRONT_ENDS.register(_fe.name, _fe)
 
@@ -111,6 +151,7 @@ def random_front_end(seed: int) -> FrontEnd:
         iq_amp_db=float(rng.uniform(-2, 2)), iq_phase_deg=float(rng.uniform(-8, 8)),
         dc=complex(*rng.uniform(-0.05, 0.05, 2)), cfo_hz=float(rng.uniform(-8000, 8000)),
         phase_noise_rad=float(rng.uniform(0, 0.01)), gain_db=float(rng.uniform(-3, 3)),
+        description=f"drawn from realistic ranges with seed {seed}",
     )
 
 

@@ -6,28 +6,52 @@ typed errors), so everything runs without hardware.
 
 What it does, in the order samples flow through ``rx()``::
 
-    recording (memmap / RAM) -> shift (rx_lo != recorded frequency) -> resample (sample_rate
-    != recorded rate) -> gain (rx_hardwaregain relative to the recording's) or AGC
-    -> + TX loopback through a channel -> front-end impairments -> block
+    recording (RAM / memmap) -> shift (rx_lo != recorded frequency) -> resample (sample_rate
+    != recorded rate) -> + TX loopback through a channel -> gain (rx_hardwaregain relative
+    to the recording's) or AGC -> front-end impairments -> block
 
-URI: ``sim:<recording>.sigmf-meta?option=value&...`` or ``sim:`` (no recording: RX is the
-noise floor plus whatever TX loops back). Options:
+Retuning: a requested band ``rx_lo +- rx_rf_bandwidth/2`` must lie inside the recorded
+band ``center_frequency +- sample_rate/2``; otherwise ``configure`` raises ConfigError
+naming both bands (a real radio would tune there; a recording has nothing to play).
+
+TX loopback: ``tx(samples, cyclic)`` sends the samples through a :class:`LoopbackChannel`
+(multipath taps, delay, CFO, AWGN at ``snr_db`` relative to the received TX power) and the
+result is **added** to what RX hears (the recording, or the noise floor without one) — as a
+radio whose TX port is cabled to its RX port while its antenna still hears the band. Use
+``sim:loopback`` (no recording) for clean TX/RX experiments. A cyclic buffer repeats
+forever, phase-continuous; a one-shot buffer plays once and then only the channel noise
+remains. ``tx_destroy_buffer()`` stops TX. A ``tx_lo`` different from ``rx_lo`` shifts the
+loopback by ``tx_lo - rx_lo`` (outside ``+- sample_rate/2`` it is not received at all);
+``tx_hardwaregain`` changes after ``tx()`` scale the signal (not the channel noise).
+
+Stream clock: the loopback channel, the front end's CFO and realtime pacing all run on
+the absolute stream index (delivered + lost samples), so gaps keep the right phases.
+
+URI: ``sim:<recording>.sigmf-meta?option=value&...``, or ``sim:`` / ``sim:loopback`` with no
+recording (RX is a -60 dBFS noise floor plus whatever TX loops back). Options (also
+accepted as keyword arguments of :func:`~sdrkit.radio.open_radio`):
 
 =================  =================================================================
-loop               1 (default) replay forever; 0 one-shot (rx raises EOFError at the end)
+loop               1 (default) replay forever; 0 one-shot (rx raises EOFError at the end,
+                   after a last partial block)
 realtime           1 pace at the sample rate (default 0: as fast as possible)
 front_end          a name from :data:`~sdrkit.radio.frontends.FRONT_ENDS` or ``random:<seed>``
 seed               seed for the front end's phase noise and the loopback channel noise
-faults             comma list: ``overflow@K[:M]`` (drop M blocks before block K),
-                   ``timeout@K`` (block K raises RadioTimeout once), ``disconnect@K``
-                   (block K and every later call raise RadioDisconnected)
-loopback_snr       TX->RX channel SNR, dB (default 30)
-loopback_cfo       TX->RX carrier offset, Hz (default 0)
-loopback_delay     TX->RX delay, samples (default 0)
-loopback_taps      multipath taps ``a+bj;c+dj;...`` (default: a single unit tap)
+faults             comma list: ``overflow@K[:M]`` (drop M blocks before rx() call K; that
+                   call reports ``lost = M * rx_buffer_size``), ``timeout@K`` (call K raises
+                   RadioTimeout once, the stream continues), ``disconnect@K`` (call K and
+                   every later call raise RadioDisconnected)
+max_lag_blocks     realtime only: a caller more than this many blocks behind loses the
+                   backlog (whole blocks, reported as a gap) like a real radio (default 8)
+loopback_snr       TX->RX channel SNR, dB (default 30); alias ``snr``
+loopback_cfo       TX->RX carrier offset, Hz (default 0); alias ``cfo``
+loopback_delay     TX->RX delay, samples (default 0); alias ``delay``
+loopback_taps      multipath taps ``a+bj;c+dj;...`` (default: one unit tap); alias ``taps``
+loopback           (keyword only) a :class:`LoopbackChannel`
 profile            firmware profile to validate settings against (e.g. pluto-ad9363)
-rx_lo, sample_rate, rx_rf_bandwidth, rx_hardwaregain, gain_control_mode, rx_buffer_size
-                   initial settings (default: the recording's)
+rx_lo, sample_rate, rx_rf_bandwidth, rx_hardwaregain, gain_control_mode, rx_buffer_size,
+tx_lo, tx_hardwaregain
+                   initial settings (default: the recording's rate and frequency)
 =================  =================================================================
 """
 
@@ -43,6 +67,8 @@ from sdrkit.errors import ConfigError, RadioDisconnected, RadioTimeout
 from sdrkit.radio.base import Radio, RadioConfig
 
 _IN_RAM_BYTES = 512 * 2 ** 20   # recordings up to this size (as complex64) are held in memory
+_NOISE_FLOOR = np.float32(1e-3)  # std of the no-recording noise floor: -60 dBFS
+_NO_RECORDING = ("", "loopback")
 
 
 @dataclass(frozen=True)
@@ -54,10 +80,16 @@ class Fault:
     count: int = 1
 
     @classmethod
-    def parse(cls, spec: str) -> "Fault":
-        """``overflow@10:3`` / ``timeout@20`` / ``disconnect@30``."""
+    def parse(cls, spec: "str | Fault") -> "Fault":
+        """``overflow@10:3`` / ``timeout@20`` / ``disconnect@30``.
+
+        Raises:
+            ConfigError: malformed spec (the message shows the expected form).
+        """
+        if isinstance(spec, Fault):
+            return spec
         try:
-            kind, _, rest = spec.strip().partition("@")
+            kind, _, rest = str(spec).strip().partition("@")
             block, _, count = rest.partition(":")
             f = cls(kind, int(block), int(count) if count else 1)
         except ValueError:
@@ -69,68 +101,109 @@ class Fault:
 
 @dataclass(frozen=True)
 class LoopbackChannel:
-    """TX -> RX channel: AWGN at ``snr_db`` (relative to the TX signal's mean power),
-    carrier offset ``cfo_hz``, integer ``delay`` in samples, multipath ``taps``."""
+    """TX -> RX channel of the simulated radio.
+
+    Attributes:
+        snr_db: SNR at the receiver, dB: received TX power (after the taps) over the
+            power of the complex AWGN the channel adds.
+        cfo_hz: carrier frequency offset, Hz.
+        delay: delay, samples (integer >= 0).
+        taps: multipath taps at one-sample spacing, complex gains (first = direct path).
+    """
 
     snr_db: float = 30.0
     cfo_hz: float = 0.0
     delay: int = 0
     taps: tuple[complex, ...] = (1 + 0j,)
 
+    def __post_init__(self):
+        if int(self.delay) != self.delay or self.delay < 0:
+            raise ConfigError(f"loopback delay={self.delay} must be an integer number of samples >= 0")
+        if not len(self.taps):
+            raise ConfigError("loopback taps are empty; give at least one tap, e.g. (1,)")
+        object.__setattr__(self, "delay", int(self.delay))
+        object.__setattr__(self, "taps", tuple(complex(t) for t in self.taps))
+
+
+Channel = LoopbackChannel   # short alias: SimRadio(..., loopback=Channel(snr_db=20))
+
 
 class _Loopback:
-    """Runs a TX waveform through a LoopbackChannel, block by block, with state."""
+    """One TX buffer running through a LoopbackChannel, indexed by samples since tx().
 
-    def __init__(self, wave: np.ndarray, cyclic: bool, chan: LoopbackChannel, fs: float, rng):
-        from sdrkit.dsp.resample import FrequencyShifter
+    The output at loopback index ``k`` is ``sum_j taps[j] * u[k - delay - j]`` with ``u`` the
+    transmitted stream (the buffer repeated when cyclic, zeros before it starts and after
+    a one-shot buffer ends): a pure function of ``k``, so skipping samples (a gap) keeps
+    the channel right without running it.
+    """
 
+    def __init__(self, wave: np.ndarray, cyclic: bool, chan: LoopbackChannel, rng: np.random.Generator,
+                 tx_gain_db: float):
         self.wave, self.cyclic, self.chan, self.rng = wave, cyclic, chan, rng
-        self.pos = 0
-        self.power = float(np.mean(np.abs(wave) ** 2)) or 1.0
         self.taps = np.asarray(chan.taps, np.complex64)
-        self.zi = np.zeros(max(len(self.taps) - 1, 0), np.complex64)
-        self.delay_line = np.zeros(chan.delay, np.complex64)
-        self.shift = FrequencyShifter(chan.cfo_hz, fs)
+        self.pos = 0
+        self.tx_gain_db = tx_gain_db
+        rx_power = float(np.mean(np.abs(wave) ** 2)) * float(np.sum(np.abs(self.taps) ** 2))
+        self.noise_std = np.float32(np.sqrt((rx_power or 1.0) / 10 ** (chan.snr_db / 10) / 2))
 
-    def next(self, n: int) -> np.ndarray:
-        from scipy.signal import lfilter
-
+    def _input(self, a: int, b: int) -> np.ndarray:
+        """Transmitted samples ``u[a:b]`` (zeros where nothing is on the air)."""
+        L = len(self.wave)
         if self.cyclic:
-            idx = (self.pos + np.arange(n)) % len(self.wave)
-            s = self.wave[idx]
-        else:
-            s = np.zeros(n, np.complex64)
-            avail = max(0, min(n, len(self.wave) - self.pos))
-            s[:avail] = self.wave[self.pos:self.pos + avail]
+            u = np.take(self.wave, np.arange(max(a, 0), b), mode="wrap")
+            return np.concatenate([np.zeros(max(0, -a), np.complex64), u]) if a < 0 else u
+        u = np.zeros(b - a, np.complex64)
+        lo, hi = max(a, 0), min(b, L)
+        if hi > lo:
+            u[lo - a:hi - a] = self.wave[lo:hi]
+        return u
+
+    def next(self, n: int, fs: float, offset_hz: float, tx_gain_db: float) -> np.ndarray:
+        """The next ``n`` received samples (channel output plus channel noise)."""
+        k = self.pos
         self.pos += n
-        if len(self.delay_line):
-            buf = np.concatenate([self.delay_line, s])
-            s, self.delay_line = buf[:n], buf[n:]
-        if len(self.taps) > 1:
-            s, self.zi = lfilter(self.taps, [1.0], s, zi=self.zi)
-        elif self.taps[0] != 1:
-            s = s * self.taps[0]
-        s = self.shift.process(s.astype(np.complex64))
-        pn = self.power / 10 ** (self.chan.snr_db / 10)
+        m = len(self.taps)
+        cfo = self.chan.cfo_hz + offset_hz
+        if abs(cfo) < fs / 2:
+            u = self._input(k - self.chan.delay - (m - 1), k + n - self.chan.delay)
+            s = u if (m == 1 and self.taps[0] == 1) else np.convolve(u, self.taps, mode="valid").astype(np.complex64)
+            if cfo:
+                ph = (2 * np.pi * cfo / fs * (k + np.arange(n, dtype=np.float64))) % (2 * np.pi)
+                s = s * np.exp(1j * ph).astype(np.complex64)
+            if tx_gain_db != self.tx_gain_db:
+                s = s * np.float32(10 ** ((tx_gain_db - self.tx_gain_db) / 20))
+        else:
+            s = np.zeros(n, np.complex64)   # TX outside the RX passband: nothing arrives
         noise = self.rng.standard_normal((n, 2), dtype=np.float32).view(np.complex64)[:, 0]
-        return s + noise * np.float32(np.sqrt(pn / 2))
+        noise *= self.noise_std
+        noise += s
+        return noise
+
+    def skip(self, n: int) -> None:
+        """Let ``n`` samples pass unseen (lost samples)."""
+        self.pos += n
 
 
 class SimRadio(Radio):
     """A radio that replays a SigMF recording (see the module docstring).
 
     Args:
-        recording: path of a ``.sigmf-meta`` (or a Recording), or None for no recording.
+        recording: path of a ``.sigmf-meta`` (or an open Recording), or None for no recording.
         config: initial settings; None = the recording's rate and frequency.
-        loop: replay forever (True) or once (False).
+        loop: replay forever (True) or once (False: EOFError after the last, partial block).
         realtime: pace blocks at the sample rate.
-        front_end: a FrontEnd, its name, or None.
-        seed: seed for front-end phase noise and loopback noise.
-        faults: Fault objects or specs (``"overflow@10:3"``).
-        loopback: the TX -> RX LoopbackChannel.
-        profile: a firmware Profile (or name) to validate settings against.
+        front_end: a FrontEnd, its name (``fe-a``, ``random:7``), or None.
+        seed: seed for front-end phase noise and loopback / noise-floor noise.
+        faults: Fault objects or specs (``"overflow@10:3"``, ``"timeout@20"``, ``"disconnect@30"``).
+        loopback: the TX -> RX :class:`LoopbackChannel` (default: 30 dB SNR, no CFO/delay).
+        profile: a firmware Profile (or its name) to validate settings against.
         max_lag_blocks: in realtime mode, a caller more than this many blocks behind loses
-            samples (reported as an overflow), as on a real radio.
+            its backlog (whole blocks, reported as lost samples), as on a real radio.
+
+    Raises:
+        CaptureError: the recording is missing or malformed.
+        ConfigError: empty recording, bad option, or ``config`` outside the recorded band.
+        SettingOutOfRange: ``config`` outside ``profile``.
     """
 
     scheme = "sim"
@@ -138,111 +211,169 @@ class SimRadio(Radio):
     def __init__(self, recording=None, config: RadioConfig | None = None, *, loop: bool = True,
                  realtime: bool = False, front_end=None, seed: int = 0, faults=(),
                  loopback: LoopbackChannel | None = None, profile=None, max_lag_blocks: int = 8):
-        from sdrkit.capture import open_recording
         from sdrkit.profiles import Profile, load_profile
         from sdrkit.radio.frontends import FrontEnd, get_front_end
 
         self.recording = None
         self._data = None
         if recording is not None:
-            self.recording = recording if hasattr(recording, "read") else open_recording(recording)
+            if hasattr(recording, "read"):
+                self.recording = recording
+            else:
+                from sdrkit.capture import open_recording
+
+                self.recording = open_recording(recording)
             rec = self.recording
             if rec.num_samples == 0:
                 raise ConfigError(f"{rec.meta_path}: the recording has no samples to replay")
             if rec.num_samples * 8 <= _IN_RAM_BYTES:
                 self._data = rec.read()
-            self.rec_fs, self.rec_fc = rec.sample_rate, rec.center_frequency
+            self.rec_fs, self.rec_fc = float(rec.sample_rate), float(rec.center_frequency)
             rc = rec.global_info.get("sdrkit:radio_config") or {}
             self.rec_gain = float(rc.get("rx_hardwaregain", RadioConfig.rx_hardwaregain))
         else:
             self.rec_fs, self.rec_fc, self.rec_gain = None, None, RadioConfig.rx_hardwaregain
-        if config is None:
-            config = RadioConfig(rx_lo=self.rec_fc if self.rec_fc is not None else RadioConfig.rx_lo,
-                                 sample_rate=self.rec_fs or RadioConfig.sample_rate, rx_hardwaregain=self.rec_gain)
         if isinstance(profile, str):
             profile = load_profile(profile)
+        if profile is not None and not isinstance(profile, Profile):
+            raise ConfigError(f"profile={profile!r} must be a Profile or a profile name, e.g. pluto-ad9363")
+        if config is None:
+            if self.recording is not None:
+                config = RadioConfig(rx_lo=self.rec_fc, sample_rate=self.rec_fs, rx_hardwaregain=self.rec_gain)
+            elif profile is not None and profile.defaults:
+                config = profile.default_config()
+            else:
+                config = RadioConfig()
+        if self.recording is None:
+            self.rec_gain = config.rx_hardwaregain   # the gain the noise floor is defined at
         if isinstance(front_end, str):
             front_end = get_front_end(front_end)
+        if front_end is not None and not isinstance(front_end, FrontEnd):
+            raise ConfigError(f"front_end={front_end!r} must be a FrontEnd or a name from FRONT_ENDS")
+        if loopback is not None and not isinstance(loopback, LoopbackChannel):
+            raise ConfigError(f"loopback={loopback!r} must be a LoopbackChannel (sdrkit.radio.sim.Channel)")
+        if int(max_lag_blocks) < 1:
+            raise ConfigError(f"max_lag_blocks={max_lag_blocks} must be >= 1 block")
+        if isinstance(faults, str):
+            faults = [f for f in faults.split(",") if f.strip()]
         self.front_end: FrontEnd | None = front_end
         self.loop, self.realtime, self.seed = bool(loop), bool(realtime), int(seed)
-        self.faults = sorted((f if isinstance(f, Fault) else Fault.parse(f) for f in faults), key=lambda f: f.block)
+        self.faults = sorted((Fault.parse(f) for f in faults), key=lambda f: f.block)
         self.loopback_channel = loopback or LoopbackChannel()
         self.max_lag_blocks = int(max_lag_blocks)
         self._rng = np.random.default_rng([self.seed, 1])
         self._pos = 0                 # next recording sample to read
-        self._block = 0               # rx() calls so far
+        self._block = 0               # rx() calls so far (the fault schedule's clock)
         self._disconnected = False
         self._txl: _Loopback | None = None
         self._agc_gain = 1.0
         self._t0: float | None = None
-        self._produced = 0            # output samples produced (incl. dropped), for pacing
+        self._clock = 0               # stream samples so far (delivered + lost): pacing, loopback
         self._pending = np.zeros(0, np.complex64)
         self._eof = False
-        super().__init__(config, profile if isinstance(profile, Profile) else None)
-        self._apply(self._config)
+        self._applied: RadioConfig | None = None
+        self._shift = self._resampler = None
+        self._fe_state = None
+        super().__init__(config, profile)
+        try:
+            self._apply(self._config)
+        except BaseException:
+            self._close()
+            raise
 
     # ---- construction from a URI -----------------------------------------------------------
+    _SETTINGS = {"rx_lo": float, "sample_rate": float, "rx_rf_bandwidth": float, "rx_hardwaregain": float,
+                 "gain_control_mode": str, "rx_buffer_size": int, "tx_lo": float, "tx_hardwaregain": float}
+    _ALIASES = {"snr": "loopback_snr", "cfo": "loopback_cfo", "delay": "loopback_delay", "taps": "loopback_taps"}
+    _OPTIONS = {"loop", "realtime", "front_end", "seed", "faults", "loopback", "loopback_snr", "loopback_cfo",
+                "loopback_delay", "loopback_taps", "profile", "max_lag_blocks"}
+
     @classmethod
     def from_uri(cls, rest: str, config: RadioConfig | None = None, **options) -> "SimRadio":
-        """Build from the part of a ``sim:`` URI after the scheme (see module docstring)."""
+        """Build from the part of a ``sim:`` URI after the scheme (see the module docstring).
+
+        Args:
+            rest: ``path/to/rec.sigmf-meta[?opt=v&...]``, ``""`` or ``loopback[?...]``.
+            config: initial settings (URI settings are applied on top).
+            **options: the same options as the query, as Python values (``loop=False``,
+                ``faults=["timeout@3"]``, ``loopback=Channel(snr_db=20)``); they win over the query.
+
+        Raises:
+            ConfigError: unknown option (lists the known ones) or a malformed value.
+        """
         path, _, query = rest.partition("?")
-        opts = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
-        opts.update({k: str(v) for k, v in options.items()})
-        known = {"loop", "realtime", "front_end", "seed", "faults", "loopback_snr", "loopback_cfo", "loopback_delay",
-                 "loopback_taps", "profile", "rx_lo", "sample_rate", "rx_rf_bandwidth", "rx_hardwaregain",
-                 "gain_control_mode", "rx_buffer_size", "max_lag_blocks"}
+        opts: dict = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
+        opts.update(options)
+        opts = {cls._ALIASES.get(k, k): v for k, v in opts.items()}
+        known = cls._OPTIONS | set(cls._SETTINGS)
         unknown = set(opts) - known
         if unknown:
-            raise ConfigError(f"unknown sim: option(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ConfigError(f"unknown sim: option(s) {sorted(unknown)}; known: {sorted(known)} "
+                              f"(aliases: {', '.join(f'{a}={b}' for a, b in cls._ALIASES.items())})")
 
         def flag(name, default):
-            v = opts.get(name)
-            if v is None:
-                return default
-            if v.lower() in ("1", "true", "yes", "on", ""):
+            v = opts.get(name, default)
+            if isinstance(v, (bool, int, np.integer)):
+                return bool(v)
+            if str(v).lower() in ("1", "true", "yes", "on", ""):
                 return True
-            if v.lower() in ("0", "false", "no", "off"):
+            if str(v).lower() in ("0", "false", "no", "off"):
                 return False
             raise ConfigError(f"sim: option {name}={v!r} must be 0 or 1")
 
-        def num(name, typ=float):
+        def num(name, typ=float, default=None):
+            if name not in opts:
+                return default
             try:
-                return typ(float(opts[name])) if typ is int else typ(opts[name])
-            except ValueError:
-                raise ConfigError(f"sim: option {name}={opts[name]!r} is not a number") from None
+                v = float(opts[name])
+                if typ is int and v != int(v):
+                    raise ValueError
+                return int(v) if typ is int else v
+            except (TypeError, ValueError):
+                what = "an integer" if typ is int else "a number"
+                raise ConfigError(f"sim: option {name}={opts[name]!r} is not {what}") from None
 
-        taps = (1 + 0j,)
-        if opts.get("loopback_taps"):
-            try:
-                taps = tuple(complex(t.replace(" ", "")) for t in opts["loopback_taps"].split(";"))
-            except ValueError:
-                raise ConfigError(f"sim: loopback_taps={opts['loopback_taps']!r} must be complex numbers "
-                                  f"separated by ';', e.g. 1;0.3+0.2j") from None
-        chan = LoopbackChannel(
-            snr_db=num("loopback_snr") if "loopback_snr" in opts else 30.0,
-            cfo_hz=num("loopback_cfo") if "loopback_cfo" in opts else 0.0,
-            delay=num("loopback_delay", int) if "loopback_delay" in opts else 0, taps=taps)
-        faults = [f for f in opts.get("faults", "").split(",") if f.strip()]
-        radio = cls(path or None, config, loop=flag("loop", True), realtime=flag("realtime", False),
-                    front_end=opts.get("front_end") or None, seed=num("seed", int) if "seed" in opts else 0,
-                    faults=faults, loopback=chan, profile=opts.get("profile"),
-                    max_lag_blocks=num("max_lag_blocks", int) if "max_lag_blocks" in opts else 8)
+        chan = opts.get("loopback")
+        if any(k in opts for k in ("loopback_snr", "loopback_cfo", "loopback_delay", "loopback_taps")):
+            base = chan or LoopbackChannel()
+            taps = opts.get("loopback_taps", base.taps)
+            if isinstance(taps, str):
+                try:
+                    taps = tuple(complex(t.replace(" ", "")) for t in taps.split(";") if t.strip())
+                except ValueError:
+                    raise ConfigError(f"sim: loopback_taps={taps!r} must be complex numbers separated by ';', "
+                                      f"e.g. 1;0.3+0.2j") from None
+            chan = LoopbackChannel(snr_db=num("loopback_snr", default=base.snr_db),
+                                   cfo_hz=num("loopback_cfo", default=base.cfo_hz),
+                                   delay=num("loopback_delay", int, default=base.delay), taps=tuple(taps))
+        recording = None if path in _NO_RECORDING else path
+        radio = cls(recording, config, loop=flag("loop", True), realtime=flag("realtime", False),
+                    front_end=opts.get("front_end") or None, seed=num("seed", int, default=0),
+                    faults=opts.get("faults", ()), loopback=chan, profile=opts.get("profile") or None,
+                    max_lag_blocks=num("max_lag_blocks", int, default=8))
         changes = {}
-        for k in ("rx_lo", "sample_rate", "rx_rf_bandwidth", "rx_hardwaregain"):
+        for k, typ in cls._SETTINGS.items():
             if k in opts:
-                changes[k] = num(k)
-        if "rx_buffer_size" in opts:
-            changes["rx_buffer_size"] = num("rx_buffer_size", int)
-        if "gain_control_mode" in opts:
-            changes["gain_control_mode"] = opts["gain_control_mode"]
+                changes[k] = opts[k] if typ is str else num(k, typ)
         if changes:
-            radio.configure(**changes)
+            try:
+                radio.configure(**changes)
+            except BaseException:
+                radio.close()
+                raise
         return radio
 
     # ---- settings -------------------------------------------------------------------------
     def _apply(self, config: RadioConfig) -> None:
         from sdrkit.dsp.resample import FrequencyShifter, StreamResampler
 
+        # every check first, so a refused setting changes nothing
+        if config.rx_enabled_channels != (0,):
+            raise ConfigError(f"rx_enabled_channels={list(config.rx_enabled_channels)}: the simulated radio "
+                              f"replays one channel; use rx_enabled_channels=(0,)")
+        old = self._applied
+        retune = old is None or old.rx_lo != config.rx_lo or old.sample_rate != config.sample_rate
+        shift = resampler = None
         if self.recording is not None:
             lo, hi = config.rx_lo - config.bandwidth / 2, config.rx_lo + config.bandwidth / 2
             rlo, rhi = self.rec_fc - self.rec_fs / 2, self.rec_fc + self.rec_fs / 2
@@ -253,22 +384,35 @@ class SimRadio(Radio):
                     f"rx_rf_bandwidth={config.bandwidth:g} Hz) is outside the recorded band "
                     f"{rlo / 1e6:.6g}..{rhi / 1e6:.6g} MHz of {self.recording.meta_path.name}; tune inside it or "
                     f"lower sample_rate / rx_rf_bandwidth")
-            offset = self.rec_fc - config.rx_lo
-            self._shift = FrequencyShifter(offset, self.rec_fs) if offset else None
-            self._resampler = StreamResampler(self.rec_fs, config.sample_rate) \
-                if config.sample_rate != self.rec_fs else None
-        else:
-            self._shift = self._resampler = None
-        # stale samples from the old settings are discarded, like a real radio after a retune
-        self._pending = np.zeros(0, np.complex64)
+            if retune:
+                offset = self.rec_fc - config.rx_lo
+                shift = FrequencyShifter(offset, self.rec_fs) if offset else None
+                # may raise ConfigError for an awkward ratio: still before any state changes
+                resampler = StreamResampler(self.rec_fs, config.sample_rate) \
+                    if config.sample_rate != self.rec_fs else None
+        if retune:
+            # stale samples from the old settings are discarded, like a real radio after a retune
+            self._shift, self._resampler = shift, resampler
+            self._pending = np.zeros(0, np.complex64)
+        if old is None or old.sample_rate != config.sample_rate:
+            self._t0 = None   # realtime schedule re-anchors at the new rate
+            self._fe_state = self.front_end.state(config.sample_rate, self.seed) if self.front_end else None
         self._gain = np.float32(10 ** ((config.rx_hardwaregain - self.rec_gain) / 20))
-        self._fe_state = self.front_end.state(config.sample_rate, self.seed) if self.front_end else None
-        if self._txl is not None:
-            self._txl = _Loopback(self._txl.wave, self._txl.cyclic, self.loopback_channel, config.sample_rate, self._rng)
+        self._applied = config
 
     # ---- samples --------------------------------------------------------------------------
-    def _source(self, n: int) -> np.ndarray:
-        """Next ``n`` samples of the recording at its own rate (loops, or stops at the end)."""
+    @property
+    def _fast(self) -> bool:
+        """Recording played at its own rate and frequency: one copy per block."""
+        return self._shift is None and self._resampler is None
+
+    def _source(self, n: int) -> tuple[np.ndarray, bool]:
+        """Next ``n`` recording samples at its own rate (fewer only at a one-shot end).
+
+        Returns:
+            (samples, owned): ``owned`` is False when ``samples`` is a view of the replay
+            buffer (the caller must copy before handing it out or writing to it).
+        """
         rec_n = self.recording.num_samples
         parts, need = [], n
         while need > 0:
@@ -285,20 +429,20 @@ class SimRadio(Radio):
             self._pos += k
             need -= k
         if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.zeros(0, np.complex64)
+            return parts[0], self._data is None
+        return (np.concatenate(parts) if parts else np.zeros(0, np.complex64)), True
 
     def _produce(self, n: int) -> np.ndarray:
-        """``n`` output samples (fewer only at the end of a one-shot replay)."""
-        if self.recording is None:
-            return np.zeros(n, np.complex64)
-        if self._shift is None and self._resampler is None:
-            return self._source(n).copy()   # the one copy of the fast path
+        """``n`` recording samples at the output rate, owned by the caller (fewer only at a
+        one-shot end)."""
+        if self._fast:
+            x, owned = self._source(n)
+            return x if owned else x.copy()   # the one copy of the fast path
         out = [self._pending] if len(self._pending) else []
         have = len(self._pending)
         ratio = self._config.sample_rate / self.rec_fs
         while have < n and not self._eof:
-            chunk = self._source(max(int((n - have) / ratio) + 64, 1024))
+            chunk, _ = self._source(max(int((n - have) / ratio) + 64, 1024))
             if self._shift is not None:
                 chunk = self._shift.process(chunk)
             if self._resampler is not None:
@@ -309,9 +453,31 @@ class SimRadio(Radio):
         self._pending = buf[n:]
         return buf[:n].copy()
 
+    def _drop(self, count: int) -> int:
+        """Skip ``count`` output samples (lost); returns how many were skipped."""
+        n = self._config.rx_buffer_size
+        if self.recording is None:
+            dropped = count
+        elif self._fast:
+            rec_n = self.recording.num_samples
+            if self.loop:
+                self._pos = (self._pos + count) % rec_n
+                dropped = count
+            else:
+                dropped = min(count, rec_n - self._pos)
+                self._pos += dropped
+                self._eof = dropped < count
+        else:
+            dropped = 0
+            while dropped < count and not (self._eof and not len(self._pending)):
+                dropped += len(self._produce(min(n, count - dropped)))
+        if self._txl is not None:
+            self._txl.skip(dropped)
+        return dropped
+
     def _rx(self) -> tuple[np.ndarray, int]:
         if self._disconnected:
-            raise RadioDisconnected(f"simulated radio disconnected (injected fault); open the radio again")
+            raise RadioDisconnected("simulated radio disconnected (injected fault); open the radio again")
         n = self._config.rx_buffer_size
         lost = 0
         while self.faults and self.faults[0].block == self._block:
@@ -324,31 +490,38 @@ class SimRadio(Radio):
                 self._disconnected = True
                 raise RadioDisconnected(f"simulated radio disconnected at block {f.block} (injected fault); "
                                         f"open the radio again")
-            for _ in range(f.count):       # overflow: the radio drops whole blocks
-                lost += len(self._produce(n))
+            lost += self._drop(f.count * n)    # overflow: the radio drops whole blocks
         if self.realtime:
-            lost += self._pace(n)
-        if self._eof and not len(self._pending):
-            raise EOFError("end of recording (one-shot replay)")
-        x = self._produce(n)
-        if len(x) == 0:
-            raise EOFError("end of recording (one-shot replay)")
-        if self._gain != 1:
-            x *= self._gain
-        if self._config.gain_control_mode != "manual":
-            x = self._agc(x)
+            lost += self._pace(n, lost)
+        if self.recording is None:
+            x = None
+        else:
+            if self._eof and not len(self._pending):
+                raise EOFError("end of recording (one-shot replay)")
+            x = self._produce(n)
+            if len(x) == 0:
+                raise EOFError("end of recording (one-shot replay)")
+        cfg = self._config
         if self._txl is not None:
-            x = x + self._txl.next(len(x))
-        elif self.recording is None:
-            x = x + self._noise_floor(len(x))
+            lb = self._txl.next(n if x is None else len(x), cfg.sample_rate, cfg.effective_tx_lo - cfg.rx_lo,
+                                cfg.tx_hardwaregain)
+            if x is None:
+                x = lb
+            else:
+                x += lb
+        elif x is None:
+            x = self._rng.standard_normal((n, 2), dtype=np.float32).view(np.complex64)[:, 0]
+            x *= _NOISE_FLOOR
+        if cfg.gain_control_mode == "manual":
+            if self._gain != 1:
+                x *= self._gain
+        else:
+            x = self._agc(x)
         if self._fe_state is not None:
-            x = self._fe_state.apply(x)
+            x = self._fe_state.apply(x, self._next_index + lost)
         self._block += 1
-        self._produced += len(x)
+        self._clock += lost + len(x)
         return x, lost
-
-    def _noise_floor(self, n: int) -> np.ndarray:
-        return self._rng.standard_normal((n, 2), dtype=np.float32).view(np.complex64)[:, 0] * np.float32(1e-3)
 
     def _agc(self, x: np.ndarray) -> np.ndarray:
         rms = float(np.sqrt(np.mean(np.abs(x) ** 2))) or 1e-9
@@ -357,43 +530,61 @@ class SimRadio(Radio):
         self._agc_gain = (1 - alpha) * self._agc_gain + alpha * target / rms
         return x * np.float32(self._agc_gain)
 
-    def _pace(self, n: int) -> int:
-        """Sleep until the next block is due; drop samples if the caller fell behind."""
+    def _pace(self, n: int, lost: int) -> int:
+        """Sleep until the next block is due; drop the backlog if the caller fell behind.
+
+        The schedule is absolute (``t0 + stream_index / fs`` on the monotonic clock), so
+        sleeping never accumulates drift. Returns the samples dropped here.
+        """
         fs = self._config.sample_rate
         now = time.monotonic()
         if self._t0 is None:
-            self._t0 = now
-        due = self._t0 + (self._produced + n) / fs
+            self._t0 = now - self._clock / fs
+        due = self._t0 + (self._clock + lost + n) / fs
         if due > now:
             time.sleep(due - now)
             return 0
-        behind = int((now - self._t0) * fs) - self._produced
+        behind = int((now - self._t0) * fs) - (self._clock + lost)
         if behind > self.max_lag_blocks * n:
-            drop = (behind // n) * n
-            dropped = 0
-            while dropped < drop and not self._eof:
-                dropped += len(self._produce(min(n, drop - dropped)))
-            self._produced += dropped
-            return dropped
+            return self._drop((behind // n) * n)   # real radios drop whole buffers
         return 0
 
     def _tx(self, samples: np.ndarray, cyclic: bool) -> None:
-        self._txl = _Loopback(samples.copy(), cyclic, self.loopback_channel, self._config.sample_rate, self._rng)
+        self._txl = _Loopback(samples.copy(), cyclic, self.loopback_channel, self._rng,
+                              self._config.tx_hardwaregain)
 
     def tx_destroy_buffer(self) -> None:
         """Stop transmitting (pyadi-iio's name)."""
+        self._ensure_open()
         self._txl = None
+
+    @property
+    def transmitting(self) -> bool:
+        """True while a TX buffer is looped back (from tx() until tx_destroy_buffer())."""
+        return self._txl is not None
 
     def _close(self) -> None:
         if self.recording is not None:
             self.recording.close()
         self._data = None
+        self._txl = None
 
+    # ---- description ----------------------------------------------------------------------
     @property
     def position(self) -> int:
         """Next sample index in the recording (at the recording's rate)."""
         return self._pos
 
+    @property
+    def hw_description(self) -> str:
+        """What produced the samples, for recordings' ``core:hw``."""
+        src = f"replaying {self.recording.meta_path.name}" if self.recording is not None else "no recording"
+        fe = f", front end {self.front_end.name}" if self.front_end is not None else ""
+        return f"sdrkit SimRadio ({src}{fe})"
+
     def __repr__(self) -> str:
         src = self.recording.meta_path.name if self.recording is not None else "no recording"
         return f"SimRadio({src}, rx_lo={self.rx_lo:g} Hz, sample_rate={self.sample_rate:g} S/s)"
+
+
+__all__ = ["Channel", "Fault", "LoopbackChannel", "SimRadio"]

@@ -1,0 +1,182 @@
+"""Training of the early-exit AMC network, export of every exit placement, threshold calibration.
+
+Two training methods (``--method``):
+
+* ``joint``: one update per batch on ``L_backbone + w * sum_k L_exit_k`` (weighted loss);
+* ``per-branch``: the paper's Algorithm 1: for each branch in turn (exits, then the
+  backbone), a forward pass, that branch's loss, and an optimizer step.
+
+All four exit placements (after conv blocks 1, 2, 3, 5) train on one backbone, so one run
+measures every variant; :func:`export_all` writes each placement's stem/rest graphs and
+:func:`select_variant` picks the one to deploy by measured latency under the accuracy budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sdrkit.tasks.amc.dataset import AmcSplit, to_input
+
+EXITS = (1, 2, 3, 5)
+VARIANT_NAMES = {1: "V0", 2: "V1", 3: "V2", 5: "V3"}
+
+
+def _batches(n: int, batch: int, rng):
+    idx = rng.permutation(n)
+    for i in range(0, n - batch + 1, batch):
+        yield np.sort(idx[i:i + batch])
+
+
+def _augment(x: np.ndarray, rng) -> np.ndarray:
+    """Random carrier phase rotation (what any receiver sees), complex64 frames."""
+    ph = rng.uniform(0, 2 * np.pi, (x.shape[0], 1))
+    return (x * np.exp(1j * ph)).astype(np.complex64)
+
+
+def evaluate_torch(net, split: AmcSplit, max_frames: int = 20000, batch: int = 512, seed: int = 0) -> dict:
+    """Accuracy of the backbone and each exit on (a subset of) a split."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.permutation(len(split))[:max_frames])
+    correct: dict[str, int] = {}
+    net.eval()
+    with torch.no_grad():
+        for i in range(0, len(idx), batch):
+            b = idx[i:i + batch]
+            out = net(torch.from_numpy(to_input(split.frames(b))))
+            y = split.labels[b]
+            for k, v in out.items():
+                correct[k] = correct.get(k, 0) + int((v.argmax(1).numpy() == y).sum())
+    net.train()
+    return {k: v / len(idx) for k, v in correct.items()}
+
+
+def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2e-3, method: str = "joint",
+          exit_weight: float = 1.0, seed: int = 0, max_frames: int | None = None, time_budget_s: float | None = None,
+          threads: int = 2, log=print, progress: bool = True):
+    """Train and return ``(net, history)``; writes ``out_dir/train_log.jsonl``."""
+    import torch
+    from tqdm import tqdm
+
+    from sdrkit.nn.amc import EarlyExitNet
+    from sdrkit.tasks.amc.dataset import load_split
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    tr = load_split(data_dir, "train")
+    va = load_split(data_dir, "val")
+    n = len(tr) if max_frames is None else min(len(tr), max_frames)
+    net = EarlyExitNet(len(tr.classes), exits=EXITS)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * (n // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
+    ce = torch.nn.functional.cross_entropy
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logf = open(out_dir / "train_log.jsonl", "w")
+    history = []
+    t0 = time.perf_counter()
+    sub = rng.permutation(len(tr))[:n] if n < len(tr) else np.arange(len(tr))
+    stopped = False
+    for ep in range(epochs):
+        bar = tqdm(list(_batches(n, batch, rng)), desc=f"epoch {ep + 1}/{epochs}", unit="batch",
+                   disable=not progress or None)
+        run_loss = 0.0
+        for j, b in enumerate(bar):
+            ids = np.sort(sub[b])
+            x = torch.from_numpy(to_input(_augment(tr.frames(ids), rng)))
+            y = torch.from_numpy(tr.labels[ids])
+            if method == "joint":
+                out = net(x)
+                loss = ce(out["backbone"], y) + exit_weight * sum(ce(out[str(k)], y) for k in EXITS)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                lv = float(loss.detach())
+            elif method == "per-branch":
+                lv = 0.0
+                for branch in [str(k) for k in EXITS] + ["backbone"]:
+                    out = net(x)
+                    loss = ce(out[branch], y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    lv += float(loss.detach())
+            else:
+                raise ValueError(f"method {method!r} must be 'joint' or 'per-branch'")
+            sched.step()
+            run_loss = 0.98 * run_loss + 0.02 * lv if j else lv
+            if j % 20 == 0:
+                bar.set_postfix(loss=f"{run_loss:.3f}")
+            if time_budget_s and time.perf_counter() - t0 > time_budget_s:
+                stopped = True
+                break
+        acc = evaluate_torch(net, va, max_frames=8000, seed=ep)
+        rec = {"epoch": ep + 1, "loss": run_loss, "val_acc": acc, "elapsed_s": time.perf_counter() - t0}
+        history.append(rec)
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+        log(f"epoch {ep + 1}: loss {run_loss:.3f}  val backbone {acc['backbone']:.3f}  "
+            + "  ".join(f"exit{k} {acc[str(k)]:.3f}" for k in EXITS) + f"  ({rec['elapsed_s']:.0f} s)")
+        if stopped:
+            log(f"time budget of {time_budget_s:.0f} s reached; stopping")
+            break
+    logf.close()
+    net.eval()
+    return net, history
+
+
+def export_all(net, out_dir, frame_len: int) -> dict:
+    """Write full.onnx and stem_eK/rest_eK.onnx for every exit; returns the file map."""
+    import torch
+
+    from sdrkit.nn.amc import Full, Rest, Stem
+    from sdrkit.runtime.export import export_onnx
+
+    out_dir = Path(out_dir)
+    x = torch.randn(4, 2, frame_len)
+    files = {"full": "full.onnx"}
+    export_onnx(Full(net), x, out_dir / "full.onnx", ("x",), ("logits",))
+    for k in EXITS:
+        with torch.no_grad():
+            f = net.stem_features(x, k)
+        export_onnx(Stem(net, k), x, out_dir / f"stem_e{k}.onnx", ("x",), ("exit_logits", "features"))
+        export_onnx(Rest(net, k), f, out_dir / f"rest_e{k}.onnx", ("f",), ("logits",))
+        files[f"stem_e{k}"] = f"stem_e{k}.onnx"
+        files[f"rest_e{k}"] = f"rest_e{k}.onnx"
+    torch.save(net.state_dict(), out_dir / "model.pt")
+    files["torch"] = "model.pt"
+    return files
+
+
+def calibrate(exit_logits: np.ndarray, bb_logits: np.ndarray, labels: np.ndarray, snrs: np.ndarray,
+              budget: float = 0.01, margin: float = 0.003, min_snr: float = 0.0) -> dict:
+    """Largest entropy threshold T whose gated accuracy stays within ``budget - margin`` of the
+    backbone's at every SNR >= ``min_snr`` on this (validation) data.
+
+    Returns ``{"threshold", "exit_fraction", "worst_gap", ...}``.
+    """
+    from sdrkit.tasks.amc.gated import entropy, softmax
+
+    pe, pb = softmax(exit_logits), softmax(bb_logits)
+    h = entropy(pe)
+    ye, yb = pe.argmax(1) == labels, pb.argmax(1) == labels
+    bins = sorted(s for s in np.unique(snrs) if s >= min_snr)
+    cands = np.unique(np.quantile(h, np.linspace(0, 1, 201)))
+    best = {"threshold": 0.0, "exit_fraction": float((h <= 0).mean()), "worst_gap": 0.0}
+    for t in cands:
+        ex = h <= t
+        correct = np.where(ex, ye, yb)
+        gaps = [yb[snrs == s].mean() - correct[snrs == s].mean() for s in bins]
+        worst = max(gaps) if gaps else 0.0
+        if worst <= budget - margin:
+            if ex.mean() >= best["exit_fraction"]:
+                best = {"threshold": float(t), "exit_fraction": float(ex.mean()), "worst_gap": float(worst)}
+    best.update(budget=budget, margin=margin, min_snr=min_snr)
+    return best
