@@ -34,12 +34,12 @@ def run(args) -> int:
         if args.radio.startswith("sim:"):
             args.radio = with_option(args.radio, "realtime", "1")
         else:
-            print(f"note: --realtime has no effect on {args.radio.partition(':')[0]}: radios, which always "
+            print(f"note: --realtime only paces sim: radios; {args.radio.partition(':')[0]}: radios always "
                   f"stream in real time", file=sys.stderr)
     status = StatusLine()
     n = blocks = gaps = timeouts = 0
-    t0 = time.perf_counter()
     with open_radio_from_args(args) as radio:
+        t0 = time.perf_counter()     # after opening: the rate is the stream's, not the setup's
         try:
             while args.blocks is None or blocks < args.blocks:
                 if args.seconds is not None and time.perf_counter() - t0 >= args.seconds:

@@ -74,7 +74,7 @@ def run(args) -> int:
                          extra_global=extra) as w:
         start = 0
         for mod, snr in tqdm(segs, desc="synth", unit="seg", disable=None):
-            sps = float(rng.choice([2, 3, 4, 5, 6, 8, 10, 12, 16]))
+            sps = float(rng.integers(4, 17)) / 2  # 2.0 .. 8.0 samples/symbol in half steps
             rolloff = float(rng.choice([0.2, 0.25, 0.35, 0.5]))
             cfo = float(rng.uniform(-args.max_cfo, args.max_cfo))
             if mod == "tone":

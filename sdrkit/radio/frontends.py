@@ -95,6 +95,7 @@ class FrontEndState:
         self._pn_phase = 0.0
         self._gain = np.float32(10 ** (fe.gain_db / 20))
         self._pn_step = fe.phase_noise_rad * np.sqrt(1e6 / self.fs)
+        self._cfo_table = np.zeros(0, np.complex64)
 
     def apply(self, x: np.ndarray, start_index: int | None = None) -> np.ndarray:
         """Impair one block (complex64 in, complex64 out).
@@ -107,24 +108,44 @@ class FrontEndState:
         fe = self.fe
         y = np.asarray(x, np.complex64)
         n = y.shape[-1]
+        owned = False          # never write into the caller's array
         if start_index is not None:
             self._n = int(start_index)
         if fe.cfo_hz or self._pn_step:
-            ph = np.zeros(n)
+            rot = np.empty(n, np.complex64)
             if fe.cfo_hz:
-                # float64 index * step, reduced mod 2 pi: exact for streams of any length
-                ph += (2 * np.pi * fe.cfo_hz / self.fs * (self._n + np.arange(n, dtype=np.float64))) % (2 * np.pi)
+                # exp(j w (start + k)) = exp(j w start) * table[k]; the table is cached per block
+                # length and the start phase is reduced mod 2 pi in float64, so long streams stay exact
+                w = 2 * np.pi * fe.cfo_hz / self.fs
+                if len(self._cfo_table) != n:
+                    self._cfo_table = np.exp(1j * w * np.arange(n, dtype=np.float64)).astype(np.complex64)
+                np.multiply(self._cfo_table, np.complex64(np.exp(1j * ((w * self._n) % (2 * np.pi)))), out=rot)
+            else:
+                rot[:] = 1
             if self._pn_step:
-                walk = self._pn_phase + np.cumsum(self._rng.standard_normal(n) * self._pn_step)
-                self._pn_phase = float(walk[-1])
-                ph += walk
-            y = y * np.exp(1j * ph).astype(np.complex64)
+                walk = np.cumsum(self._rng.standard_normal(n) * self._pn_step)
+                walk += self._pn_phase
+                self._pn_phase = float(walk[-1]) % (2 * np.pi)
+                walk32 = walk.astype(np.float32)      # a random walk of small steps: float32 is plenty
+                pn = np.empty(n, np.complex64)
+                parts = pn.view(np.float32).reshape(n, 2)
+                np.cos(walk32, out=parts[:, 0])
+                np.sin(walk32, out=parts[:, 1])
+                rot *= pn
+            rot *= y
+            y, owned = rot, True
         if fe.iq_amp_db or fe.iq_phase_deg:
-            y = ch.iq_imbalance(y, fe.iq_amp_db, fe.iq_phase_deg)
+            y, owned = ch.iq_imbalance(y, fe.iq_amp_db, fe.iq_phase_deg), True
         if self._gain != 1:
-            y = y * self._gain
+            if owned:
+                y *= self._gain
+            else:
+                y, owned = y * self._gain, True
         if fe.dc:
-            y = y + np.complex64(fe.dc)
+            if owned:
+                y += np.complex64(fe.dc)
+            else:
+                y = y + np.complex64(fe.dc)
         self._n += n
         return y.astype(np.complex64, copy=False)
 

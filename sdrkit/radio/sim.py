@@ -214,6 +214,22 @@ class SimRadio(Radio):
         from sdrkit.profiles import Profile, load_profile
         from sdrkit.radio.frontends import FrontEnd, get_front_end
 
+        # options first: a bad option must not leave a recording open
+        if isinstance(profile, str):
+            profile = load_profile(profile)
+        if profile is not None and not isinstance(profile, Profile):
+            raise ConfigError(f"profile={profile!r} must be a Profile or a profile name, e.g. pluto-ad9363")
+        if isinstance(front_end, str):
+            front_end = get_front_end(front_end)
+        if front_end is not None and not isinstance(front_end, FrontEnd):
+            raise ConfigError(f"front_end={front_end!r} must be a FrontEnd or a name from FRONT_ENDS")
+        if loopback is not None and not isinstance(loopback, LoopbackChannel):
+            raise ConfigError(f"loopback={loopback!r} must be a LoopbackChannel (sdrkit.radio.sim.Channel)")
+        if int(max_lag_blocks) < 1:
+            raise ConfigError(f"max_lag_blocks={max_lag_blocks} must be >= 1 block")
+        if isinstance(faults, str):
+            faults = [f for f in faults.split(",") if f.strip()]
+        faults = sorted((Fault.parse(f) for f in faults), key=lambda f: f.block)
         self.recording = None
         self._data = None
         if recording is not None:
@@ -225,6 +241,7 @@ class SimRadio(Radio):
                 self.recording = open_recording(recording)
             rec = self.recording
             if rec.num_samples == 0:
+                rec.close()
                 raise ConfigError(f"{rec.meta_path}: the recording has no samples to replay")
             if rec.num_samples * 8 <= _IN_RAM_BYTES:
                 self._data = rec.read()
@@ -233,10 +250,6 @@ class SimRadio(Radio):
             self.rec_gain = float(rc.get("rx_hardwaregain", RadioConfig.rx_hardwaregain))
         else:
             self.rec_fs, self.rec_fc, self.rec_gain = None, None, RadioConfig.rx_hardwaregain
-        if isinstance(profile, str):
-            profile = load_profile(profile)
-        if profile is not None and not isinstance(profile, Profile):
-            raise ConfigError(f"profile={profile!r} must be a Profile or a profile name, e.g. pluto-ad9363")
         if config is None:
             if self.recording is not None:
                 config = RadioConfig(rx_lo=self.rec_fc, sample_rate=self.rec_fs, rx_hardwaregain=self.rec_gain)
@@ -246,19 +259,9 @@ class SimRadio(Radio):
                 config = RadioConfig()
         if self.recording is None:
             self.rec_gain = config.rx_hardwaregain   # the gain the noise floor is defined at
-        if isinstance(front_end, str):
-            front_end = get_front_end(front_end)
-        if front_end is not None and not isinstance(front_end, FrontEnd):
-            raise ConfigError(f"front_end={front_end!r} must be a FrontEnd or a name from FRONT_ENDS")
-        if loopback is not None and not isinstance(loopback, LoopbackChannel):
-            raise ConfigError(f"loopback={loopback!r} must be a LoopbackChannel (sdrkit.radio.sim.Channel)")
-        if int(max_lag_blocks) < 1:
-            raise ConfigError(f"max_lag_blocks={max_lag_blocks} must be >= 1 block")
-        if isinstance(faults, str):
-            faults = [f for f in faults.split(",") if f.strip()]
         self.front_end: FrontEnd | None = front_end
         self.loop, self.realtime, self.seed = bool(loop), bool(realtime), int(seed)
-        self.faults = sorted((Fault.parse(f) for f in faults), key=lambda f: f.block)
+        self.faults = list(faults)
         self.loopback_channel = loopback or LoopbackChannel()
         self.max_lag_blocks = int(max_lag_blocks)
         self._rng = np.random.default_rng([self.seed, 1])
@@ -274,8 +277,8 @@ class SimRadio(Radio):
         self._applied: RadioConfig | None = None
         self._shift = self._resampler = None
         self._fe_state = None
-        super().__init__(config, profile)
         try:
+            super().__init__(config, profile)
             self._apply(self._config)
         except BaseException:
             self._close()
@@ -380,8 +383,8 @@ class SimRadio(Radio):
             tol = 1e-9 * max(abs(rhi), 1.0)
             if lo < rlo - tol or hi > rhi + tol:
                 raise ConfigError(
-                    f"requested band {lo / 1e6:.6g}..{hi / 1e6:.6g} MHz (rx_lo={config.rx_lo:g} Hz, "
-                    f"rx_rf_bandwidth={config.bandwidth:g} Hz) is outside the recorded band "
+                    f"requested band {lo / 1e6:.6g}..{hi / 1e6:.6g} MHz (rx_lo={config.rx_lo / 1e6:.9g} MHz, "
+                    f"rx_rf_bandwidth={config.bandwidth / 1e6:.9g} MHz) is outside the recorded band "
                     f"{rlo / 1e6:.6g}..{rhi / 1e6:.6g} MHz of {self.recording.meta_path.name}; tune inside it or "
                     f"lower sample_rate / rx_rf_bandwidth")
             if retune:
@@ -440,9 +443,10 @@ class SimRadio(Radio):
             return x if owned else x.copy()   # the one copy of the fast path
         out = [self._pending] if len(self._pending) else []
         have = len(self._pending)
-        ratio = self._config.sample_rate / self.rec_fs
+        # a fixed source chunk per block size keeps the shifter's phase table cached
+        chunk_n = max(4096, 1 << int(np.ceil(np.log2(n * self.rec_fs / self._config.sample_rate))))
         while have < n and not self._eof:
-            chunk, _ = self._source(max(int((n - have) / ratio) + 64, 1024))
+            chunk, _ = self._source(chunk_n)
             if self._shift is not None:
                 chunk = self._shift.process(chunk)
             if self._resampler is not None:

@@ -32,6 +32,9 @@ def _sim(rec):
     return f"sim:{rec}?loop=1"
 
 
+# backend name -> function(recording path) -> URI of that backend replaying the recording.
+# A virtual Pluto (pyadi-iio against an emulated IIO device fed by a SimRadio) adds itself here,
+# and every test in test_interface.py then runs against it too.
 BACKENDS = {"sim": _sim}
 
 

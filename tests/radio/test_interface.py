@@ -47,3 +47,30 @@ def test_out_of_profile_setting_refused(tone_recording):
         with pytest.raises(SettingOutOfRange, match=r"rx_hardwaregain=80 dB .*pluto-ad9364.yaml"):
             r.rx_hardwaregain_chan0 = 80
         assert r.rx_hardwaregain_chan0 != 80
+
+
+def test_iterating_a_radio_streams_blocks(radio_uri):
+    with open_radio(radio_uri) as r:
+        r.rx_buffer_size = 2048
+        got = []
+        for b in r:
+            got.append(b)
+            if len(got) == 3:
+                break
+    assert [b.start for b in got] == [0, 2048, 4096] and all(len(b) == 2048 for b in got)
+
+
+def test_tx_takes_complex_1d_and_rejects_other_shapes(radio_uri):
+    with open_radio(radio_uri) as r:
+        r.tx(np.ones(256, np.complex64), cyclic=True)
+        assert r.rx().samples.shape == (r.rx_buffer_size,)
+        with pytest.raises(DeviceError, match=r"non-empty 1-D complex array, got shape \(2, 4\)"):
+            r.tx(np.ones((2, 4), np.complex64))
+
+
+def test_retune_within_band_reads_back(radio_uri):
+    with open_radio(radio_uri) as r:
+        r.rx_rf_bandwidth = 400e3
+        r.rx_lo = 100.1e6
+        assert r.rx_lo == 100.1e6 and r.rx_rf_bandwidth == 400e3
+        assert r.rx().samples.dtype == np.complex64

@@ -142,11 +142,14 @@ def generate_frames(labels: np.ndarray, snrs: np.ndarray, rng: np.random.Generat
     return out
 
 
-def draw_labels(n_frames: int, rng: np.random.Generator, spec: AmcDataSpec = AmcDataSpec()):
-    """Balanced class and SNR draws: ``(labels, snrs)`` for ``n_frames`` frames."""
+def draw_labels(n_frames: int, rng: np.random.Generator, spec: AmcDataSpec = AmcDataSpec(), offset: int = 0):
+    """Balanced class and SNR draws: ``(labels, snrs)`` for ``n_frames`` frames.
+
+    Frame ``i`` of the whole split (``offset + i`` here) gets (class, SNR) cell ``i mod cells``,
+    so a split is balanced however it is cut into parts; order is then shuffled.
+    """
     k = len(spec.classes) * len(spec.snrs)
-    reps = -(-n_frames // k)
-    grid = np.tile(np.arange(k), reps)[:n_frames]
+    grid = (offset + np.arange(n_frames)) % k
     rng.shuffle(grid)
     labels = grid // len(spec.snrs)
     snrs = np.asarray(spec.snrs, np.float64)[grid % len(spec.snrs)]
@@ -160,7 +163,7 @@ def _worker(args):
     seed, split, part, start, n, spec_d, chunk = args
     spec = AmcDataSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_d.items()})
     rng = np.random.default_rng([seed, SPLIT_STREAMS[split], part])
-    labels, snrs = draw_labels(n, rng, spec)
+    labels, snrs = draw_labels(n, rng, spec, offset=start)
     pool = noise_pool(rng)
     x = _SHARED[0][start:start + n] if _SHARED else np.empty((n, spec.frame_len), np.complex64)
     for i in range(0, n, chunk):

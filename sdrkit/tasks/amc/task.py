@@ -22,7 +22,7 @@ class AmcTask:
         p.add_argument("--out", default=DEFAULT_DATA, help=f"output folder (default {DEFAULT_DATA})")
         p.add_argument("--train-per-cell", type=int, default=480, help="train frames per (class, SNR) (default 480)")
         p.add_argument("--val-per-cell", type=int, default=40, help="validation frames per (class, SNR) (default 40)")
-        p.add_argument("--test-per-cell", type=int, default=150, help="test frames per (class, SNR) (default 150)")
+        p.add_argument("--test-per-cell", type=int, default=152, help="test frames per (class, SNR) (default 152)")
         p.add_argument("--frame-len", type=int, default=1024, help="samples per frame (default 1024)")
         p.add_argument("--seed", type=int, default=0, help="root seed; splits use streams (seed, split)")
         p.add_argument("--workers", type=int, help="generator processes (default: all cores)")

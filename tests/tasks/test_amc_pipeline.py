@@ -1,0 +1,103 @@
+"""AMC end to end on a tiny data set: data, training, export, gated runtime, refusal of a bad stream."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sdrkit.cli import main
+from sdrkit.tasks.amc.data import CLASSES, AmcDataSpec, make_split
+
+torch = pytest.importorskip("torch")
+
+
+def test_generator_is_seeded_balanced_and_parallel_equals_serial():
+    a = make_split(600, "train", 3, workers=1)
+    b = make_split(600, "train", 3, workers=2)
+    c = make_split(600, "val", 3, workers=1)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.allclose(a[0][:10], c[0][:10])
+    assert a[0].shape == (600, 1024) and a[0].dtype == np.complex64
+    counts = np.bincount(a[1], minlength=len(CLASSES))
+    assert counts.min() >= 50 and set(np.unique(a[2])) <= set(AmcDataSpec().snrs)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("amc")
+    data, model = d / "data", d / "model"
+    assert main(["dataset", "amc", "--out", str(data), "--train-per-cell", "4", "--val-per-cell", "2",
+                 "--test-per-cell", "2", "--workers", "1"]) == 0
+    assert main(["train", "amc", "--data", str(data), "--out", str(model), "--epochs", "2", "--batch", "64",
+                 "--lr", "3e-3"]) == 0
+    return data, model
+
+
+def test_dataset_is_labelled_sigmf_with_recorded_splits(tiny):
+    from sdrkit.tasks.amc.dataset import load_split
+
+    data, _ = tiny
+    m = json.loads((data / "splits.json").read_text())
+    assert m["splits"]["train"]["frames"] == 4 * 11 * 26 and len(m["splits"]["train"]["sha256"]) == 64
+    tr = load_split(data, "train")
+    assert len(tr) == 4 * 11 * 26 and set(tr.labels) == set(range(11))
+
+
+def test_training_loss_goes_down_and_card_is_complete(tiny):
+    from sdrkit.runtime import load_card
+
+    _, model = tiny
+    log = [json.loads(l) for l in (model / "train_log.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and log[1]["loss"] < log[0]["loss"]
+    card = load_card(model / "card.json")
+    assert card.training["command"].startswith("sdrkit train amc") and card.training["data"]["train_sha256"]
+    assert "entropy" in card.thresholds and card.extra["deployed_variant"] in ("V0", "V1", "V2", "V3")
+
+
+def test_onnx_matches_torch(tiny):
+    from sdrkit.nn.amc import EarlyExitNet, Full
+    from sdrkit.runtime import load_card, onnx_session
+
+    _, model = tiny
+    card = load_card(model / "card.json")
+    net = EarlyExitNet(11)
+    net.load_state_dict(torch.load(card.file("torch"), weights_only=True))
+    net.eval()
+    x = np.random.default_rng(0).standard_normal((8, 2, 1024)).astype(np.float32)
+    with torch.no_grad():
+        ref = Full(net)(torch.from_numpy(x)).numpy()
+    got = onnx_session(card.file("full")).run(None, {"x": x})[0]
+    assert np.allclose(ref, got, atol=1e-4)
+
+
+def test_gated_equals_backbone_where_frames_do_not_exit(tiny):
+    from sdrkit.tasks.amc.dataset import load_split
+    from sdrkit.tasks.amc.gated import GatedClassifier
+
+    data, model = tiny
+    frames = load_split(data, "test").frames(np.arange(64))
+    never = GatedClassifier(model / "card.json", threshold=-1.0)
+    r = never.predict(frames)
+    assert not r.exited.any()
+    assert np.allclose(r.prob, never.predict_backbone(frames), atol=1e-5)
+    some = GatedClassifier(model / "card.json", threshold=float(np.log(11)) * 0.9)
+    r2 = some.predict(frames)
+    bb = some.predict_backbone(frames)
+    assert np.allclose(r2.prob[~r2.exited], bb[~r2.exited], atol=1e-5)
+
+
+def test_classify_refuses_mismatched_stream_and_scores_labelled_recording(tiny, tmp_path, capsys):
+    _, model = tiny
+    rec = tmp_path / "mix"
+    assert main(["synth", "--out", str(rec), "--mods", "qpsk,am-dsb", "--snr", "20", "--frames-per-segment", "8"]) == 0
+    assert main(["classify", "--radio", f"sim:{rec}.sigmf-meta?loop=0&sample_rate=500e3&rx_rf_bandwidth=400e3",
+                 "--model", str(model / "card.json")]) == 1
+    assert "ModelInputMismatch: stream sample rate 500000 S/s" in capsys.readouterr().err
+    jl = tmp_path / "p.jsonl"
+    assert main(["classify", "--radio", f"sim:{rec}.sigmf-meta?loop=0", "--model", str(model / "card.json"),
+                 "--jsonl", str(jl), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "16 frames" in out and "accuracy against the recording's labels" in out
+    lines = [json.loads(l) for l in jl.read_text().splitlines()]
+    assert len(lines) == 16 and {l["truth"] for l in lines} == {"qpsk", "am-dsb"}
+    assert (tmp_path / "confusion.png").exists()
