@@ -69,6 +69,9 @@ from sdrkit.radio.base import Radio, RadioConfig
 _IN_RAM_BYTES = 512 * 2 ** 20   # recordings up to this size (as complex64) are held in memory
 _NOISE_FLOOR = np.float32(1e-3)  # std of the no-recording noise floor: -60 dBFS
 _NO_RECORDING = ("", "loopback")
+# in-RAM recordings up to this many samples are converted whole when a retune needs
+# resampling (polyphase over the whole array: ~1000x faster per sample than block by block)
+_PRECOMPUTE_MAX = 2 ** 22
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,9 @@ class SimRadio(Radio):
         self.loopback_channel = loopback or LoopbackChannel()
         self.max_lag_blocks = int(max_lag_blocks)
         self._rng = np.random.default_rng([self.seed, 1])
-        self._pos = 0                 # next recording sample to read
+        self._src = self._data        # what the fast path replays: the recording or its conversion
+        self._src_rate = self.rec_fs  # sample rate of _src, samples/s
+        self._pos = 0                 # next sample of _src (or of the recording) to read
         self._block = 0               # rx() calls so far (the fault schedule's clock)
         self._disconnected = False
         self._txl: _Loopback | None = None
@@ -368,7 +373,7 @@ class SimRadio(Radio):
 
     # ---- settings -------------------------------------------------------------------------
     def _apply(self, config: RadioConfig) -> None:
-        from sdrkit.dsp.resample import FrequencyShifter, StreamResampler
+        from sdrkit.dsp.resample import FrequencyShifter, StreamResampler, resample
 
         # every check first, so a refused setting changes nothing
         if config.rx_enabled_channels != (0,):
@@ -389,14 +394,25 @@ class SimRadio(Radio):
                     f"lower sample_rate / rx_rf_bandwidth")
             if retune:
                 offset = self.rec_fc - config.rx_lo
-                shift = FrequencyShifter(offset, self.rec_fs) if offset else None
+                src, src_rate = self._data, self.rec_fs
                 # may raise ConfigError for an awkward ratio: still before any state changes
-                resampler = StreamResampler(self.rec_fs, config.sample_rate) \
-                    if config.sample_rate != self.rec_fs else None
+                if config.sample_rate != self.rec_fs and self._data is not None \
+                        and len(self._data) <= _PRECOMPUTE_MAX:
+                    x = FrequencyShifter(offset, self.rec_fs).process(self._data) if offset else self._data
+                    src, src_rate = resample(x, self.rec_fs, config.sample_rate), config.sample_rate
+                else:
+                    shift = FrequencyShifter(offset, self.rec_fs) if offset else None
+                    resampler = StreamResampler(self.rec_fs, config.sample_rate) \
+                        if config.sample_rate != self.rec_fs else None
         if retune:
             # stale samples from the old settings are discarded, like a real radio after a retune
             self._shift, self._resampler = shift, resampler
             self._pending = np.zeros(0, np.complex64)
+            if self.recording is not None:
+                # keep the replay's place in the recording (in seconds) across the change of units
+                n_src = len(src) if src is not None else self.recording.num_samples
+                self._pos = min(int(round(self._pos * src_rate / self._src_rate)), n_src)
+                self._src, self._src_rate = src, src_rate
         if old is None or old.sample_rate != config.sample_rate:
             self._t0 = None   # realtime schedule re-anchors at the new rate
             self._fe_state = self.front_end.state(config.sample_rate, self.seed) if self.front_end else None
@@ -406,17 +422,19 @@ class SimRadio(Radio):
     # ---- samples --------------------------------------------------------------------------
     @property
     def _fast(self) -> bool:
-        """Recording played at its own rate and frequency: one copy per block."""
+        """Replaying an array (the recording, or its whole-array conversion): one copy per block."""
         return self._shift is None and self._resampler is None
 
     def _source(self, n: int) -> tuple[np.ndarray, bool]:
-        """Next ``n`` recording samples at its own rate (fewer only at a one-shot end).
+        """Next ``n`` samples of the replay source (fewer only at a one-shot end): the
+        converted array when the retune was precomputed, else the recording at its own rate.
 
         Returns:
             (samples, owned): ``owned`` is False when ``samples`` is a view of the replay
             buffer (the caller must copy before handing it out or writing to it).
         """
-        rec_n = self.recording.num_samples
+        src = self._src
+        rec_n = len(src) if src is not None else self.recording.num_samples
         parts, need = [], n
         while need > 0:
             if self._pos >= rec_n:
@@ -425,14 +443,14 @@ class SimRadio(Radio):
                     break
                 self._pos = 0
             k = min(need, rec_n - self._pos)
-            if self._data is not None:
-                parts.append(self._data[self._pos:self._pos + k])
+            if src is not None:
+                parts.append(src[self._pos:self._pos + k])
             else:
                 parts.append(self.recording.read(self._pos, k))
             self._pos += k
             need -= k
         if len(parts) == 1:
-            return parts[0], self._data is None
+            return parts[0], src is None
         return (np.concatenate(parts) if parts else np.zeros(0, np.complex64)), True
 
     def _produce(self, n: int) -> np.ndarray:
@@ -463,7 +481,7 @@ class SimRadio(Radio):
         if self.recording is None:
             dropped = count
         elif self._fast:
-            rec_n = self.recording.num_samples
+            rec_n = len(self._src) if self._src is not None else self.recording.num_samples
             if self.loop:
                 self._pos = (self._pos + count) % rec_n
                 dropped = count
@@ -570,14 +588,14 @@ class SimRadio(Radio):
     def _close(self) -> None:
         if self.recording is not None:
             self.recording.close()
-        self._data = None
+        self._data = self._src = None
         self._txl = None
 
     # ---- description ----------------------------------------------------------------------
     @property
     def position(self) -> int:
         """Next sample index in the recording (at the recording's rate)."""
-        return self._pos
+        return int(round(self._pos * self.rec_fs / self._src_rate)) if self.recording is not None else 0
 
     @property
     def hw_description(self) -> str:

@@ -174,7 +174,18 @@ def run_evaluation(args) -> int:
     t["latency_cut_snr_ge_10_b64"]["pass"] = t["latency_cut_snr_ge_10_b64"]["value"] >= 0.5
     t["worst_latency_increase_any_snr_b64"]["pass"] = t["worst_latency_increase_any_snr_b64"]["value"] <= 0.05
     t["ort_vs_torch_b1_speedup"]["pass"] = t["ort_vs_torch_b1_speedup"]["value"] >= 2
+    from sdrkit.runtime.card import sha256_file
+
+    res["test_sha256"] = sha256_file(te.rec.data_path)
+    res["command"] = getattr(args, "command_line", "")
     (out / "evaluation.json").write_text(json.dumps(res, indent=2))
+    if not args.quick and not getattr(args, "no_card_update", False):
+        metrics = dict(card.metrics)
+        metrics["test"] = {"command": res["command"], "test_sha256": res["test_sha256"], "frames": res["frames"],
+                           "targets": res["targets"], "snrs": bins, "accuracy": res["accuracy"],
+                           "exit_fraction": res["exit_fraction"], "latency_ms_per_frame": lat,
+                           "ort_vs_torch_b1": res["ort_vs_torch_b1"]}
+        card.replace(metrics=metrics).save(card.path)
     _plots(res, card, out)
     print(f"AMC evaluation ({len(idx)} test frames, deployed {deployed}, T={T:.3f}) -> {out}")
     for name, v in t.items():

@@ -129,7 +129,8 @@ class AmcTask:
         p.add_argument("--data", default=DEFAULT_DATA, help="data set folder (its test split is used)")
         p.add_argument("--out", default="out/amc_eval", help="folder for JSON and PNGs (default out/amc_eval)")
         p.add_argument("--max-per-snr", type=int, default=400, help="test frames per SNR (default 400)")
-        p.add_argument("--quick", action="store_true", help="fewer frames and repeats (smoke test)")
+        p.add_argument("--quick", action="store_true", help="fewer frames and repeats (smoke test; card untouched)")
+        p.add_argument("--no-card-update", action="store_true", help="do not write the metrics into the model card")
 
     @staticmethod
     def evaluate(args) -> int:
