@@ -63,10 +63,20 @@ class StreamResampler:
         if self._next > last:
             self._buf = buf
             return np.zeros(0, np.complex64)
-        idx = np.arange(self._next, last + 1, self.down)
-        y = upfirdn(self.h, buf, self.up, 1)
-        out = y[idx - base_up]
-        self._next = int(idx[-1]) + self.down
+        # upfirdn(..., down) yields upsampled positions 0, down, 2 down, ... of its input; pad the
+        # front with z zeros (z up positions each) so that our next position lands on that grid.
+        # The padding lies more than len(h) positions back, so it never reaches an output.
+        offset = self._next - base_up
+        z = (-offset * pow(self.up, -1, self.down)) % self.down if self.down > 1 else 0
+        if z:
+            buf2 = np.concatenate([np.zeros(z, np.complex64), buf])
+        else:
+            buf2 = buf
+        first = (offset + z * self.up) // self.down
+        count = (last - self._next) // self.down + 1
+        y = upfirdn(self.h, buf2, self.up, self.down)
+        out = y[first:first + count]
+        self._next += count * self.down
         keep_from = max((self._next - len(self.h) + 1) // self.up, self._base)
         self._buf = buf[keep_from - self._base:]
         self._base = keep_from
