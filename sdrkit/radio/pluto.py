@@ -96,11 +96,29 @@ class PlutoRadio(Radio):
         self.hw_description = f"ADALM-Pluto {ctx_attrs.get('hw_model', '')} fw {ctx_attrs.get('fw_version', '?')}".strip()
         self._applied: RadioConfig | None = None
         self._tx_active = False
-        super().__init__(config or prof.default_config(), prof)
+        if config is None:
+            config = self._read_config()     # opening a radio does not retune it
+        super().__init__(config, prof)
         try:
             self._apply(self._config)
         except BaseException:
             self._close()
+            raise
+
+    def _read_config(self) -> RadioConfig:
+        """The settings the device has now."""
+        d = self._dev
+        try:
+            mode = d.gain_control_mode_chan0
+            return RadioConfig(rx_lo=float(d.rx_lo), tx_lo=float(d.tx_lo), sample_rate=float(d.sample_rate),
+                               rx_rf_bandwidth=float(d.rx_rf_bandwidth), gain_control_mode=mode,
+                               rx_hardwaregain=float(d.rx_hardwaregain_chan0),
+                               tx_hardwaregain=float(d.tx_hardwaregain_chan0),
+                               rx_buffer_size=int(d.rx_buffer_size))
+        except Exception as exc:
+            mapped = _map_error(exc, "read settings")
+            if mapped:
+                raise mapped from exc
             raise
 
     @classmethod

@@ -176,3 +176,33 @@ def test_realtime_overflow_on_loopback_keeps_counting():
         b = r.rx()
         assert b.lost >= 40_000 and b.lost % 1000 == 0
         assert b.start == 1000 + b.lost and r.samples_lost == b.lost
+
+
+@pytest.mark.parametrize("precompute", [True, False], ids=["whole-array", "streaming"])
+def test_resample_paths_agree_on_frequency_and_are_seamless(tone_recording, monkeypatch, precompute):
+    import sdrkit.radio.sim as sim
+
+    if not precompute:
+        monkeypatch.setattr(sim, "_PRECOMPUTE_MAX", 0)     # force block-by-block conversion
+    uri = f"sim:{tone_recording}?sample_rate=400e3&rx_lo=100.05e6&rx_buffer_size=5000"
+    with open_radio(uri) as r:
+        assert (r._resampler is None) == precompute
+        a = np.concatenate([b.samples for b in r.stream(max_blocks=6)])
+    with open_radio(uri) as r:
+        r.rx_buffer_size = 3000
+        b = np.concatenate([b.samples for b in r.stream(max_blocks=10)])
+    assert np.allclose(a, b, atol=1e-6)              # block size does not change the stream
+    assert abs(_peak_hz(a[4096:28672], 400e3) - 50e3) < 50     # 100 kHz tone, tuned 50 kHz up
+
+
+def test_retune_keeps_the_place_in_the_recording(tone_recording):
+    with open_radio(f"sim:{tone_recording}?rx_buffer_size=10000") as r:
+        for _ in range(5):
+            r.rx()
+        assert r.position == 50_000
+        r.sample_rate = 500e3
+        assert r.position == 50_000
+        r.rx()
+        assert r.position == 70_000       # 10k samples at 500 kS/s = 20k recording samples
+        r.sample_rate = 1e6
+        assert r.position == 70_000 and r.rx().start == 60_000   # the stream index counts output samples

@@ -1,0 +1,447 @@
+"""A virtual ADALM-Pluto: an IIOD (libiio network protocol, v0.2x ASCII) server.
+
+``sdrkit emulate pluto --replay REC`` serves the Pluto IIO context on 127.0.0.1:30431, so the
+real ``adi.Pluto("ip:127.0.0.1")`` (pyadi-iio over libiio) talks to it exactly as to a device:
+
+* one thread per TCP connection (the control connection plus one per buffer);
+* attribute state (LOs, sample rate, bandwidths, gain mode and gains, loopback) kept per
+  sysfs file and validated against a firmware profile: an out-of-range write gets
+  ``-22`` (EINVAL), as from the AD9363 driver;
+* RX buffers (``iio:device3``, 12-bit samples sign-extended in int16) come from a
+  :class:`~sdrkit.radio.sim.SimRadio` replaying the recording, retuned and resampled to the
+  current settings and scaled with the gain; tuned outside the recording, RX is noise;
+* TX buffers (``iio:device2``, int16 with 12 MSBs used) loop back to RX through the
+  simulated channel, cyclic or once;
+* unknown or malformed commands get ``-22`` and the connection goes on; a client that
+  vanishes mid-buffer only ends its own thread.
+
+Protocol reference: shared/reference/iiod-protocol.md (libiio 0.24).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import socket
+import socketserver
+import threading
+
+import numpy as np
+
+from sdrkit.errors import ConfigError
+from sdrkit.radio.emulator.context import IioContext
+
+log = logging.getLogger("sdrkit.emulator")
+
+VERSION_LINE = b"0.24.sdrkit0\n"   # major.minor.<7-character tag>: libiio needs >= 7 after the 2nd dot
+PHY, TXDEV, RXDEV = "iio:device0", "iio:device2", "iio:device3"
+RX_FULL_SCALE = 2048.0
+TX_FULL_SCALE = 32767.0
+MAX_LINE = 4096
+MAX_WRITE = 1 << 20            # attribute payloads (filter_fir_config is ~1 kB)
+MAX_BUFFER_BYTES = 1 << 28     # one READBUF/WRITEBUF
+_TOKEN = re.compile(r"^(iio:)?[A-Za-z0-9._,-]+$")
+
+
+class _Error(Exception):
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _num(text: str) -> float:
+    m = re.search(r"-?\d+(\.\d+)?", text)
+    if not m:
+        raise _Error(errno.EINVAL)
+    return float(m.group(0))
+
+
+class VirtualPluto:
+    """State of one emulated Pluto shared by all connections (thread-safe)."""
+
+    def __init__(self, recording=None, profile: str = "pluto-ad9363", seed: int = 0, front_end=None,
+                 loopback=None):
+        from sdrkit.profiles import load_profile
+        from sdrkit.radio.sim import LoopbackChannel
+
+        self.ctx = IioContext()
+        self.profile = load_profile(profile)
+        self.recording = recording
+        self.seed = seed
+        self.front_end = front_end
+        self.loopback = loopback or LoopbackChannel(snr_db=30.0)
+        self.lock = threading.RLock()
+        self.tx_wave: tuple[np.ndarray, bool] | None = None
+        self._radio = None
+        self._rx_open = False
+        self.stats = {"connections": 0, "errors": 0, "rx_samples": 0, "tx_samples": 0}
+        # start from a sane state (the snapshot in pluto.xml has 71 dB gain, slow_attack)
+        v = self.ctx.values
+        v[f"{PHY}/in_voltage0_gain_control_mode"] = "manual"
+        v[f"{PHY}/in_voltage0_hardwaregain"] = "30.000000 dB"
+        if recording is not None:
+            from sdrkit.capture import open_recording
+
+            rec = open_recording(recording)
+            fc, fs = rec.center_frequency, rec.sample_rate
+            rec.close()
+            lo = self.profile.ranges["rx_lo"]
+            if lo.min <= fc <= lo.max:
+                v[f"{PHY}/out_altvoltage0_RX_LO_frequency"] = str(int(fc))
+                v[f"{PHY}/out_altvoltage1_TX_LO_frequency"] = str(int(fc))
+            sr = self.profile.ranges["sample_rate"]
+            if sr.min <= fs <= sr.max:
+                self._set_rate(int(fs))
+                v[f"{PHY}/in_voltage_rf_bandwidth"] = str(int(min(fs, self.profile.ranges["rx_rf_bandwidth"].max)))
+
+    # ---- settings ------------------------------------------------------------------------
+    def _set_rate(self, fs: int) -> None:
+        v = self.ctx.values
+        for key in (f"{PHY}/in_voltage_sampling_frequency", f"{PHY}/out_voltage_sampling_frequency",
+                    f"{RXDEV}/in_voltage_sampling_frequency", f"{TXDEV}/out_voltage_sampling_frequency"):
+            v[key] = str(fs)
+        v[f"{PHY}/attrs/rx_path_rates"] = (f"BBPLL:983040002 ADC:{fs * 8} R2:{fs * 4} R1:{fs * 2} "
+                                           f"RF:{fs} RXSAMP:{fs}")
+        v[f"{PHY}/attrs/tx_path_rates"] = (f"BBPLL:983040002 DAC:{fs * 4} T2:{fs * 4} T1:{fs * 2} "
+                                           f"TF:{fs} TXSAMP:{fs}")
+
+    def _check(self, setting: str, value: float) -> None:
+        rng = self.profile.ranges.get(setting)
+        if rng is not None and value not in rng:
+            log.info("refused %s=%g (profile %s: %g..%g)", setting, value, self.profile.name, rng.min, rng.max)
+            raise _Error(errno.EINVAL)
+
+    def write_attr(self, key: str, text: str) -> None:
+        """Validate and store one attribute write (``key`` = device/sysfs file)."""
+        with self.lock:
+            v = self.ctx.values
+            if key.endswith("_LO_frequency"):
+                f = _num(text)
+                self._check("rx_lo" if "RX_LO" in key else "tx_lo", f)
+                v[key] = str(int(f))
+            elif key == f"{PHY}/in_voltage_sampling_frequency" or key == f"{PHY}/out_voltage_sampling_frequency":
+                f = _num(text)
+                self._check("sample_rate", f)
+                self._set_rate(int(f))
+            elif key == f"{PHY}/in_voltage_rf_bandwidth":
+                f = _num(text)
+                self._check("rx_rf_bandwidth", f)
+                v[key] = str(int(f))
+            elif key == f"{PHY}/in_voltage0_hardwaregain":
+                f = _num(text)
+                self._check("rx_hardwaregain", f)
+                if v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
+                    raise _Error(errno.EPERM)
+                v[key] = f"{f:.6f} dB"
+            elif key == f"{PHY}/out_voltage0_hardwaregain":
+                f = _num(text)
+                self._check("tx_hardwaregain", f)
+                v[key] = f"{f:.6f} dB"
+            elif key == f"{PHY}/in_voltage0_gain_control_mode":
+                modes = v.get(f"{PHY}/in_voltage_gain_control_mode_available", "").split()
+                if text.strip() not in modes:
+                    raise _Error(errno.EINVAL)
+                v[key] = text.strip()
+            else:
+                v[key] = text
+            self._radio = None          # settings changed: RX restarts with the new ones
+
+    def config(self):
+        """The RadioConfig the current attribute state describes."""
+        from sdrkit.radio.base import RadioConfig
+
+        v = self.ctx.values
+        mode = v[f"{PHY}/in_voltage0_gain_control_mode"]
+        return RadioConfig(
+            rx_lo=_num(v[f"{PHY}/out_altvoltage0_RX_LO_frequency"]),
+            tx_lo=_num(v[f"{PHY}/out_altvoltage1_TX_LO_frequency"]),
+            sample_rate=_num(v[f"{PHY}/in_voltage_sampling_frequency"]),
+            rx_rf_bandwidth=_num(v[f"{PHY}/in_voltage_rf_bandwidth"]),
+            gain_control_mode=mode if mode in ("manual", "slow_attack", "fast_attack", "hybrid") else "manual",
+            rx_hardwaregain=_num(v[f"{PHY}/in_voltage0_hardwaregain"]),
+            tx_hardwaregain=_num(v[f"{PHY}/out_voltage0_hardwaregain"]))
+
+    # ---- samples -----------------------------------------------------------------------------
+    def _source(self, n: int):
+        from sdrkit.radio.sim import SimRadio
+
+        if self._radio is None or self._radio.rx_buffer_size != n:
+            cfg = self.config().replace(rx_buffer_size=n)
+            try:
+                radio = SimRadio(self.recording, None, loop=True, seed=self.seed, front_end=self.front_end,
+                                 loopback=self.loopback) if self.recording is not None else None
+                if radio is not None:
+                    radio.configure(cfg)
+            except ConfigError:
+                radio = None            # tuned outside the recording: only noise (and TX) there
+            if radio is None:
+                radio = SimRadio(None, cfg, seed=self.seed, front_end=self.front_end, loopback=self.loopback)
+            if self.tx_wave is not None:
+                radio.tx(*self.tx_wave)
+            self._radio = radio
+        return self._radio
+
+    def read_samples(self, n: int) -> np.ndarray:
+        """``n`` RX samples as interleaved int16 (12-bit, sign-extended)."""
+        with self.lock:
+            x = self._source(n).rx().samples
+        f = x.view(np.float32) * np.float32(RX_FULL_SCALE)
+        np.rint(f, out=f)
+        np.clip(f, -RX_FULL_SCALE, RX_FULL_SCALE - 1, out=f)
+        self.stats["rx_samples"] += n
+        return f.astype("<i2")
+
+    def write_samples(self, raw: bytes, cyclic: bool) -> None:
+        """TX samples (interleaved int16) -> loop back to RX."""
+        iq = np.frombuffer(raw, "<i2").astype(np.float32) * np.float32(1 / TX_FULL_SCALE)
+        x = iq.view(np.complex64).copy()
+        with self.lock:
+            gain = 10 ** (_num(self.ctx.values[f"{PHY}/out_voltage0_hardwaregain"]) / 20)
+            self.tx_wave = (x * np.float32(gain), cyclic)
+            if self._radio is not None:
+                self._radio.tx(*self.tx_wave)
+        self.stats["tx_samples"] += len(x)
+
+    def stop_tx(self) -> None:
+        with self.lock:
+            self.tx_wave = None
+            self._radio = None
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    """One connection: control or buffer."""
+
+    rbufsize = 1 << 16
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.pluto: VirtualPluto = self.server.pluto
+        self.opened: dict[str, tuple[int, int, bool]] = {}   # dev -> (samples, mask, cyclic)
+        self.pluto.stats["connections"] += 1
+
+    def _reply_int(self, v: int) -> None:
+        self.wfile.write(b"%d\n" % v)
+
+    def _reply_value(self, text: str) -> None:
+        data = text.encode() + b"\0"
+        self.wfile.write(b"%d\n" % len(data) + data + b"\n")
+
+    def handle(self):
+        try:
+            while True:
+                line = self.rfile.readline(MAX_LINE + 1)
+                if not line:
+                    break                          # EOF: implicit close of this connection's buffers
+                if len(line) > MAX_LINE:
+                    self._reply_int(-errno.EINVAL)
+                    self.rfile.readline(1 << 20)  # skip the rest of the oversized line
+                    continue
+                toks = line.decode("ascii", "replace").split()
+                if not toks:
+                    continue                       # empty line: no-op, no reply
+                cmd = toks[0].upper()
+                if cmd in ("EXIT", "QUIT"):
+                    break
+                try:
+                    self._dispatch(cmd, toks[1:])
+                except _Error as e:
+                    self.pluto.stats["errors"] += 1
+                    self._reply_int(-e.code)
+                self.wfile.flush()
+        except (ConnectionError, OSError) as exc:
+            log.info("connection ended: %s", exc)
+        finally:
+            if RXDEV in self.opened or TXDEV in self.opened:
+                self._close_buffers()
+
+    def _close_buffers(self):
+        if self.opened.pop(TXDEV, None) is not None:
+            self.pluto.stop_tx()
+        self.opened.pop(RXDEV, None)
+
+    def _dev(self, token: str):
+        if not _TOKEN.match(token):
+            raise _Error(errno.EINVAL)
+        d = self.pluto.ctx.device(token)
+        if d is None:
+            raise _Error(errno.ENODEV)
+        return d
+
+    def _attr_key(self, args: list[str]) -> tuple[str, list[str]]:
+        """Resolve ``dev [DEBUG|BUFFER|INPUT|OUTPUT chn] attr [rest]`` to a store key."""
+        if len(args) < 2:
+            raise _Error(errno.EINVAL)
+        d = self._dev(args[0])
+        kind = args[1].upper()
+        if kind in ("DEBUG", "BUFFER"):
+            if len(args) < 3:
+                raise _Error(errno.EINVAL)
+            table = d.debug if kind == "DEBUG" else d.buffer
+            name, rest = args[2], args[3:]
+        elif kind in ("INPUT", "OUTPUT"):
+            if len(args) < 4:
+                raise _Error(errno.EINVAL)
+            ch = d.channel(kind == "OUTPUT", args[2])
+            if ch is None:
+                raise _Error(errno.ENOENT)
+            table, name, rest = ch.attrs, args[3], args[4:]
+        else:
+            table, name, rest = d.attrs, args[1], args[2:]
+        if name not in table:
+            raise _Error(errno.ENOENT)
+        return table[name], rest
+
+    def _dispatch(self, cmd: str, args: list[str]) -> None:
+        p = self.pluto
+        if cmd == "VERSION":
+            self.wfile.write(VERSION_LINE)
+        elif cmd == "PRINT":
+            self.wfile.write(b"%d\n" % len(p.ctx.xml_bytes) + p.ctx.xml_bytes + b"\n")
+        elif cmd == "ZPRINT" or cmd == "BINARY" or cmd == "HELP":
+            raise _Error(errno.EINVAL)
+        elif cmd == "TIMEOUT":
+            if len(args) != 1 or not args[0].isdigit():
+                raise _Error(errno.EINVAL)
+            self._reply_int(0)
+        elif cmd == "READ":
+            key, rest = self._attr_key(args)
+            if rest:
+                raise _Error(errno.EINVAL)
+            val = p.ctx.values.get(key, "")
+            if val == "ERROR":
+                raise _Error(errno.EIO)
+            self._reply_value(val)
+        elif cmd == "WRITE":
+            key, rest = self._attr_key(args)
+            if len(rest) != 1 or not rest[0].isdigit() or int(rest[0]) > MAX_WRITE:
+                raise _Error(errno.EINVAL)
+            n = int(rest[0])
+            data = self.rfile.read(n)
+            if len(data) != n:
+                raise ConnectionError("client vanished mid-WRITE")
+            text = data[:-1].decode("utf-8", "replace") if data.endswith(b"\0") else data.decode("utf-8", "replace")
+            p.write_attr(key, text)
+            self._reply_int(n)
+        elif cmd == "OPEN":
+            if len(args) not in (3, 4) or (len(args) == 4 and args[3].upper() != "CYCLIC"):
+                raise _Error(errno.EINVAL)
+            d = self._dev(args[0])
+            if d.id not in (RXDEV, TXDEV):
+                raise _Error(errno.ENODEV)
+            if not args[1].isdigit() or int(args[1]) < 1 or not re.fullmatch(r"[0-9a-f]{8}", args[2]):
+                raise _Error(errno.EINVAL)
+            mask = int(args[2], 16)
+            if mask & 0b11 == 0 or mask >> len(d.scan_channels):
+                raise _Error(errno.EINVAL)
+            self.opened[d.id] = (int(args[1]), mask & 0b11, len(args) == 4)
+            self._reply_int(0)
+        elif cmd == "CLOSE":
+            d = self._dev(args[0]) if len(args) == 1 else None
+            if d is None:
+                raise _Error(errno.EINVAL)
+            if d.id not in self.opened:
+                raise _Error(errno.ENXIO)
+            if d.id == TXDEV:
+                p.stop_tx()
+            self.opened.pop(d.id)
+            self._reply_int(0)
+        elif cmd == "READBUF":
+            self._readbuf(args)
+        elif cmd == "WRITEBUF":
+            self._writebuf(args)
+        elif cmd == "GETTRIG":
+            self._dev(args[0]) if len(args) == 1 else None
+            raise _Error(errno.ENOENT)
+        elif cmd == "SETTRIG":
+            if not args:
+                raise _Error(errno.EINVAL)
+            self._dev(args[0])
+            self._reply_int(0)
+        elif cmd == "SET":
+            if len(args) != 3 or args[1].upper() != "BUFFERS_COUNT" or not args[2].isdigit() or int(args[2]) < 1:
+                raise _Error(errno.EINVAL)
+            self._dev(args[0])
+            self._reply_int(0)
+        else:
+            raise _Error(errno.EINVAL)
+
+    def _readbuf(self, args):
+        if len(args) != 2 or not args[1].isdigit():
+            raise _Error(errno.EINVAL)
+        d = self._dev(args[0])
+        if d.id not in self.opened or d.id != RXDEV:
+            raise _Error(errno.EBADF)
+        _, mask, _ = self.opened[d.id]
+        nch = bin(mask).count("1")
+        nbytes = min(int(args[1]), MAX_BUFFER_BYTES)
+        n = nbytes // (2 * nch)
+        if n == 0:
+            self._reply_int(0)
+            return
+        iq = self.pluto.read_samples(n).reshape(n, 2)
+        if nch == 1:
+            iq = iq[:, 0] if mask == 1 else iq[:, 1]
+        payload = np.ascontiguousarray(iq).tobytes()
+        self.wfile.write(b"%d\n%08x\n" % (len(payload), mask))
+        self.wfile.write(payload)
+
+    def _writebuf(self, args):
+        if len(args) != 2 or not args[1].isdigit():
+            raise _Error(errno.EINVAL)
+        d = self._dev(args[0])
+        if d.id not in self.opened or d.id != TXDEV:
+            raise _Error(errno.EBADF)
+        nbytes = int(args[1])
+        if nbytes > MAX_BUFFER_BYTES or nbytes % 4:
+            raise _Error(errno.EINVAL)
+        self._reply_int(0)
+        self.wfile.flush()
+        data = self.rfile.read(nbytes)
+        if len(data) != nbytes:
+            raise ConnectionError("client vanished mid-WRITEBUF")
+        _, _, cyclic = self.opened[d.id]
+        self.pluto.write_samples(data, cyclic)
+        self._reply_int(nbytes)
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class PlutoEmulator:
+    """Run a :class:`VirtualPluto` on ``host:port`` (``port=0`` picks a free one).
+
+    Use as a context manager in tests: ``with PlutoEmulator(rec) as emu: adi.Pluto(emu.uri)``.
+    """
+
+    def __init__(self, recording=None, host: str = "127.0.0.1", port: int = 30431, **kw):
+        self.pluto = VirtualPluto(recording, **kw)
+        self.server = _Server((host, port), _Handler)
+        self.server.pluto = self.pluto
+        self.host, self.port = self.server.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def uri(self) -> str:
+        """libiio URI of this emulator."""
+        return f"ip:{self.host}:{self.port}"
+
+    def start(self) -> "PlutoEmulator":
+        self._thread = threading.Thread(target=self.server.serve_forever, name="virtual-pluto", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
