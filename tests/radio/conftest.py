@@ -35,10 +35,22 @@ def _sim(rec):
 # backend name -> function(recording path) -> URI of that backend replaying the recording.
 # A virtual Pluto (pyadi-iio against an emulated IIO device fed by a SimRadio) adds itself here,
 # and every test in test_interface.py then runs against it too.
-BACKENDS = {"sim": _sim}
+def _virtual_pluto(rec):
+    """A virtual Pluto (IIOD server) replaying ``rec``, reached through pyadi-iio/libiio."""
+    pytest.importorskip("adi", reason="pyadi-iio / libiio not installed: run ./setup.sh (installs libiio0)")
+    from sdrkit.radio.emulator import PlutoEmulator
+
+    emu = PlutoEmulator(rec, port=0, profile="pluto-ad9364").start()
+    return f"pluto:{emu.uri}?profile=pluto-ad9364", emu.stop
+
+
+BACKENDS = {"sim": lambda rec: (_sim(rec), None), "pluto-virtual": _virtual_pluto}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def radio_uri(request, tone_recording):
     """URI of a radio replaying the tone recording, for every backend that runs here."""
-    return BACKENDS[request.param](tone_recording)
+    uri, stop = BACKENDS[request.param](tone_recording)
+    yield uri
+    if stop is not None:
+        stop()

@@ -54,3 +54,13 @@ def test_demo_writes_png_to_a_file_path(tone_recording, tmp_path, capsys):
 def test_demo_without_capture_is_a_capture_error(tmp_path, capsys):
     assert main(["demo", "--capture", str(tmp_path / "none.sigmf-meta"), "--seconds", "0.1", "--no-model"]) == 1
     assert capsys.readouterr().err.startswith("CaptureError:")
+
+
+def test_demo_labels_follow_the_looping_recording(qpsk_recording):
+    from sdrkit.cli.demo import _labels_in_window
+    from sdrkit.radio import open_radio
+
+    with open_radio(f"sim:{qpsk_recording}") as r:      # one 'qpsk' label over all 100k samples
+        assert _labels_in_window(r, 150_000, 100_000) == [(-50_000, 100_000, "qpsk"), (50_000, 100_000, "qpsk")]
+        r.configure(sample_rate=500e3)                  # resampled: recording indices no longer apply
+        assert _labels_in_window(r, 0, 1000) == []

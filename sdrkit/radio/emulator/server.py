@@ -73,7 +73,7 @@ class VirtualPluto:
         self.lock = threading.RLock()
         self.tx_wave: tuple[np.ndarray, bool] | None = None
         self._radio = None
-        self._rx_open = False
+        self._dirty = True
         self.stats = {"connections": 0, "errors": 0, "rx_samples": 0, "tx_samples": 0}
         # start from a sane state (the snapshot in pluto.xml has 71 dB gain, slow_attack)
         v = self.ctx.values
@@ -144,7 +144,7 @@ class VirtualPluto:
                 v[key] = text.strip()
             else:
                 v[key] = text
-            self._radio = None          # settings changed: RX restarts with the new ones
+            self._dirty = True          # the next RX buffer applies the new settings
 
     def config(self):
         """The RadioConfig the current attribute state describes."""
@@ -163,23 +163,34 @@ class VirtualPluto:
 
     # ---- samples -----------------------------------------------------------------------------
     def _source(self, n: int):
+        """The SimRadio behind RX, configured like the attributes say (kept across changes, so
+        the replay position and phase continue; rebuilt only to switch between replay and noise)."""
         from sdrkit.radio.sim import SimRadio
 
-        if self._radio is None or self._radio.rx_buffer_size != n:
-            cfg = self.config().replace(rx_buffer_size=n)
+        if self._radio is not None and not self._dirty and self._radio.rx_buffer_size == n:
+            return self._radio
+        cfg = self.config().replace(rx_buffer_size=n)
+        radio = self._radio
+        if radio is not None:
+            try:
+                radio.configure(cfg)
+                self._dirty = False
+                return radio
+            except ConfigError:
+                radio = None
+        if self.recording is not None:
             try:
                 radio = SimRadio(self.recording, None, loop=True, seed=self.seed, front_end=self.front_end,
-                                 loopback=self.loopback) if self.recording is not None else None
-                if radio is not None:
-                    radio.configure(cfg)
+                                 loopback=self.loopback)
+                radio.configure(cfg)
             except ConfigError:
                 radio = None            # tuned outside the recording: only noise (and TX) there
-            if radio is None:
-                radio = SimRadio(None, cfg, seed=self.seed, front_end=self.front_end, loopback=self.loopback)
-            if self.tx_wave is not None:
-                radio.tx(*self.tx_wave)
-            self._radio = radio
-        return self._radio
+        if radio is None:
+            radio = SimRadio(None, cfg, seed=self.seed, front_end=self.front_end, loopback=self.loopback)
+        if self.tx_wave is not None:
+            radio.tx(*self.tx_wave)
+        self._radio, self._dirty = radio, False
+        return radio
 
     def read_samples(self, n: int) -> np.ndarray:
         """``n`` RX samples as interleaved int16 (12-bit, sign-extended)."""
@@ -205,7 +216,8 @@ class VirtualPluto:
     def stop_tx(self) -> None:
         with self.lock:
             self.tx_wave = None
-            self._radio = None
+            if self._radio is not None:
+                self._radio.tx_destroy_buffer()
 
 
 class _Handler(socketserver.StreamRequestHandler):
