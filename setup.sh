@@ -12,18 +12,23 @@ VENV="$ROOT/.venv"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# --- Debian libraries the drivers need -----------------------------------------------
+# --- Debian packages the drivers need ------------------------------------------------------
+# libiio0: the Pluto stack (libiio 0.24; pylibiio 0.25 binds to it).
+# python3-uhd uhd-host python3-zmq: the USRP backend runs UHD under the system Python in a
+# worker process (Debian's UHD bindings are built for it and numpy 1.x).
 need_apt=()
-ldconfig -p 2>/dev/null | grep -q 'libiio.so.0 ' || need_apt+=(libiio0)
+for pkg in libiio0 python3-uhd uhd-host python3-zmq; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if ((${#need_apt[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         say "installing Debian packages: ${need_apt[*]}"
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}") >/dev/null \
-            || say "apt-get install ${need_apt[*]} failed; Pluto tests will be skipped"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}") >/dev/null \
+            || say "apt-get install ${need_apt[*]} failed; Pluto/USRP tests will be skipped"
     else
         say "missing Debian packages: ${need_apt[*]}. Install them with:"
         say "    sudo apt-get install ${need_apt[*]}"
-        say "continuing without them: the Pluto backend and its tests will be skipped."
+        say "continuing without them: the Pluto/USRP backends and their tests will be skipped."
     fi
 fi
 

@@ -14,7 +14,11 @@ def run(args) -> int:
     try:
         import iio
 
-        ctxs = iio.scan_contexts()
+        try:
+            ctxs = iio.scan_contexts()
+        except OSError as exc:      # e.g. no avahi daemon for the network (ip:) scan
+            print(f"libiio scan incomplete ({exc}); probe a Pluto directly with --ip ip:192.168.2.1")
+            ctxs = {}
         for uri, desc in ctxs.items():
             print(f"pluto:{uri:30s} {desc}")
             found += 1
