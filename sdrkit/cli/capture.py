@@ -15,7 +15,9 @@ from sdrkit.cli._common import add_radio_options, open_radio_from_args
 def register(sub) -> None:
     p = sub.add_parser("capture", help="record a radio to a SigMF recording (with progress)",
                        description=__doc__.split("\n\n")[1])
-    add_radio_options(p)
+    add_radio_options(p, radio_required=False)
+    p.add_argument("--subscribe", metavar="ENDPOINT",
+                   help="record an sdrkit stream instead of a radio (same as --radio zmq:ENDPOINT)")
     p.add_argument("--duration", type=float, required=True, help="seconds of samples to record")
     p.add_argument("--out", required=True, help="output base path")
     p.add_argument("--datatype", default="cf32_le", choices=["cf32_le", "ci16_le", "ci8", "cu8"])
@@ -29,6 +31,10 @@ def run(args) -> int:
     from sdrkit.capture import RecordingWriter
     from sdrkit.errors import ConfigError, RadioTimeout
 
+    if bool(args.radio) == bool(args.subscribe):
+        raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
+    if args.subscribe:
+        args.radio = f"zmq:{args.subscribe}"
     if args.duration <= 0:
         raise ConfigError(f"--duration {args.duration} must be > 0 seconds")
     with open_radio_from_args(args) as radio:

@@ -21,7 +21,8 @@ import numpy as np
 def register(sub) -> None:
     p = sub.add_parser("classify", help="classify a radio's stream live with a model card",
                        description=__doc__.split("\n\n")[1])
-    p.add_argument("--radio", required=True, metavar="URI", help="radio URI (sim:, pluto:, usrp:, ...)")
+    p.add_argument("--radio", metavar="URI", help="radio URI (sim:, pluto:, usrp:, zmq:, ...)")
+    p.add_argument("--subscribe", metavar="ENDPOINT", help="classify an sdrkit stream (same as --radio zmq:ENDPOINT)")
     p.add_argument("--model", default="models/amc/card.json", help="model card (default models/amc/card.json)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--frames", type=int, help="stop after this many frames")
@@ -33,7 +34,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    return live(args.radio, args.model, seconds=args.seconds, frames=args.frames, batch=args.batch,
+    from sdrkit.errors import ConfigError
+
+    if bool(args.radio) == bool(args.subscribe):
+        raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
+    return live(args.radio or f"zmq:{args.subscribe}", args.model, seconds=args.seconds, frames=args.frames, batch=args.batch,
                 threshold=args.threshold, jsonl=args.jsonl, out_dir=args.out)
 
 

@@ -19,6 +19,7 @@ RADIOS = Registry("radio scheme")
 RADIOS.register_lazy("sim", "sdrkit.radio.sim:SimRadio")
 RADIOS.register_lazy("pluto", "sdrkit.radio.pluto:PlutoRadio")
 RADIOS.register_lazy("usrp", "sdrkit.radio.usrp:UsrpRadio")
+RADIOS.register_lazy("zmq", "sdrkit.stream.source:ZmqSource")
 
 
 def open_radio(uri: str, config: RadioConfig | None = None, **options) -> Radio:

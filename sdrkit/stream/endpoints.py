@@ -1,0 +1,236 @@
+"""ZeroMQ publishers and subscribers for I/Q streams (wire format: :mod:`sdrkit.stream.wire`).
+
+Patterns:
+
+* ``pub``/``sub``: fan-out to any number of subscribers. A subscriber that falls behind loses
+  whole messages at the publisher's high-water mark (the capture never waits for it); the
+  subscriber detects every loss from the sequence numbers and reports it.
+* ``push``/``pull``: lossless delivery with back-pressure (the sender blocks when the receiver
+  is full), and load sharing when several workers pull.
+
+Endpoints: ``tcp://127.0.0.1:5555`` style. A bare port or ``tcp://*:5555`` is refused unless
+``allow_remote`` is set: servers bind to 127.0.0.1 unless an address is given explicitly.
+CURVE authentication: pass key files made by ``sdrkit stream keys`` (zmq.auth certificates).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sdrkit.errors import ConfigError, StreamError
+from sdrkit.stream import wire
+
+PATTERNS = {"pub": "PUB", "push": "PUSH", "sub": "SUB", "pull": "PULL"}
+
+
+def check_endpoint(endpoint: str, binding: bool, allow_remote: bool = False) -> str:
+    """Validate an endpoint; a wildcard bind needs ``allow_remote``."""
+    if not isinstance(endpoint, str) or "://" not in endpoint:
+        raise ConfigError(f"endpoint {endpoint!r} must look like tcp://127.0.0.1:5555 or ipc:///tmp/x")
+    proto, addr = endpoint.split("://", 1)
+    if proto not in ("tcp", "ipc", "inproc"):
+        raise ConfigError(f"endpoint {endpoint!r}: transport {proto!r} is not tcp, ipc or inproc")
+    if binding and proto == "tcp" and addr.split(":")[0] in ("*", "0.0.0.0", "") and not allow_remote:
+        raise ConfigError(f"refusing to bind {endpoint} on all interfaces; use tcp://127.0.0.1:PORT, or pass "
+                          f"--allow-remote (and --curve-keys) to serve other hosts")
+    return endpoint
+
+
+def _apply_curve(sock, keys_dir: str | None, server: bool, server_public: str | None = None) -> None:
+    if not keys_dir:
+        return
+    import zmq.auth
+
+    name = "server" if server else "client"
+    try:
+        pub, sec = zmq.auth.load_certificate(os.path.join(keys_dir, f"{name}.key_secret"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load CURVE key {keys_dir}/{name}.key_secret ({exc}); "
+                          f"make keys with 'sdrkit stream keys --out {keys_dir}'") from exc
+    sock.curve_secretkey, sock.curve_publickey = sec, pub
+    if server:
+        sock.curve_server = True
+    else:
+        spub, _ = zmq.auth.load_certificate(server_public or os.path.join(keys_dir, "server.key"))
+        sock.curve_serverkey = spub
+
+
+class Publisher:
+    """Send blocks of one stream.
+
+    Args:
+        endpoint: where to bind (``tcp://127.0.0.1:5555``; port ``*`` picks a free one, see ``.endpoint``).
+        stream: stream name (its CRC-32 goes in every header).
+        pattern: "pub" (fan-out, lossy for slow subscribers) or "push" (lossless, back-pressure).
+        raw: send bare complex64 payloads (GNU Radio gr-zeromq interop) instead of sdrkit messages.
+        hwm: high-water mark in messages.
+    """
+
+    def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "pub", raw: bool = False, hwm: int = 64,
+                 curve_keys: str | None = None, allow_remote: bool = False, connect: bool = False):
+        import zmq
+
+        if pattern not in ("pub", "push"):
+            raise ConfigError(f"publisher pattern {pattern!r} must be 'pub' or 'push'")
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(getattr(zmq, PATTERNS[pattern]))
+        self.sock.setsockopt(zmq.SNDHWM, hwm)
+        self.sock.setsockopt(zmq.LINGER, 1000)
+        _apply_curve(self.sock, curve_keys, server=True)
+        if connect:
+            self.sock.connect(check_endpoint(endpoint, False))
+            self.endpoint = endpoint
+        else:
+            self.sock.bind(check_endpoint(endpoint, True, allow_remote))
+            self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.raw, self.pattern = raw, pattern
+        self.stream_id = wire.stream_id(stream)
+        self.session = random.getrandbits(32)
+        self.seq = 0
+        self.sent_samples = 0
+
+    def send(self, samples: np.ndarray, first: int, rate: float, freq: float, lost: int = 0,
+             overflow: bool = False, tags: dict | None = None) -> None:
+        """Send one block (complex64) whose first sample has absolute index ``first``."""
+        x = np.ascontiguousarray(samples, np.complex64)
+        if self.raw:
+            self.sock.send(memoryview(x).cast("B"), copy=False)
+        else:
+            flags = (wire.FLAG_GAP if lost else 0) | (wire.FLAG_OVERFLOW if overflow else 0) | \
+                    (wire.FLAG_RESTART if self.seq == 0 else 0)
+            h = wire.Header(self.stream_id, self.session, self.seq, int(first), len(x), float(rate), float(freq),
+                            int(lost), flags, time.monotonic_ns() >> 10)
+            self.sock.send_multipart(wire.encode(h, x, tags), copy=False)
+        self.seq += 1
+        self.sent_samples += len(x)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclass
+class StreamStats:
+    """What a subscriber counted."""
+
+    messages: int = 0
+    samples: int = 0
+    lost_messages: int = 0
+    lost_samples: int = 0
+    restarts: int = 0
+    rejected: dict = field(default_factory=lambda: {"malformed": 0, "oversize": 0, "foreign": 0})
+
+
+class Subscriber:
+    """Receive blocks of one stream, rejecting and counting bad messages, detecting losses.
+
+    Args:
+        endpoint: where to connect (or bind, with ``bind=True``).
+        stream: the stream name to accept.
+        pattern: "sub" or "pull".
+        raw: expect bare complex64 payloads (then ``raw_rate``/``raw_freq`` describe them).
+        max_samples: refuse messages larger than this.
+    """
+
+    def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "sub", raw: bool = False,
+                 raw_rate: float = 1e6, raw_freq: float = 0.0, hwm: int = 64, max_samples: int = wire.MAX_SAMPLES,
+                 curve_keys: str | None = None, server_key: str | None = None, bind: bool = False,
+                 allow_remote: bool = False):
+        import zmq
+
+        if pattern not in ("sub", "pull"):
+            raise ConfigError(f"subscriber pattern {pattern!r} must be 'sub' or 'pull'")
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(getattr(zmq, PATTERNS[pattern]))
+        self.sock.setsockopt(zmq.RCVHWM, hwm)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, 8 * max_samples + wire.HEADER_SIZE + wire.MAX_TAGS + 1024)
+        _apply_curve(self.sock, curve_keys, server=False, server_public=server_key)
+        if pattern == "sub":
+            self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        if bind:
+            self.sock.bind(check_endpoint(endpoint, True, allow_remote))
+        else:
+            self.sock.connect(check_endpoint(endpoint, False))
+        self.endpoint = endpoint
+        self.raw, self.raw_rate, self.raw_freq = raw, raw_rate, raw_freq
+        self.expect = wire.stream_id(stream)
+        self.max_samples = max_samples
+        self.stats = StreamStats()
+        self._session = None
+        self._next_seq = 0
+        self._next_index = 0
+        self._last_t = None
+        self._last_n = 0
+        self._offset = 0
+
+    def recv(self, timeout_ms: int | None = None) -> wire.Message | None:
+        """Next valid message, or None on timeout. Bad messages are counted and skipped."""
+        import zmq
+
+        while True:
+            if timeout_ms is not None and not self.sock.poll(timeout_ms):
+                return None
+            frames = self.sock.recv_multipart(copy=False)
+            if self.raw:
+                buf = frames[0].buffer
+                if len(frames) != 1 or len(buf) % 8:
+                    self.stats.rejected["malformed"] += 1
+                    continue
+                x = np.frombuffer(buf, np.complex64)
+                h = wire.Header(self.expect, 0, self._next_seq, self._next_index, len(x), self.raw_rate, self.raw_freq)
+                self._next_seq += 1
+                self._next_index += len(x)
+                self.stats.messages += 1
+                self.stats.samples += len(x)
+                return wire.Message(h, x)
+            try:
+                m = wire.decode(frames, self.expect, self.max_samples)
+            except StreamError as exc:
+                self.stats.rejected[getattr(exc, "reason", "malformed")] += 1
+                continue
+            h = m.header
+            if self._session is None:                       # first message: adopt the stream's indices
+                self._session, self._offset = h.session, 0
+                lost_here = h.lost
+            elif h.session != self._session:                # the publisher restarted
+                self.stats.restarts += 1
+                m.tags["restart"] = True
+                dt = ((h.t_ns - self._last_t) & 0xFFFFFFFF) * 1024e-9 if self._last_t is not None else 0.0
+                lost_here = h.lost + max(0, int(dt * h.rate) - self._last_n)   # estimated from its clock
+                self._session = h.session
+                self._offset = self._next_index + lost_here - h.first
+            else:
+                if h.seq > self._next_seq:
+                    self.stats.lost_messages += h.seq - self._next_seq
+                lost_here = max(0, h.first + self._offset - self._next_index)  # includes radio drops
+            h.first += self._offset
+            h.lost = lost_here
+            if lost_here:
+                h.flags |= wire.FLAG_GAP
+            self.stats.lost_samples += lost_here
+            self._next_seq = h.seq + 1
+            self._next_index = h.first + h.n
+            self._last_t, self._last_n = h.t_ns, h.n
+            self.stats.messages += 1
+            self.stats.samples += h.n
+            return m
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

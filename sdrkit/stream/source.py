@@ -1,0 +1,88 @@
+"""``zmq:`` radios: a subscription to an sdrkit stream behaves like any other radio.
+
+``open_radio("zmq:tcp://127.0.0.1:5555?stream=iq&pattern=sub")`` returns a :class:`ZmqSource`
+whose ``rx()`` yields the published blocks with their absolute start indices, and reports
+every message lost on the way (sequence gaps, publisher restarts) and every drop the capture
+radio reported as a gap, exactly like a radio overflow.
+
+Options: ``stream`` (name, default iq), ``pattern`` (sub|pull), ``raw=1`` with ``rate``/``freq``
+for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5), ``curve_keys`` (folder).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import numpy as np
+
+from sdrkit.errors import ConfigError, RadioTimeout
+from sdrkit.radio.base import Radio, RadioConfig
+
+
+class ZmqSource(Radio):
+    """A subscription as a radio. Settings mirror the stream's; changing them is refused."""
+
+    scheme = "zmq"
+
+    def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "sub", raw: bool = False,
+                 rate: float = 1e6, freq: float = 0.0, timeout: float = 5.0, curve_keys: str | None = None):
+        from sdrkit.stream.endpoints import Subscriber
+
+        self.sub = Subscriber(endpoint, stream=stream, pattern=pattern, raw=raw, raw_rate=rate, raw_freq=freq,
+                              curve_keys=curve_keys)
+        self.timeout_ms = int(timeout * 1000)
+        self.hw_description = f"sdrkit stream {stream!r} from {endpoint}"
+        first = self.sub.recv(self.timeout_ms)       # learn the stream's rate and frequency
+        if first is None:
+            self.sub.close()
+            raise RadioTimeout(f"no message on {endpoint} (stream {stream!r}) within {timeout:g} s; is "
+                               f"'sdrkit stream --publish {endpoint}' running?")
+        self._pending = first
+        h = first.header
+        super().__init__(RadioConfig(rx_lo=h.freq, sample_rate=h.rate, rx_buffer_size=max(h.n, 1)), None)
+
+    @classmethod
+    def from_uri(cls, rest: str, config: RadioConfig | None = None, **options) -> "ZmqSource":
+        endpoint, _, query = rest.partition("?")
+        opts = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+        opts.update({k: str(v) for k, v in options.items()})
+        known = {"stream", "pattern", "raw", "rate", "freq", "timeout", "curve_keys"}
+        if set(opts) - known:
+            raise ConfigError(f"unknown zmq: option(s) {sorted(set(opts) - known)}; known: {sorted(known)}")
+        try:
+            return cls(endpoint, stream=opts.get("stream", "iq"), pattern=opts.get("pattern", "sub"),
+                       raw=opts.get("raw", "0") in ("1", "true"), rate=float(opts.get("rate", 1e6)),
+                       freq=float(opts.get("freq", 0)), timeout=float(opts.get("timeout", 5)),
+                       curve_keys=opts.get("curve_keys"))
+        except ValueError as exc:
+            raise ConfigError(f"zmq: options {opts}: {exc}") from None
+
+    def _apply(self, config: RadioConfig) -> None:
+        c = self._config
+        if (config.rx_lo, config.sample_rate) != (c.rx_lo, c.sample_rate):
+            raise ConfigError("a zmq: stream cannot be retuned here; retune the capture process that publishes it")
+
+    def rx(self):
+        """Next block, with the stream's own start index and loss count."""
+        from sdrkit.radio.base import RxBlock
+
+        self._ensure_open()
+        m, self._pending = self._pending, None
+        if m is None:
+            m = self.sub.recv(self.timeout_ms)
+        if m is None:
+            raise RadioTimeout(f"no message on {self.sub.endpoint} within {self.timeout_ms / 1000:g} s")
+        h = m.header
+        if h.lost:
+            self._overflows += 1
+            self._samples_lost += h.lost
+        self._samples_received += h.n
+        self._next_index = h.first + h.n
+        return RxBlock(np.array(m.samples), h.first, overflow=bool(h.lost), lost=h.lost, tags=m.tags)
+
+    @property
+    def stats(self):
+        return self.sub.stats
+
+    def _close(self) -> None:
+        self.sub.close()
