@@ -1,0 +1,102 @@
+"""Stream throughput over tcp loopback: sdrkit messages vs raw pyzmq frames of the same size."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import numpy as np
+
+from sdrkit.bench import BenchContext, Result, benchmark
+
+
+def _sender(endpoint: str, pattern: str, raw_zmq: bool, n_msgs: int, n: int, ready) -> None:
+    import zmq
+
+    from sdrkit.stream import Publisher
+
+    x = (np.random.default_rng(0).standard_normal(2 * n).astype(np.float32)).view(np.complex64)
+    if raw_zmq:
+        sock = zmq.Context.instance().socket(zmq.PUB if pattern == "pub" else zmq.PUSH)
+        sock.setsockopt(zmq.SNDHWM, 64)
+        sock.bind(endpoint)
+        ready.set()
+        time.sleep(0.5)
+        payload = memoryview(x).cast("B")
+        for _ in range(n_msgs):
+            sock.send(payload, copy=False)
+        sock.close(linger=10000)
+        zmq.Context.instance().term()      # flush before the process exits
+    else:
+        pub = Publisher(endpoint, pattern=pattern, hwm=64)
+        ready.set()
+        time.sleep(0.5)
+        for i in range(n_msgs):
+            pub.send(x, i * n, 61.44e6, 2.4e9)
+        pub.sock.close(linger=10000)
+        zmq.Context.instance().term()
+
+
+def _run(pattern: str, raw_zmq: bool, n_msgs: int, n: int) -> tuple[float, int, int]:
+    """(samples/s at the receiver, messages received, messages lost)."""
+    import socket
+
+    import zmq
+
+    from sdrkit.stream import Subscriber
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    ep = f"tcp://127.0.0.1:{port}"
+    ready = mp.Event()
+    proc = mp.get_context("fork").Process(target=_sender, args=(ep, pattern, raw_zmq, n_msgs, n, ready))
+    proc.start()
+    ready.wait(10)
+    got = lost = 0
+    t0 = None
+    if raw_zmq:
+        sock = zmq.Context.instance().socket(zmq.SUB if pattern == "pub" else zmq.PULL)
+        sock.setsockopt(zmq.RCVHWM, 64)
+        if pattern == "pub":
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(ep)
+        while got < n_msgs and sock.poll(3000):
+            f = sock.recv(copy=False)
+            if t0 is None:
+                t0 = time.perf_counter()
+            got += 1
+        sock.close()
+        lost = n_msgs - got
+    else:
+        sub = Subscriber(ep, pattern="sub" if pattern == "pub" else "pull", hwm=64)
+        while got < n_msgs:
+            m = sub.recv(3000)
+            if m is None:
+                break
+            if t0 is None:
+                t0 = time.perf_counter()
+            got += 1
+            if m.header.seq == n_msgs - 1:
+                break
+        lost = sub.stats.lost_messages + (n_msgs - 1 - (m.header.seq if got else -1))
+        sub.close()
+    dt = time.perf_counter() - t0 if t0 else float("inf")
+    proc.join(20)
+    return (max(got - 1, 0) * n) / dt, got, lost
+
+
+@benchmark("stream")
+def stream_bench(ctx: BenchContext) -> list[Result]:
+    """PUSH/PULL and PUB/SUB loopback MS/s (zero loss) vs raw pyzmq of the same message size."""
+    n = 2 ** 16 if ctx.quick else 2 ** 18
+    n_msgs = 60 if ctx.quick else 400
+    out = []
+    for pattern, label in (("push", "PUSH/PULL"), ("pub", "PUB/SUB")):
+        rate, got, lost = _run(pattern, False, n_msgs, n)
+        ceil, cgot, clost = _run(pattern, True, n_msgs, n)
+        out.append(Result(f"{label} sdrkit stream", rate / 1e6, "MS/s", ceil / 1e6, "raw pyzmq same size",
+                          target=61.44, notes=f"{n}-sample messages, {got}/{n_msgs} received, {lost} lost "
+                                              f"(raw: {cgot} received, {clost} lost); target also >= 0.8 x ceiling"))
+    return out
