@@ -30,6 +30,7 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, help="override the card's entropy threshold (nats)")
     p.add_argument("--jsonl", help="write one JSON line per frame here")
     p.add_argument("--out", default="out/classify", help="folder for the confusion matrix PNG")
+    p.add_argument("--record", metavar="PATH", help="also record the stream to SigMF, predictions as annotations")
     p.set_defaults(func=run)
 
 
@@ -39,7 +40,7 @@ def run(args) -> int:
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
     return live(args.radio or f"zmq:{args.subscribe}", args.model, seconds=args.seconds, frames=args.frames, batch=args.batch,
-                threshold=args.threshold, jsonl=args.jsonl, out_dir=args.out)
+                threshold=args.threshold, jsonl=args.jsonl, out_dir=args.out, record=args.record)
 
 
 class _Truth:
@@ -70,11 +71,12 @@ class _Truth:
 
 
 def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | None = None, batch: int = 64,
-         threshold: float | None = None, jsonl=None, out_dir="out/classify") -> int:
+         threshold: float | None = None, jsonl=None, out_dir="out/classify", record=None) -> int:
     """Run the live classifier; returns 0. Used by ``sdrkit classify`` and ``sdrkit demo``."""
     from sdrkit.cli._common import StatusLine
     from sdrkit.radio import open_radio
     from sdrkit.runtime import check_stream, load_card
+    from sdrkit.stream.pipeline import Pipeline
     from sdrkit.tasks.amc.gated import GatedClassifier
 
     card = load_card(card_path)
@@ -83,65 +85,62 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     status = StatusLine()
     jf = open(jsonl, "w") if jsonl else None
     recent = collections.deque(maxlen=16)
-    stats = dict(frames=0, exited=0, batches=0, model_s=0.0)
     y_true, y_pred = [], []
+    predictions = []
+    t0 = time.perf_counter()
     with open_radio(radio_uri) as radio:
-        check_stream(card, radio.sample_rate, n)
+        check_stream(card, radio.sample_rate, n)        # refuse a mismatched stream before any sample
         truth = _Truth(radio)
-        buf = np.zeros(0, np.complex64)
-        buf_start = None
-        t0 = time.perf_counter()
-        while True:
-            el = time.perf_counter() - t0
-            if (seconds is not None and el >= seconds) or (frames is not None and stats["frames"] >= frames):
-                break
-            try:
-                b = radio.rx()
-            except EOFError:
-                break
-            x = b.samples if b.samples.ndim == 1 else b.samples[0]
-            if b.lost or buf_start is None:
-                buf, buf_start = x, b.start       # a gap: never build a frame across lost samples
-            else:
-                buf = np.concatenate([buf, x])
-            k = len(buf) // n
-            if k == 0:
-                continue
-            starts = buf_start + n * np.arange(k)
-            fr = buf[: k * n].reshape(k, n)
-            buf, buf_start = buf[k * n:], buf_start + k * n
-            for i in range(0, k, batch):
-                r = clf.predict(fr[i:i + batch])
-                stats["frames"] += len(r.pred)
-                stats["exited"] += int(r.exited.sum())
-                stats["batches"] += 1
-                stats["model_s"] += r.seconds
-                for j, (p, e) in enumerate(zip(r.pred, r.exited)):
-                    name = card.classes[p]
-                    recent.append(name)
-                    st = int(starts[i + j])
-                    t = truth.label(st, n) if truth.ok else None
-                    if t is not None:
-                        y_true.append(t)
-                        y_pred.append(name)
-                    if jf:
-                        jf.write(json.dumps({"start": st, "pred": name, "p": float(r.prob[j, p]),
-                                             "exited": bool(e), "truth": t}) + "\n")
+        recorder = None
+        if record:
+            from sdrkit.capture import RecordingWriter
+
+            recorder = RecordingWriter(record, sample_rate=radio.sample_rate, center_frequency=radio.rx_lo,
+                                       hw=getattr(radio, "hw_description", repr(radio)),
+                                       extra_global={"radio_uri": radio_uri, "model": card.name,
+                                                     "radio_config": radio.config.to_dict()})
+
+        def on_result(starts, r, lat):
+            st = pipe.stats
+            for st_i, p, e, pr in zip(starts, r.pred, r.exited, r.prob):
+                name = card.classes[p]
+                recent.append(name)
+                t = truth.label(st_i, n) if truth.ok else None
+                if t is not None:
+                    y_true.append(t)
+                    y_pred.append(name)
+                if recorder is not None:
+                    predictions.append((st_i, name, float(pr[p]), bool(e)))
+                if jf:
+                    jf.write(json.dumps({"start": int(st_i), "pred": name, "p": float(pr[p]), "exited": bool(e),
+                                         "truth": t}) + "\n")
             el = time.perf_counter() - t0
             top = collections.Counter(recent).most_common(1)[0][0]
             acc = f"  acc {np.mean(np.array(y_true) == np.array(y_pred)):.1%}" if y_true else ""
-            status.update(f"{el:5.1f}s  now: {top:7s} | {stats['frames'] / el:7.0f} frames/s  "
-                          f"early exit {stats['exited'] / max(stats['frames'], 1):5.1%}  "
-                          f"model {stats['model_s'] / max(stats['frames'], 1) * 1e3:.3f} ms/frame  "
-                          f"lost {radio.samples_lost}{acc}")
+            status.update(f"{el:5.1f}s  now: {top:7s} | {st.frames_analyzed / el:6.0f} frames/s  "
+                          f"analyzed {st.analyzed_fraction:5.1%}  early exit "
+                          f"{st.frames_exited / max(st.frames_analyzed, 1):5.1%}  latency p50 "
+                          f"{np.median(lat) * 1e3:5.1f} ms  queue {len(pipe._q):4d}  lost {st.samples_lost}{acc}")
+
+        pipe = Pipeline(radio, clf, n, batch=batch, on_result=on_result, recorder=recorder)
+        try:
+            st = pipe.run(seconds=seconds, frames=frames)
+        finally:
+            if recorder is not None:
+                for st_i, name, p, e in predictions:
+                    recorder.annotate(pipe.recording_index(st_i), n, name, probability=p,
+                                      exited_early=e, source=f"prediction by {card.name}")
+                recorder.close()
         status.close()
-        lost = radio.samples_lost
     if jf:
         jf.close()
     el = time.perf_counter() - t0
-    print(f"{stats['frames']} frames in {el:.1f} s ({stats['frames'] / max(el, 1e-9):.0f} frames/s), "
-          f"{stats['exited'] / max(stats['frames'], 1):.1%} exited early, model "
-          f"{stats['model_s'] / max(stats['frames'], 1) * 1e3:.3f} ms/frame, {lost} samples lost")
+    print(f"{st.frames_in} frames in {el:.1f} s; analyzed {st.frames_analyzed} ({st.analyzed_fraction:.1%}), "
+          f"{st.frames_exited / max(st.frames_analyzed, 1):.1%} exited early, model "
+          f"{st.model_seconds / max(st.frames_analyzed, 1) * 1e3:.3f} ms/frame, latency p50 {st.latency_ms(50):.1f} ms "
+          f"p99 {st.latency_ms(99):.1f} ms, {st.samples_lost} samples lost")
+    if record:
+        print(f"recorded the stream with {len(predictions)} prediction annotations to {record}")
     if y_true:
         acc = float(np.mean(np.array(y_true) == np.array(y_pred)))
         png = _confusion_png(y_true, y_pred, list(card.classes), Path(out_dir) / "confusion.png", acc)

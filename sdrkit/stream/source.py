@@ -11,6 +11,7 @@ for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5), ``curve_keys
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 
 import numpy as np
@@ -78,7 +79,12 @@ class ZmqSource(Radio):
             self._samples_lost += h.lost
         self._samples_received += h.n
         self._next_index = h.first + h.n
-        return RxBlock(np.array(m.samples), h.first, overflow=bool(h.lost), lost=h.lost, tags=m.tags)
+        tags = dict(m.tags)
+        # when the block left the capture radio, on this host's monotonic clock (seconds)
+        now = time.monotonic_ns()
+        sent = now - ((((now >> 10) - h.t_ns) & 0xFFFFFFFF) << 10)
+        tags["t_radio"] = sent / 1e9
+        return RxBlock(np.array(m.samples), h.first, overflow=bool(h.lost), lost=h.lost, tags=tags)
 
     @property
     def stats(self):

@@ -128,8 +128,8 @@ def test_card_json_errors_name_the_file(tmp_path):
         load_card(p)
 
 
-@_VALIDATION_GAP
-@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", 0, -1e6])
+@pytest.mark.parametrize("bad", [pytest.param("nan", marks=_VALIDATION_GAP), pytest.param("inf", marks=_VALIDATION_GAP),
+                                 "-inf", 0, -1e6])
 def test_card_with_a_non_finite_or_non_positive_sample_rate_is_refused(tmp_path, bad):
     """A NaN sample rate would make every comparison false, so check_stream would let any stream
     through: the card must be refused when it is loaded."""

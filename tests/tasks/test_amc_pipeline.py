@@ -101,3 +101,30 @@ def test_classify_refuses_mismatched_stream_and_scores_labelled_recording(tiny, 
     lines = [json.loads(l) for l in jl.read_text().splitlines()]
     assert len(lines) == 16 and {l["truth"] for l in lines} == {"qpsk", "am-dsb"}
     assert (tmp_path / "confusion.png").exists()
+
+
+def test_adaptive_policy_bypasses_gating_when_frames_do_not_exit(tiny):
+    from sdrkit.tasks.amc.dataset import load_split
+    from sdrkit.tasks.amc.gated import GatedClassifier
+
+    data, model = tiny
+    frames = load_split(data, "test").frames(np.arange(32))
+    clf = GatedClassifier(model / "card.json", threshold=-1.0, probe_every=4)   # nothing ever exits
+    clf.break_even = 0.5
+
+    class Counting:
+        def __init__(self, sess):
+            self.sess, self.calls = sess, 0
+
+        def run(self, *a, **k):
+            self.calls += 1
+            return self.sess.run(*a, **k)
+
+    clf.stem = Counting(clf.stem)
+    runs = [clf.predict(frames) for _ in range(6)]
+    assert clf.stem.calls == 2          # batch 1 (first probe) and batch 5 (probe every 4): the rest bypassed
+    assert clf.exit_rate < 0.5
+    bb = clf.predict_backbone(frames)
+    for r in runs:
+        assert not r.exited.any() and np.allclose(r.prob, bb, atol=1e-5)
+    assert clf._batches == 6

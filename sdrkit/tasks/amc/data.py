@@ -9,9 +9,11 @@ roll-off                    0.15..0.6 (RRC, linear classes)
 timing offset               uniform within a symbol
 carrier phase               uniform 0..2 pi
 carrier frequency offset    +/-1% of the sample rate
-multipath                   1-4 taps, exponential power-delay profile, Rician K 0..10
+multipath                   1-3 taps, exponential power-delay profile (decay 0.3..1 sample),
+                            Rician K 2..10 (a line-of-sight link with echoes)
 IQ imbalance                +/-1 dB, +/-5 degrees
-phase noise                 Wiener, 0..0.01 rad/sample
+phase noise                 Wiener, 0..0.002 rad/sample (a 1 MS/s receiver with a decent TCXO;
+                            0.01 rad/sample, tried first, scrambles 8PSK within one frame)
 DC offset                   |dc| <= 0.05 of the signal RMS
 SNR                         -20..30 dB in 2 dB steps (AWGN, sdrkit.dsp.channel definition)
 ==========================  ===========================================================
@@ -48,10 +50,10 @@ class AmcDataSpec:
     stretch: float = 0.1
     rolloff: tuple[float, float] = (0.15, 0.6)
     max_cfo: float = 0.01
-    max_taps: int = 4
+    max_taps: int = 3
     iq_amp_db: float = 1.0
     iq_phase_deg: float = 5.0
-    max_phase_noise: float = 0.01
+    max_phase_noise: float = 0.002
     max_dc: float = 0.05
 
     def to_dict(self) -> dict:
@@ -110,8 +112,8 @@ def generate_frames(labels: np.ndarray, snrs: np.ndarray, rng: np.random.Generat
     for k in np.unique(taps):
         idx = np.flatnonzero(taps == k)
         if k > 1:
-            out[idx] = ch.multipath(out[idx], rng, n_taps=int(k), decay=float(rng.uniform(0.5, 2)),
-                                    rician_k=float(rng.uniform(0, 10)))
+            out[idx] = ch.multipath(out[idx], rng, n_taps=int(k), decay=float(rng.uniform(0.3, 1.0)),
+                                    rician_k=float(rng.uniform(2, 10)))
     t = np.arange(n, dtype=np.float32)[None, :]
     cfo = rng.uniform(-spec.max_cfo, spec.max_cfo, (m, 1)).astype(np.float32)
     ph = (2 * np.pi) * cfo * t + rng.uniform(0, 2 * np.pi, (m, 1)).astype(np.float32)

@@ -4,6 +4,14 @@ Per batch: run the stem graph once (features + exit logits), compute each frame'
 entropy at the exit, and send only the frames whose entropy exceeds ``T`` through the rest
 graph, which takes the saved features. A frame never runs the stem twice, so a batch where no
 frame exits costs the backbone plus only the small exit head.
+
+Batch policy (``policy="adaptive"``, the default): even that small head is wasted when no frame
+exits, as at low SNR. The runtime keeps a moving average of the fraction of frames exiting; when
+it is below the break-even fraction measured at calibration (where gating stops paying for the
+head and the split into two graphs), batches go straight through the single backbone graph,
+with one gated probe batch every ``probe_every`` to notice when the SNR rises again. A stream's
+SNR changes slowly compared with a batch, so low-SNR traffic costs the backbone (plus a probe
+share) and high-SNR traffic gets the early exits. ``policy="always"`` gates every batch.
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ class GatedClassifier:
         threads: onnxruntime intra-op threads.
     """
 
-    def __init__(self, card, threshold: float | None = None, threads: int = 1):
+    def __init__(self, card, threshold: float | None = None, threads: int = 1, policy: str = "adaptive",
+                 probe_every: int = 32, ema: float = 0.5):
         self.card = load_card(card) if not hasattr(card, "files") else card
         for key in ("stem", "rest"):
             self.card.file(key)
@@ -60,17 +69,37 @@ class GatedClassifier:
             raise ModelError(f"{self.card.path}: no entropy threshold; run 'sdrkit calibrate-threshold amc'")
         self.threshold = float(t)
         self.classes = self.card.classes
+        if policy not in ("adaptive", "always"):
+            raise ModelError(f"gating policy {policy!r} must be 'adaptive' or 'always'")
+        if policy == "adaptive" and self.full is None:
+            policy = "always"
+        self.policy, self.probe_every, self.ema = policy, int(probe_every), float(ema)
+        self.break_even = float(self.card.thresholds.get("break_even_exit_fraction", 0.0))
+        self.exit_rate = 1.0          # optimistic start: the first batch is gated
+        self._batches = 0
 
     def predict(self, frames: np.ndarray) -> GatedResult:
         """Classify complex64 frames ``(B, frame_len)``."""
         t0 = time.perf_counter()
-        x = to_input(frames)
+        r = self.predict_input(to_input(frames))
+        r.seconds = time.perf_counter() - t0
+        return r
+
+    def predict_input(self, x: np.ndarray) -> GatedResult:
+        """Classify model input ``(B, 2, frame_len)`` float32 (see :func:`to_input`)."""
+        t0 = time.perf_counter()
+        self._batches += 1
+        probe = self._batches % self.probe_every == 1 or self.probe_every == 1
+        if self.policy == "adaptive" and self.exit_rate < self.break_even and not probe:
+            prob = softmax(self.full.run(None, {"x": x})[0])
+            return GatedResult(prob.argmax(axis=1), prob, np.zeros(len(x), bool), time.perf_counter() - t0)
         logits, feats = self.stem.run(None, {"x": x})
         prob = softmax(logits)
         keep = entropy(prob) > self.threshold
         if keep.any():
             rest_logits = self.rest.run(None, {"f": feats[keep]})[0]
             prob[keep] = softmax(rest_logits)
+        self.exit_rate = (1 - self.ema) * self.exit_rate + self.ema * float((~keep).mean())
         return GatedResult(prob.argmax(axis=1), prob, ~keep, time.perf_counter() - t0)
 
     def predict_backbone(self, frames: np.ndarray) -> np.ndarray:

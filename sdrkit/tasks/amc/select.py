@@ -29,6 +29,15 @@ def _latency(sess_stem, sess_rest, sess_full, x: np.ndarray, exit_mask: np.ndarr
     return best_g / len(x), best_b / len(x)
 
 
+def _best(fn, reps: int = 5) -> float:
+    best = np.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str = "auto", max_frames: int = 12000):
     """Calibrate T for each exit placement on val; deploy ``variant`` or the one with the lowest
     measured mean latency at SNR >= 10 dB (batch 64, 1 thread). Writes the card; returns it."""
@@ -61,6 +70,13 @@ def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str
             g, bb = _latency(stem, rest, full, x[b], ex[b])
             lat_g.append(g)
             lat_b.append(bb)
+        # break-even exit fraction: gating pays when stem + (1 - e) rest < full
+        xb = x[hi[:64]]
+        t_stem = _best(lambda: stem.run(None, {"x": xb}))
+        f64 = stem.run(None, {"x": xb})[1]
+        t_rest = _best(lambda: rest.run(None, {"f": f64}))
+        t_full = _best(lambda: full.run(None, {"x": xb}))
+        cal["break_even_exit_fraction"] = float(np.clip(1 - (t_full - t_stem) / t_rest, 0, 1))
         cal["val_latency_hi_snr_ms"] = float(np.mean(lat_g) * 1e3)
         cal["val_backbone_latency_hi_snr_ms"] = float(np.mean(lat_b) * 1e3)
         cal["val_saving_hi_snr"] = 1 - cal["val_latency_hi_snr_ms"] / cal["val_backbone_latency_hi_snr_ms"]
@@ -78,6 +94,7 @@ def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str
         extra["variants"][v]["threshold"] = r["threshold"]
     card = card.replace(files=files, extra=extra, thresholds={
         "entropy": chosen["threshold"], "budget": budget, "val_exit_fraction": chosen["exit_fraction"],
-        "val_worst_gap": chosen["worst_gap"], "calibrated_on": "val split, SNR >= 0 dB bins"})
+        "val_worst_gap": chosen["worst_gap"], "calibrated_on": "val split, SNR >= 0 dB bins",
+        "break_even_exit_fraction": chosen["break_even_exit_fraction"]})
     card.save(card.path)
     return load_card(card.path)
