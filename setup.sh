@@ -3,6 +3,7 @@
 #   ./setup.sh demo      set everything up, then run the main job (live demo on a bundled capture)
 #   ./setup.sh test      set everything up, then run the whole test suite
 #   ./setup.sh           set everything up only
+# SDRKIT_GNURADIO=1 also installs GNU Radio (~650 MB) for the gr-zeromq interoperability tests.
 # Re-running is quick: the virtual environment is rebuilt only when pyproject.toml or this
 # script changed.
 set -euo pipefail
@@ -17,7 +18,10 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # python3-uhd uhd-host python3-zmq: the USRP backend runs UHD under the system Python in a
 # worker process (Debian's UHD bindings are built for it and numpy 1.x).
 need_apt=()
-for pkg in libiio0 python3-uhd uhd-host python3-zmq; do
+# gnuradio (optional, large): the gr-zeromq interoperability tests; SDRKIT_GNURADIO=1 installs it.
+pkgs=(libiio0 python3-uhd uhd-host python3-zmq)
+[[ ${SDRKIT_GNURADIO:-0} == 1 ]] && pkgs+=(gnuradio)
+for pkg in "${pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

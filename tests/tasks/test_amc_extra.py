@@ -112,9 +112,11 @@ def test_per_branch_training_lowers_the_loss(tiny, tmp_path):
     from sdrkit.tasks.amc.train import train
 
     data, _ = tiny
-    net, hist = train(data, tmp_path, epochs=8, batch=64, lr=1e-2, method="per-branch", max_frames=64,
+    net, hist = train(data, tmp_path, epochs=4, batch=64, lr=1e-2, method="per-branch", max_frames=64,
                       seed=0, progress=False, log=lambda *_: None)
-    assert len(hist) == 8 and hist[-1]["loss"] < 0.85 * hist[0]["loss"], [h["loss"] for h in hist]
+    losses = [h["loss"] for h in hist]
+    assert len(losses) == 4 and all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.96 * losses[0], losses
     assert set(hist[-1]["val_acc"]) == {"1", "2", "3", "5", "backbone"}
 
 
