@@ -21,14 +21,30 @@ from torch import nn
 
 EXIT_PLACEMENTS = {"V0": 1, "V1": 2, "V2": 3, "V3": 5}
 
-# (in, out, kernel, pool) per conv block
-BLOCKS = [(2, 16, 7, 2), (16, 32, 5, 2), (32, 48, 5, 2), (48, 64, 3, 1), (64, 64, 3, 2), (64, 64, 3, 1)]
+# (in, out, kernel, pool) per conv block; the first takes the 7 feature rows of :func:`features`
+BLOCKS = [(7, 16, 7, 2), (16, 32, 5, 2), (32, 48, 5, 2), (48, 64, 3, 1), (64, 64, 3, 2), (64, 64, 3, 1)]
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """Scale each frame to unit RMS (over I and Q)."""
     rms = torch.sqrt(torch.mean(x * x, dim=(1, 2), keepdim=True) * 2 + 1e-12)
     return x / rms
+
+
+def features(x: torch.Tensor) -> torch.Tensor:
+    """(B, 2, N) unit-RMS I/Q -> (B, 7, N): I, Q, |x|, Re/Im of x^2 and of x^4 / 2.
+
+    The squared and fourth-power rows turn BPSK, QPSK and QAM constellations into tones and
+    8PSK into noise, whatever the carrier phase: the statistics that separate PSK orders and
+    QAM sizes, handed to the first layer instead of learned from scratch. Plain multiplies,
+    so the ONNX graph computes them too.
+    """
+    i, q = x[:, 0:1], x[:, 1:2]
+    i2, q2, iq = i * i, q * q, i * q
+    re2, im2 = i2 - q2, 2 * iq
+    re4, im4 = re2 * re2 - im2 * im2, 2 * re2 * im2
+    amp = torch.sqrt(i2 + q2 + 1e-12)
+    return torch.cat([i, q, amp, re2, im2, 0.5 * re4, 0.5 * im4], dim=1)
 
 
 class ConvBlock(nn.Sequential):
@@ -89,11 +105,13 @@ class EarlyExitNet(nn.Module):
         self.backbone = Backbone(n_classes)
         self.exits = nn.ModuleDict({str(e): ExitHead(BLOCKS[e - 1][1], n_classes) for e in exits})
         self.normalize_input = normalize_input
+        self.input_bn = nn.BatchNorm1d(BLOCKS[0][0])
 
     def forward(self, x: torch.Tensor) -> dict:
         """``{"backbone": logits, "1": exit-1 logits, ...}``."""
         if self.normalize_input:
             x = normalize(x)
+        x = self.input_bn(features(x))
         out = {}
         for i, b in enumerate(self.backbone.blocks, start=1):
             x = b(x)
@@ -105,6 +123,7 @@ class EarlyExitNet(nn.Module):
     def stem_features(self, x: torch.Tensor, exit_after: int) -> torch.Tensor:
         if self.normalize_input:
             x = normalize(x)
+        x = self.input_bn(features(x))
         for b in self.backbone.blocks[:exit_after]:
             x = b(x)
         return x

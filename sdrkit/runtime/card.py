@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -151,8 +152,21 @@ def load_card(path, verify: bool = True) -> ModelCard:
                          sample_rate_tolerance=float(inp.get("sample_rate_tolerance", 0.0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{where}: input spec needs numeric sample_rate and frame_len ({exc})") from exc
-    if spec.representation not in REPRESENTATIONS or spec.frame_len < 1 or spec.sample_rate <= 0:
-        raise ModelError(f"{where}: invalid input spec {inp}")
+    if spec.representation not in REPRESENTATIONS or spec.frame_len < 1 or not math.isfinite(spec.sample_rate) \
+            or spec.sample_rate <= 0 or spec.frame_len != float(inp["frame_len"]) \
+            or not 0 <= spec.sample_rate_tolerance < 1:
+        raise ModelError(f"{where}: invalid input spec {inp}: need a finite sample_rate > 0, an integer "
+                         f"frame_len >= 1, representation in {REPRESENTATIONS}, 0 <= sample_rate_tolerance < 1")
+    classes = [str(c) for c in d["classes"]]
+    if not classes or len(set(classes)) != len(classes):
+        raise ModelError(f"{where}: classes {classes} must be a non-empty list of distinct names")
+    for key, val in (d.get("thresholds") or {}).items():
+        if isinstance(val, (int, float)) and not isinstance(val, bool) and not math.isfinite(val):
+            raise ModelError(f"{where}: threshold {key!r} = {val!r} is not finite")
+    if "entropy" in (d.get("thresholds") or {}) and not (isinstance(d["thresholds"]["entropy"], (int, float))
+                                                         and not isinstance(d["thresholds"]["entropy"], bool)):
+        raise ModelError(f"{where}: thresholds.entropy {d['thresholds']['entropy']!r} must be a number (nats); "
+                         f"re-run 'sdrkit calibrate-threshold'")
     for f in d["files"].values():
         if not isinstance(f, str) or "/" in f or "\\" in f or f.startswith("."):
             raise ModelError(f"{where}: file entry {f!r} must be a plain file name beside the card")

@@ -128,3 +128,46 @@ def test_adaptive_policy_bypasses_gating_when_frames_do_not_exit(tiny):
     for r in runs:
         assert not r.exited.any() and np.allclose(r.prob, bb, atol=1e-5)
     assert clf._batches == 6
+
+
+def test_classify_records_stream_with_prediction_annotations(tiny, tmp_path):
+    from sdrkit.capture import open_recording
+
+    _, model = tiny
+    src = tmp_path / "src"
+    assert main(["synth", "--out", str(src), "--mods", "bpsk,wbfm", "--snr", "20", "--frames-per-segment", "8"]) == 0
+    out = tmp_path / "rec"
+    assert main(["classify", "--radio", f"sim:{src}.sigmf-meta?loop=0&faults=overflow@1:1&rx_buffer_size=2048",
+                 "--model", str(model / "card.json"), "--record", str(out)]) == 0
+    rec = open_recording(out)
+    preds = [l for l in rec.labels() if l[3].get("source", "").startswith("prediction")]
+    gaps = [l for l in rec.labels() if l[2] == "gap"]
+    assert gaps and gaps[0][3]["lost_samples"] == 2048
+    assert preds and all(p[1] == 1024 and p[0] + 1024 <= rec.num_samples for p in preds)
+    assert rec.num_samples == 16 * 1024 - 2048
+
+
+def test_pipeline_skips_frames_when_inference_falls_behind_never_samples(tiny, tmp_path):
+    import time as _time
+
+    from sdrkit.capture import RecordingWriter, open_recording
+    from sdrkit.radio import open_radio
+    from sdrkit.stream.pipeline import Pipeline
+    from sdrkit.tasks.amc.gated import GatedClassifier
+
+    _, model = tiny
+    src = tmp_path / "src"
+    assert main(["synth", "--out", str(src), "--mods", "qpsk", "--snr", "20", "--frames-per-segment", "64"]) == 0
+    inner = GatedClassifier(model / "card.json")
+
+    class Slow:                      # a model slower than the stream
+        def predict(self, frames):
+            _time.sleep(0.05)
+            return inner.predict(frames)
+
+    with open_radio(f"sim:{src}.sigmf-meta?loop=0&rx_buffer_size=8192") as radio, \
+            RecordingWriter(tmp_path / "copy", sample_rate=1e6, center_frequency=915e6) as w:
+        st = Pipeline(radio, Slow(), 1024, batch=4, max_queue=8, recorder=w).run()
+    assert st.frames_in == 64 and st.frames_skipped > 0
+    assert st.frames_analyzed + st.frames_skipped == st.frames_in and st.analyzed_fraction < 1
+    assert open_recording(tmp_path / "copy").num_samples == 64 * 1024      # every sample recorded

@@ -8,7 +8,8 @@ samples per symbol          integer 2..8, then stretched by a random factor 0.9.
 roll-off                    0.15..0.6 (RRC, linear classes)
 timing offset               uniform within a symbol
 carrier phase               uniform 0..2 pi
-carrier frequency offset    +/-1% of the sample rate
+carrier frequency offset    +/-0.1% of the sample rate (residual after a receiver's coarse
+                            correction; +/-1%, tried first, spins 8PSK past QPSK within a frame)
 multipath                   1-3 taps, exponential power-delay profile (decay 0.3..1 sample),
                             Rician K 2..10 (a line-of-sight link with echoes)
 IQ imbalance                +/-1 dB, +/-5 degrees
@@ -49,7 +50,7 @@ class AmcDataSpec:
     sps_max: int = 8
     stretch: float = 0.1
     rolloff: tuple[float, float] = (0.15, 0.6)
-    max_cfo: float = 0.01
+    max_cfo: float = 0.001
     max_taps: int = 3
     iq_amp_db: float = 1.0
     iq_phase_deg: float = 5.0

@@ -32,7 +32,9 @@ def _time_batches(fn, x: np.ndarray, batch: int, reps: int) -> float:
         for i in range(0, len(x) - batch + 1, batch):
             fn(x[i:i + batch])
         n = (len(x) // batch) * batch
-        best = min(best, (time.perf_counter() - t0) / max(n, 1))
+        if n == 0:
+            return float("nan")     # fewer frames than one batch at this SNR
+        best = min(best, (time.perf_counter() - t0) / n)
     return best
 
 
@@ -130,7 +132,7 @@ def run_evaluation(args) -> int:
             keep = ~ex_x[i:i + 64]
             if keep.any():
                 rest.run(None, {"f": f[keep]})
-        ms = (time.perf_counter() - t0) / ((len(xs) // 64) * 64) * 1e3
+        ms = (time.perf_counter() - t0) / max((len(xs) // 64) * 64, 1) * 1e3
         sweep.append({"threshold": float(t), "accuracy": acc, "exit_fraction": float(ex[pos].mean()),
                       "latency_ms": ms})
     res["threshold_sweep"] = sweep

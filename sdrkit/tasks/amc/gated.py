@@ -79,7 +79,17 @@ class GatedClassifier:
         self._batches = 0
 
     def predict(self, frames: np.ndarray) -> GatedResult:
-        """Classify complex64 frames ``(B, frame_len)``."""
+        """Classify complex64 frames ``(B, frame_len)``.
+
+        Raises:
+            ModelInputMismatch: the frames are not ``frame_len`` samples long.
+        """
+        if frames.ndim != 2 or frames.shape[-1] != self.card.input.frame_len:
+            from sdrkit.errors import ModelInputMismatch
+
+            raise ModelInputMismatch(f"frames of shape {frames.shape} do not match model {self.card.name!r} "
+                                     f"(frame_len {self.card.input.frame_len}, card {self.card.path}); frame the "
+                                     f"stream in {self.card.input.frame_len}-sample frames")
         t0 = time.perf_counter()
         r = self.predict_input(to_input(frames))
         r.seconds = time.perf_counter() - t0

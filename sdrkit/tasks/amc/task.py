@@ -109,7 +109,8 @@ class AmcTask:
         p.add_argument("--data", default=DEFAULT_DATA, help="data set folder (its val split is used)")
         p.add_argument("--budget", type=float, default=0.01,
                        help="max accuracy drop vs the backbone at any SNR >= 0 dB (default 0.01 = 1 point)")
-        p.add_argument("--variant", default="auto", help="exit placement V0..V3, or auto (pick by measured latency)")
+        p.add_argument("--variant", default="auto", choices=["auto", "V0", "V1", "V2", "V3"],
+                       help="exit placement V0..V3 (after conv block 1, 2, 3, 5), or auto (pick by measured latency)")
 
     @staticmethod
     def calibrate_threshold(args) -> int:
