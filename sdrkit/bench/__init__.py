@@ -25,6 +25,7 @@ BENCH_MODULES = [
     "sdrkit.bench.sigmf_write",
     "sdrkit.bench.stream",
     "sdrkit.bench.pluto",
+    "sdrkit.bench.amc_data",
 ]
 
 
