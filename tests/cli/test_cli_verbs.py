@@ -84,3 +84,15 @@ def test_bench_quick_runs_and_writes_json(tmp_path, capsys):
     d = json.loads(out.read_text())
     r = d["results"][0]
     assert r["unit"] == "MS/s" and r["value"] > 0 and r["ceiling"] > 0
+
+
+def test_demo_classifies_live_with_the_bundled_model(tmp_path, capsys):
+    from pathlib import Path
+
+    card = Path(__file__).resolve().parents[2] / "models" / "amc" / "card.json"
+    if not card.exists():
+        pytest.skip("no bundled model in models/amc")
+    assert main(["demo", "--seconds", "1.5", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "frames in" in out and "accuracy against the recording's labels" in out
+    assert (tmp_path / "confusion.png").exists()

@@ -109,7 +109,7 @@ def test_adaptive_policy_bypasses_gating_when_frames_do_not_exit(tiny):
 
     data, model = tiny
     frames = load_split(data, "test").frames(np.arange(32))
-    clf = GatedClassifier(model / "card.json", threshold=-1.0, probe_every=4)   # nothing ever exits
+    clf = GatedClassifier(model / "card.json", threshold=-1.0, probe_every=4, ema=1.0)   # nothing ever exits
     clf.break_even = 0.5
 
     class Counting:

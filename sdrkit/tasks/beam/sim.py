@@ -1,0 +1,208 @@
+"""Beam simulator: a TX phased array with a beam codebook, multipath to one RX, and seeded
+RF front ends (hardware non-idealities).
+
+Signal model (one frame)::
+
+    s(t)      known periodic preamble (pulse-shaped QPSK, period ``period`` samples)
+    c_n(b)    = g_n exp(j(phi_n + k_n * dT)) w_n(b)          per-element gain/phase error, drift, codebook
+    y(t)      = sum_p alpha_p [ A_p s(t - tau_p) - B_p s3(t - tau_p) ]
+    A_p       = sum_n c_n(b) a_n(theta_p)      array response toward path p (a_n: ULA steering)
+    B_p       = sum_n c_n(b) beta_n a_n(theta_p)   per-element PA nonlinearity (s3 = |s|^2 s)
+
+then RX impairments: random gain (distance), CFO, phase noise, IQ imbalance, AWGN, random
+start phase/time. Paths: line of sight toward the RX (random angle in a sector around the
+rig's nominal angle) plus fixed environment reflectors with jitter. The beam identity lives in
+the relative amplitudes/phases of the preamble's echoes, which per-element errors distort
+differently on each front end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from sdrkit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """TX array and scene. Angles in degrees, delays in samples."""
+
+    elements: int = 16
+    beams: int = 24
+    beam_span_deg: float = 60.0          # codebook steers uniformly over [-span, +span]
+    frame_len: int = 1024
+    period: int = 64                     # preamble period (samples)
+    sps: int = 2
+    rx_angle_deg: float = 0.0            # nominal RX direction
+    rx_angle_jitter_deg: float = 4.0     # uniform +/- around it
+    reflectors: tuple = ((-35.0, 5.0, 0.6), (25.0, 11.0, 0.5), (50.0, 19.0, 0.35))  # (angle, delay, gain)
+    snr_db: tuple = (10.0, 25.0)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reflectors"] = [list(r) for r in self.reflectors]
+        return d
+
+
+@dataclass(frozen=True)
+class BeamFrontEnd:
+    """A seeded set of TX-array and RX hardware non-idealities."""
+
+    name: str
+    gain_err_db: tuple                 # per element
+    phase_err_deg: tuple               # per element
+    pa_beta: tuple                     # per element AM/AM-AM/PM coefficient (complex as (re, im) pairs)
+    drift_deg_per_c: tuple             # per element phase drift with temperature
+    temp_range_c: tuple = (-5.0, 5.0)  # temperature offset around calibration
+    iq_amp_db: float = 0.0
+    iq_phase_deg: float = 0.0
+    cfo_max: float = 0.0               # max |CFO| as a fraction of the sample rate
+    phase_noise_std: float = 0.0       # rad per sample (random walk)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_front_end(name: str, elements: int = 16, seed: int | None = None, severity: float = 1.0) -> BeamFrontEnd:
+    """A front end drawn from a seed (by default the SHA-256 of ``name``)."""
+    if seed is None:
+        seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    s = severity
+    beta = rng.normal(0.0, 0.08 * s, elements) + 1j * rng.normal(0.0, 0.04 * s, elements)
+    return BeamFrontEnd(
+        name=name,
+        gain_err_db=tuple(np.round(rng.normal(0.0, 2.0 * s, elements), 4).tolist()),
+        phase_err_deg=tuple(np.round(rng.normal(0.0, 45.0 * s, elements), 3).tolist()),
+        pa_beta=tuple((float(b.real), float(b.imag)) for b in beta),
+        drift_deg_per_c=tuple(np.round(rng.normal(0.0, 0.6 * s, elements), 4).tolist()),
+        iq_amp_db=float(rng.uniform(-1.0, 1.0) * s),
+        iq_phase_deg=float(rng.uniform(-5.0, 5.0) * s),
+        cfo_max=float(rng.uniform(1e-4, 1e-3)),
+        phase_noise_std=float(rng.uniform(0.002, 0.01)),
+    )
+
+
+IDEAL = BeamFrontEnd("ideal", (0.0,) * 16, (0.0,) * 16, ((0.0, 0.0),) * 16, (0.0,) * 16, (0.0, 0.0))
+NAMED_FRONT_ENDS = ("fe-a", "fe-b", "fe-c", "fe-d", "fe-e", "fe-f")
+
+
+def get_front_end(name: str, elements: int = 16) -> BeamFrontEnd:
+    """A named front end: ``ideal``, ``fe-a``..``fe-f``, or ``rand-<seed>``.
+
+    Raises:
+        ConfigError: unknown name.
+    """
+    if name == "ideal":
+        return IDEAL if elements == 16 else BeamFrontEnd("ideal", (0.0,) * elements, (0.0,) * elements,
+                                                        ((0.0, 0.0),) * elements, (0.0,) * elements)
+    if name in NAMED_FRONT_ENDS:
+        return make_front_end(name, elements)
+    if name.startswith("rand-") and name[5:].isdigit():
+        return make_front_end(name, elements, seed=int(name[5:]) + 7919)
+    raise ConfigError(f"unknown beam front end {name!r}; use ideal, {', '.join(NAMED_FRONT_ENDS)} or rand-<seed>")
+
+
+def codebook(spec: ArraySpec) -> np.ndarray:
+    """(beams, elements) complex weights: DFT-style steering over +/- beam_span_deg, unit norm."""
+    ang = np.deg2rad(np.linspace(-spec.beam_span_deg, spec.beam_span_deg, spec.beams))
+    n = np.arange(spec.elements)
+    w = np.exp(-1j * np.pi * n[None, :] * np.sin(ang)[:, None])
+    return w / np.sqrt(spec.elements)
+
+
+def preamble(spec: ArraySpec) -> np.ndarray:
+    """One period of the known preamble (complex64, unit mean power); fixed, not random."""
+    rng = np.random.default_rng(20260124)
+    nsym = spec.period // spec.sps
+    sym = np.exp(1j * (np.pi / 4 + np.pi / 2 * rng.integers(0, 4, nsym)))
+    up = np.zeros(spec.period, complex)
+    up[:: spec.sps] = sym
+    # circular raised-cosine-ish pulse shaping in frequency (periodic signal)
+    f = np.fft.fftfreq(spec.period)
+    H = np.clip(1.5 - 2.0 * np.abs(f) * spec.sps, 0.0, 1.0)
+    x = np.fft.ifft(np.fft.fft(up) * H)
+    return (x / np.sqrt(np.mean(np.abs(x) ** 2))).astype(np.complex64)
+
+
+def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Generator) -> np.ndarray:
+    """Received frames for the given beam indices.
+
+    Args:
+        spec: array and scene.
+        front_end: hardware non-idealities.
+        beams: int array (n,), beam index per frame (may exceed the training codebook's classes
+            only if ``spec.beams`` is larger).
+        rng: random generator.
+
+    Returns:
+        complex64 (n, frame_len).
+    """
+    beams = np.asarray(beams, dtype=np.int64)
+    n_fr = beams.size
+    N, P, L = spec.elements, spec.period, spec.frame_len
+    if len(front_end.gain_err_db) != N:
+        raise ConfigError(f"front end {front_end.name!r} has {len(front_end.gain_err_db)} elements, array has {N}")
+    if beams.size and (beams.min() < 0 or beams.max() >= spec.beams):
+        raise ConfigError(f"beam index out of range 0..{spec.beams - 1}")
+    W = codebook(spec)[beams]                                              # (n, N)
+    g = 10 ** (np.asarray(front_end.gain_err_db) / 20)
+    temp = rng.uniform(*front_end.temp_range_c, n_fr)
+    ph = np.deg2rad(np.asarray(front_end.phase_err_deg)[None, :] + np.asarray(front_end.drift_deg_per_c)[None, :] * temp[:, None])
+    C = W * g[None, :] * np.exp(1j * ph)                                   # (n, N)
+    beta = np.array([complex(a, b) for a, b in front_end.pa_beta])
+    # paths: LOS + reflectors, with jitter
+    rel = np.array(spec.reflectors, float).reshape(-1, 3)
+    n_p = 1 + len(rel)
+    theta = np.empty((n_fr, n_p))
+    theta[:, 0] = spec.rx_angle_deg + rng.uniform(-1, 1, n_fr) * spec.rx_angle_jitter_deg
+    theta[:, 1:] = rel[None, :, 0] + rng.normal(0, 1.0, (n_fr, len(rel)))
+    tau = np.empty((n_fr, n_p))
+    tau[:, 0] = 0.0
+    tau[:, 1:] = rel[None, :, 1] + rng.normal(0, 0.15, (n_fr, len(rel)))
+    amp = np.ones((n_fr, n_p), complex)
+    amp[:, 1:] = rel[None, :, 2] * (1 + rng.normal(0, 0.08, (n_fr, len(rel)))) * \
+        np.exp(1j * (np.deg2rad(rel[None, :, 0] * 7.0) + rng.normal(0, 0.2, (n_fr, len(rel)))))
+    steer = np.exp(1j * np.pi * np.arange(N)[None, None, :] * np.sin(np.deg2rad(theta))[:, :, None])  # (n, p, N)
+    A = np.einsum("fn,fpn->fp", C, steer)
+    B = np.einsum("fn,fpn->fp", C * beta[None, :], steer)
+    s = preamble(spec).astype(complex)
+    s3 = np.abs(s) ** 2 * s
+    S, S3 = np.fft.fft(s), np.fft.fft(s3)
+    k = np.fft.fftfreq(P) * P
+    t0 = rng.uniform(0, P, n_fr)                                           # random timing
+    ramp = np.exp(-2j * np.pi * k[None, None, :] * (tau + t0[:, None])[:, :, None] / P)  # (n, p, P)
+    Y = np.einsum("fp,fpk->fk", amp * A, ramp) * S[None, :] - np.einsum("fp,fpk->fk", amp * B, ramp) * S3[None, :]
+    y1 = np.fft.ifft(Y, axis=1)                                            # (n, P), one period
+    reps = -(-L // P)
+    y = np.tile(y1, (1, reps))[:, :L]
+    # RX: gain, start phase, CFO, phase noise
+    t = np.arange(L)
+    cfo = rng.uniform(-1, 1, n_fr) * front_end.cfo_max
+    pn = np.cumsum(rng.normal(0, front_end.phase_noise_std, (n_fr, L)), axis=1) if front_end.phase_noise_std else 0.0
+    phase = 2 * np.pi * cfo[:, None] * t[None, :] + rng.uniform(0, 2 * np.pi, n_fr)[:, None] + pn
+    gain = 10 ** (rng.uniform(-20, 0, n_fr) / 20)                          # distance
+    y = y * (gain[:, None] * np.exp(1j * phase))
+    # IQ imbalance
+    ea = 10 ** (front_end.iq_amp_db / 20)
+    ep = np.deg2rad(front_end.iq_phase_deg)
+    i_, q_ = y.real, y.imag
+    y = i_ + 1j * ea * (q_ * np.cos(ep) + i_ * np.sin(ep))
+    # AWGN
+    snr = rng.uniform(*spec.snr_db, n_fr)
+    p_sig = np.mean(np.abs(y) ** 2, axis=1)
+    nstd = np.sqrt(p_sig / 10 ** (snr / 10) / 2)
+    y = y + nstd[:, None] * (rng.standard_normal((n_fr, L)) + 1j * rng.standard_normal((n_fr, L)))
+    return y.astype(np.complex64)
+
+
+def make_split(spec: ArraySpec, front_end: BeamFrontEnd, per_beam: int, rng: np.random.Generator,
+               beams=None) -> tuple[np.ndarray, np.ndarray]:
+    """``per_beam`` frames of each beam (shuffled): (x complex64 (n, L), y int64 (n,))."""
+    beams = np.arange(spec.beams) if beams is None else np.asarray(beams)
+    y = np.repeat(beams, per_beam)
+    rng.shuffle(y)
+    return generate(spec, front_end, y, rng), y

@@ -1,0 +1,153 @@
+"""Training: ProtoBeam (episodic, Algorithm 1 of the paper) and the DeepBeam baseline.
+
+Episodes are generated on the fly from a finite pool of seeded training front ends
+(``rand-0`` .. ``rand-<M-1>``); the named front ends ``fe-a``.. are never used in training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdrkit.tasks.beam.sim import ArraySpec, generate, get_front_end, make_split, preamble
+
+
+def to_tensor(x: np.ndarray):
+    """complex (n, L) -> torch float32 (n, 2, L)."""
+    import torch
+
+    return torch.from_numpy(np.stack([x.real, x.imag], axis=1).astype(np.float32))
+
+
+def augment(x, gen):
+    """Random scaling (x0.3..x3) and phase rotation of each frame (torch, (B, 2, L))."""
+    import torch
+
+    B = x.shape[0]
+    scale = torch.exp(torch.empty(B, 1, 1).uniform_(np.log(0.3), np.log(3.0), generator=gen))
+    ph = torch.empty(B, 1, 1).uniform_(0, 2 * np.pi, generator=gen)
+    c, s = torch.cos(ph), torch.sin(ph)
+    i, q = x[:, :1], x[:, 1:]
+    return scale * torch.cat([i * c - q * s, i * s + q * c], dim=1)
+
+
+@dataclass(frozen=True)
+class ProtoConfig:
+    steps: int = 3000
+    n_way: int = 8
+    k_shot: int = 4
+    n_query: int = 8
+    episodes_per_step: int = 4
+    train_front_ends: int = 512
+    lr: float = 2e-3
+    data_norm: bool = True
+    augment: bool = True
+    proto_norm: bool = True
+    emb_dim: int = 64
+    scale: float = 16.0          # logit temperature when embeddings are L2-normalized
+    seed: int = 0
+    time_budget_s: float | None = None
+
+
+def proto_logits(emb_q, protos, proto_norm: bool, scale: float):
+    """Negative squared Euclidean distance logits (torch)."""
+    import torch
+
+    d = torch.cdist(emb_q, protos) ** 2
+    return -d * (scale if proto_norm else 1.0)
+
+
+def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, log=print):
+    """Episodic training; returns (encoder, history)."""
+    import torch
+    import torch.nn.functional as F
+
+    from sdrkit.nn.beam import build_encoder
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    enc = build_encoder(preamble(spec), spec.frame_len, emb_dim=cfg.emb_dim, normalize_input=cfg.data_norm)
+    opt = torch.optim.Adam(enc.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    fes = {}
+    hist = []
+    t0 = time.perf_counter()
+    K, Q, Nw = cfg.k_shot, cfg.n_query, cfg.n_way
+    for step in range(cfg.steps):
+        xs, ys = [], []
+        for _ in range(cfg.episodes_per_step):
+            fi = int(rng.integers(cfg.train_front_ends))
+            fe = fes.get(fi) or fes.setdefault(fi, get_front_end(f"rand-{fi}", spec.elements))
+            cls = rng.choice(spec.beams, Nw, replace=False)
+            y = np.repeat(cls, K + Q)
+            xs.append(generate(spec, fe, y, rng))
+        x = to_tensor(np.concatenate(xs))
+        if cfg.augment:
+            x = augment(x, gen)
+        enc.train()
+        e = enc(x)
+        if cfg.proto_norm:
+            e = F.normalize(e, dim=1)
+        e = e.reshape(cfg.episodes_per_step, Nw, K + Q, -1)
+        sup, qry = e[:, :, :K], e[:, :, K:]
+        protos = sup.mean(2)
+        if cfg.proto_norm:
+            protos = F.normalize(protos, dim=-1)
+        loss = 0.0
+        acc = 0.0
+        tgt = torch.arange(Nw).repeat_interleave(Q)
+        for j in range(cfg.episodes_per_step):
+            lg = proto_logits(qry[j].reshape(Nw * Q, -1), protos[j], cfg.proto_norm, cfg.scale)
+            loss = loss + F.cross_entropy(lg, tgt)
+            acc += float((lg.argmax(1) == tgt).float().mean())
+        loss = loss / cfg.episodes_per_step
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        hist.append((float(loss), acc / cfg.episodes_per_step))
+        if step % 100 == 0 or step == cfg.steps - 1:
+            h = np.mean(hist[-100:], axis=0)
+            log(f"step {step:5d}  loss {h[0]:.3f}  episode acc {h[1]:.3f}  {time.perf_counter() - t0:.0f}s")
+        if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+            log(f"time budget reached at step {step}")
+            break
+    enc.eval()
+    return enc, {"steps_run": len(hist), "final_loss": float(np.mean([h[0] for h in hist[-100:]])),
+                 "final_episode_acc": float(np.mean([h[1] for h in hist[-100:]])),
+                 "train_seconds": time.perf_counter() - t0}
+
+
+def train_deepbeam(spec: ArraySpec, front_end: str, per_beam: int = 300, epochs: int = 15, seed: int = 0,
+                   data_norm: bool = True, log=print):
+    """DeepBeam-style supervised classifier on ONE front end; returns the classifier module."""
+    import torch
+    import torch.nn.functional as F
+
+    from sdrkit.nn.beam import build_classifier, build_encoder
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x, y = make_split(spec, get_front_end(front_end, spec.elements), per_beam, rng)
+    X, Y = to_tensor(x), torch.from_numpy(y)
+    net = build_classifier(build_encoder(preamble(spec), spec.frame_len, normalize_input=data_norm), spec.beams)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    n = len(Y)
+    for ep in range(epochs):
+        perm = torch.randperm(n)
+        net.train()
+        tot = 0.0
+        for i in range(0, n, 128):
+            b = perm[i:i + 128]
+            loss = F.cross_entropy(net(X[b]), Y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss) * len(b)
+        if ep % 5 == 0 or ep == epochs - 1:
+            log(f"deepbeam[{front_end}] epoch {ep} loss {tot / n:.3f}")
+    net.eval()
+    return net
