@@ -71,6 +71,7 @@ def _run(pattern: str, raw_zmq: bool, n_msgs: int, n: int) -> tuple[float, int, 
         lost = n_msgs - got
     else:
         sub = Subscriber(ep, pattern="sub" if pattern == "pub" else "pull", hwm=64)
+        last = -1
         while got < n_msgs:
             m = sub.recv(3000)
             if m is None:
@@ -78,9 +79,10 @@ def _run(pattern: str, raw_zmq: bool, n_msgs: int, n: int) -> tuple[float, int, 
             if t0 is None:
                 t0 = time.perf_counter()
             got += 1
-            if m.header.seq == n_msgs - 1:
+            last = m.header.seq
+            if last == n_msgs - 1:
                 break
-        lost = sub.stats.lost_messages + (n_msgs - 1 - (m.header.seq if got else -1))
+        lost = n_msgs - got           # sequence gaps plus anything missing at the end
         sub.close()
     dt = time.perf_counter() - t0 if t0 else float("inf")
     proc.join(20)
