@@ -80,7 +80,7 @@ class PlutoRadio(Radio):
 
     scheme = "pluto"
 
-    def __init__(self, uri: str, config: RadioConfig | None = None, profile="pluto-ad9363"):
+    def __init__(self, uri: str, config: RadioConfig | None = None, profile="pluto-ad9363", timeout_ms: int = 5000):
         from sdrkit.profiles import load_profile
 
         adi = _driver()
@@ -91,6 +91,11 @@ class PlutoRadio(Radio):
         except Exception as exc:  # libiio raises OSError / ConnectionError / a bare Exception
             raise DeviceNotFound(f"no ADALM-Pluto at {uri!r} ({exc}); check the cable or IP address "
                                  f"('sdrkit devices' lists reachable radios; the default is ip:192.168.2.1)") from exc
+        self._timeout_ms = int(timeout_ms)
+        try:
+            self._dev.ctx.set_timeout(int(timeout_ms))
+        except (AttributeError, OSError):
+            pass
         ctx_attrs = getattr(self._dev.ctx, "attrs", {}) or {}
         self.serial = ctx_attrs.get("hw_serial")
         self.hw_description = f"ADALM-Pluto {ctx_attrs.get('hw_model', '')} fw {ctx_attrs.get('fw_version', '?')}".strip()
@@ -127,12 +132,13 @@ class PlutoRadio(Radio):
         uri, _, query = rest.partition("?")
         opts = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
         opts.update(options)
-        unknown = set(opts) - {"profile"}
+        unknown = set(opts) - {"profile", "timeout_ms"}
         if unknown:
-            raise ConfigError(f"unknown pluto: option(s) {sorted(unknown)}; known: ['profile']")
+            raise ConfigError(f"unknown pluto: option(s) {sorted(unknown)}; known: ['profile', 'timeout_ms']")
         if not uri:
             uri = "ip:192.168.2.1"
-        return cls(uri, config, profile=opts.get("profile", "pluto-ad9363"))
+        return cls(uri, config, profile=opts.get("profile", "pluto-ad9363"),
+                   timeout_ms=int(opts.get("timeout_ms", 5000)))
 
     # ---- settings ---------------------------------------------------------------------------
     def _apply(self, c: RadioConfig) -> None:
@@ -162,9 +168,18 @@ class PlutoRadio(Radio):
 
     # ---- samples ------------------------------------------------------------------------------
     def _rx(self) -> tuple[np.ndarray, int]:
+        import time
+
+        t0 = time.monotonic()
         try:
             data = self._dev.rx()
         except Exception as exc:
+            # libiio cancels a timed-out transfer by shutting its socket down, so a stall can
+            # surface as EPIPE too: a failure that took the whole timeout is a stall, a fast one
+            # is a device that went away.
+            if isinstance(exc, OSError) and time.monotonic() - t0 >= 0.9 * self._timeout_ms / 1000:
+                raise RadioTimeout(f"Pluto rx: no samples within the timeout of {self._timeout_ms} ms ({exc}); "
+                                   f"check the sample rate and that nothing else holds the device") from exc
             mapped = _map_error(exc, "rx")
             if mapped:
                 raise mapped from exc

@@ -127,3 +127,25 @@ def test_client_vanishing_mid_buffer_leaves_server_healthy(emu):
     s.close()                     # vanish mid-READBUF
     sdr = adi.Pluto(emu.uri)
     assert len(sdr.rx()) == sdr.rx_buffer_size
+
+
+def test_stalled_stream_is_a_radio_timeout(rec):
+    from sdrkit.errors import RadioTimeout
+
+    with PlutoEmulator(rec, port=0) as emu, open_radio(f"pluto:{emu.uri}?timeout_ms=1500") as r:
+        r.rx()
+        emu.pluto.stall_rx.set()
+        with pytest.raises(RadioTimeout, match="no samples within the timeout"):
+            r.rx()
+
+
+def test_vanished_device_is_a_radio_disconnect(rec):
+    from sdrkit.errors import RadioDisconnected, RadioTimeout
+
+    emu = PlutoEmulator(rec, port=0).start()
+    with open_radio(f"pluto:{emu.uri}?timeout_ms=1000") as r:
+        r.rx()
+        emu.unplug()
+        with pytest.raises((RadioDisconnected, RadioTimeout)) as ei:
+            r.rx()
+        assert isinstance(ei.value, RadioDisconnected), f"got {ei.value!r}"

@@ -75,6 +75,8 @@ class VirtualPluto:
         self._radio = None
         self._dirty = True
         self.stats = {"connections": 0, "errors": 0, "rx_samples": 0, "tx_samples": 0}
+        self.stall_rx = threading.Event()      # fault injection: RX buffers stop coming (tests)
+        self.sockets: set = set()
         # start from a sane state (the snapshot in pluto.xml has 71 dB gain, slow_attack)
         v = self.ctx.values
         v[f"{PHY}/in_voltage0_gain_control_mode"] = "manual"
@@ -231,6 +233,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self.pluto: VirtualPluto = self.server.pluto
         self.opened: dict[str, tuple[int, int, bool]] = {}   # dev -> (samples, mask, cyclic)
         self.pluto.stats["connections"] += 1
+        self.pluto.sockets.add(self.connection)
 
     def _reply_int(self, v: int) -> None:
         self.wfile.write(b"%d\n" % v)
@@ -264,6 +267,7 @@ class _Handler(socketserver.StreamRequestHandler):
         except (ConnectionError, OSError) as exc:
             log.info("connection ended: %s", exc)
         finally:
+            self.pluto.sockets.discard(self.connection)
             if RXDEV in self.opened or TXDEV in self.opened:
                 self._close_buffers()
 
@@ -388,6 +392,9 @@ class _Handler(socketserver.StreamRequestHandler):
         nch = bin(mask).count("1")
         nbytes = min(int(args[1]), MAX_BUFFER_BYTES)
         n = nbytes // (2 * nch)
+        while self.pluto.stall_rx.is_set():       # a stalled device: no data, the client times out
+            if self.server.stopping.wait(0.05):
+                return
         if n == 0:
             self._reply_int(0)
             return
@@ -421,6 +428,10 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
 
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.stopping = threading.Event()
+
 
 class PlutoEmulator:
     """Run a :class:`VirtualPluto` on ``host:port`` (``port=0`` picks a free one).
@@ -449,8 +460,19 @@ class PlutoEmulator:
         self.server.serve_forever()
 
     def stop(self) -> None:
+        self.server.stopping.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def unplug(self) -> None:
+        """Fault injection: drop every client connection, as if the USB cable were pulled."""
+        for s in list(self.pluto.sockets):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.stop()
 
     def __enter__(self):
         return self.start()
