@@ -169,7 +169,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
             with open_radio(f"zmq:{ep}") as radio:
                 # the model is trained at 1 MS/s: this run loads it with a 20 MS/s stream on purpose,
                 # to measure the pipeline, so the card's rate check is not applied here
-                st = Pipeline(radio, clf, card.input.frame_len, batch=64, max_queue=512).run(seconds=seconds)
+                st = Pipeline(radio, clf, card.input.frame_len, batch=64, max_queue=128).run(seconds=seconds)
                 lost = radio.samples_lost
         finally:
             proc.terminate()
