@@ -105,24 +105,36 @@ def _run(pattern: str, raw_zmq: bool, n_msgs: int, n: int, rate=None) -> tuple[f
 def stream_bench(ctx: BenchContext) -> list[Result]:
     """PUSH/PULL and PUB/SUB loopback MS/s (zero loss) vs raw pyzmq of the same message size."""
     n = 2 ** 16 if ctx.quick else 2 ** 18
-    n_msgs = 60 if ctx.quick else 300
+    n_msgs = 60 if ctx.quick else max(300, int(ctx.seconds * 300e6 / n))   # ~1 s per run at 300 MS/s
     out = []
     # PUSH/PULL: unpaced, back-pressure keeps it lossless
-    rate, got, lost = _run("push", False, n_msgs, n)
-    ceil, cgot, clost = _run("push", True, n_msgs, n)
+    # alternate sdrkit and raw runs (3 rounds, best of each) so that load from other processes on
+    # the shared box hits both alike; a round with any loss does not count
+    runs = {False: [], True: []}
+    for _ in range(1 if ctx.quick else 3):
+        for raw in (False, True):
+            runs[raw].append(_run("push", raw, n_msgs, n))
+    rate, got, lost = max(runs[False], key=lambda r: (r[2] == 0, r[0]))
+    ceil, cgot, clost = max(runs[True], key=lambda r: (r[2] == 0, r[0]))
     out.append(Result("PUSH/PULL sdrkit stream", rate / 1e6, "MS/s", ceil / 1e6, "raw pyzmq same size",
-                      target=61.44, notes=f"{n}-sample messages, {got}/{n_msgs} received, {lost} lost "
+                      target=61.44, notes=f"best of {len(runs[False])} alternating runs, {n}-sample messages, {got}/{n_msgs} received, {lost} lost "
                                           f"(raw: {cgot} received, {clost} lost); target also >= 0.8 x ceiling"))
     # PUB/SUB drops what a subscriber cannot take: the sustained figure is the highest paced rate
     # with zero loss, searched from high to low for both sdrkit and raw pyzmq
-    def best_lossless(raw):
-        for r in (400e6, 250e6, 160e6, 100e6, 61.44e6, 40e6, 20e6):
+    # with the same ladder; the two ladders are interleaved step by step so both see the same load
+    ladder = (500e6, 400e6, 320e6, 250e6, 200e6, 160e6, 125e6, 100e6, 80e6, 61.44e6, 40e6, 20e6)
+    found = {False: (0.0, 0.0), True: (0.0, 0.0)}
+    for r in ladder:
+        for raw in (False, True):
+            if found[raw][1]:
+                continue
             got_r, rcv, lst = _run("pub", raw, n_msgs // 2, n, rate=r)
             if lst == 0:
-                return got_r, r
-        return 0.0, 0.0
-    rate, paced = best_lossless(False)
-    ceil, cpaced = best_lossless(True)
+                found[raw] = (got_r, r)
+        if found[False][1] and found[True][1]:
+            break
+    rate, paced = found[False]
+    ceil, cpaced = found[True]
     out.append(Result("PUB/SUB sdrkit stream", rate / 1e6, "MS/s", ceil / 1e6, "raw pyzmq same size",
                       target=61.44, notes=f"{n}-sample messages, highest zero-loss paced rate: {paced / 1e6:g} MS/s "
                                           f"(raw {cpaced / 1e6:g}); target also >= 0.8 x ceiling"))
@@ -148,6 +160,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     card_path = Path(__file__).resolve().parents[2] / "models" / "amc" / "card.json"
     card = load_card(card_path)
     fs = 20e6
+    batch = int(os.environ.get("SDRKIT_E2E_BATCH", 32))
     seconds = 3.0 if ctx.quick else 8.0
     rng = np.random.default_rng(0)
     x = 0.3 * modulate("qam16", 2 ** 21, rng=rng, sps=4)
@@ -169,14 +182,16 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
             with open_radio(f"zmq:{ep}") as radio:
                 # the model is trained at 1 MS/s: this run loads it with a 20 MS/s stream on purpose,
                 # to measure the pipeline, so the card's rate check is not applied here
-                st = Pipeline(radio, clf, card.input.frame_len, batch=64, max_queue=128).run(seconds=seconds)
+                # batches of 32 frames (~8 ms of model time on one core) and a 64-frame queue bound the
+                # latency (batch 64 / queue 128 measured p99 65 ms on the loaded box, 32 / 64: 15 ms)
+                st = Pipeline(radio, clf, card.input.frame_len, batch=batch, max_queue=64).run(seconds=seconds)
                 lost = radio.samples_lost
         finally:
             proc.terminate()
             proc.wait(10)
     rate = st.frames_analyzed / seconds
     notes = (f"{st.frames_in} frames in, {st.frames_analyzed} analyzed ({st.analyzed_fraction:.1%}), "
-             f"{lost} samples lost in transport; 1 inference thread")
+             f"{lost} samples lost in transport; 1 inference thread, batch {batch}")
     return [Result("e2e latency p50", st.latency_ms(50), "ms", notes=notes, higher_is_better=False),
             Result("e2e latency p99", st.latency_ms(99), "ms", target=50.0, higher_is_better=False, notes=notes),
             Result("frames classified per s (1 core)", rate, "frames/s", fs / card.input.frame_len,

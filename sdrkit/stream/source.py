@@ -6,7 +6,9 @@ every message lost on the way (sequence gaps, publisher restarts) and every drop
 radio reported as a gap, exactly like a radio overflow.
 
 Options: ``stream`` (name, default iq), ``pattern`` (sub|pull), ``raw=1`` with ``rate``/``freq``
-for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5), ``curve_keys`` (folder).
+for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5), ``curve_keys`` (folder), ``hwm`` (receive high-water mark in messages,
+default 256: with 16384-sample blocks at 20 MS/s that is 0.2 s of slack before a PUB/SUB subscriber
+starts losing whole messages).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ class ZmqSource(Radio):
     scheme = "zmq"
 
     def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "sub", raw: bool = False,
-                 rate: float = 1e6, freq: float = 0.0, timeout: float = 5.0, curve_keys: str | None = None):
+                 rate: float = 1e6, freq: float = 0.0, timeout: float = 5.0, curve_keys: str | None = None,
+                 hwm: int = 256):
         from sdrkit.stream.endpoints import Subscriber
 
         self.sub = Subscriber(endpoint, stream=stream, pattern=pattern, raw=raw, raw_rate=rate, raw_freq=freq,
-                              curve_keys=curve_keys)
+                              curve_keys=curve_keys, hwm=hwm)
         self.timeout_ms = int(timeout * 1000)
         self.hw_description = f"sdrkit stream {stream!r} from {endpoint}"
         first = self.sub.recv(self.timeout_ms)       # learn the stream's rate and frequency
@@ -47,14 +50,14 @@ class ZmqSource(Radio):
         endpoint, _, query = rest.partition("?")
         opts = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
         opts.update({k: str(v) for k, v in options.items()})
-        known = {"stream", "pattern", "raw", "rate", "freq", "timeout", "curve_keys"}
+        known = {"stream", "pattern", "raw", "rate", "freq", "timeout", "curve_keys", "hwm"}
         if set(opts) - known:
             raise ConfigError(f"unknown zmq: option(s) {sorted(set(opts) - known)}; known: {sorted(known)}")
         try:
             return cls(endpoint, stream=opts.get("stream", "iq"), pattern=opts.get("pattern", "sub"),
                        raw=opts.get("raw", "0") in ("1", "true"), rate=float(opts.get("rate", 1e6)),
                        freq=float(opts.get("freq", 0)), timeout=float(opts.get("timeout", 5)),
-                       curve_keys=opts.get("curve_keys"))
+                       curve_keys=opts.get("curve_keys"), hwm=int(opts.get("hwm", 256)))
         except ValueError as exc:
             raise ConfigError(f"zmq: options {opts}: {exc}") from None
 
