@@ -140,8 +140,10 @@ def generate_frames(labels: np.ndarray, snrs: np.ndarray, rng: np.random.Generat
     ps = np.mean(out.real ** 2 + out.imag ** 2, axis=1, keepdims=True)
     sigma = np.sqrt(ps / 10.0 ** (np.asarray(snrs, np.float64)[:, None] / 10)).astype(np.float32)
     off = rng.integers(0, len(pool) - n, m)
-    for i in range(m):           # contiguous windows: a copy each, no gather
-        out[i] += pool[off[i]:off[i] + n] * sigma[i, 0]
+    windows = np.lib.stride_tricks.sliding_window_view(pool, n)   # a view: no copy until indexed
+    noise = windows[off]
+    noise *= sigma
+    out += noise
     return out
 
 
