@@ -178,10 +178,12 @@ class PlutoRadio(Radio):
             # surface as EPIPE too: a failure that took the whole timeout is a stall, a fast one
             # is a device that went away.
             if isinstance(exc, OSError) and time.monotonic() - t0 >= 0.9 * self._timeout_ms / 1000:
+                self._gone = True     # libiio cancelled the transfer: its buffer socket is shut down
                 raise RadioTimeout(f"Pluto rx: no samples within the timeout of {self._timeout_ms} ms ({exc}); "
                                    f"check the sample rate and that nothing else holds the device") from exc
             mapped = _map_error(exc, "rx")
             if mapped:
+                self._gone = True
                 raise mapped from exc
             raise
         if isinstance(data, list):
@@ -212,6 +214,17 @@ class PlutoRadio(Radio):
     def _close(self) -> None:
         dev = getattr(self, "_dev", None)
         if dev is None:
+            return
+        if getattr(self, "_gone", False):
+            # libiio 0.24 crashes destroying a network buffer whose connection is dead or was
+            # cancelled: after a disconnect or timeout the C buffers are left to the OS (a small
+            # leak) instead of destroyed.
+            for attr in ("_rxbuf", "_txbuf"):
+                buf = getattr(dev, attr, None)
+                if buf is not None:
+                    buf._buffer = None
+                    setattr(dev, attr, None)
+            self._dev = None
             return
         for fn in ("tx_destroy_buffer", "rx_destroy_buffer"):
             try:
