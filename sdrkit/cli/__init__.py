@@ -21,7 +21,7 @@ from sdrkit.errors import SdrkitError
 # verb modules, in the order `sdrkit --help` lists them
 VERB_MODULES = [
     "demo", "info", "synth", "capture", "replay", "spectrogram", "profiles",
-    "dataset", "train", "evaluate", "calibrate_threshold", "classify",
+    "dataset", "train", "evaluate", "calibrate_threshold", "calibrate", "classify",
     "stream", "emulate", "devices", "rig", "bench",
 ]
 

@@ -31,11 +31,23 @@ def register(sub) -> None:
     p.add_argument("--jsonl", help="write one JSON line per frame here")
     p.add_argument("--out", default="out/classify", help="folder for the confusion matrix PNG")
     p.add_argument("--record", metavar="PATH", help="also record the stream to SigMF, predictions as annotations")
+    # beam engineer: nearest-prototype classification with a calibration file (sdrkit calibrate)
+    p.add_argument("--task", help="task of --calibration (e.g. beam); informational, the file names its task")
+    p.add_argument("--calibration", metavar="FILE", help="calibration file: classify by nearest prototype")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from sdrkit.errors import ConfigError
+
+    if getattr(args, "calibration", None):
+        from sdrkit.tasks.beam.live import classify_calibrated
+
+        if bool(args.radio) == bool(args.subscribe):
+            raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
+        return classify_calibrated(args.radio or f"zmq:{args.subscribe}", args.calibration,
+                                   model=None if args.model == "models/amc/card.json" else args.model,
+                                   seconds=args.seconds, frames=args.frames, batch=args.batch, jsonl=args.jsonl)
 
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")

@@ -69,12 +69,15 @@ def build_encoder(preamble: np.ndarray, frame_len: int = 1024, lags: int = 24, e
             a = r[..., :P] ** 2 + r[..., P:] ** 2                          # (B, R, P) |r|^2
             ga = torch.matmul(a.transpose(1, 2), a).reshape(B, -1)
             a2 = ga[:, self.aa].reshape(B, D, P).mean(2)
-            p0 = re[:, :1] + 1e-9
+            p0 = re[:, :1] + 1e-9 if self.normalize_input else torch.ones_like(re[:, :1])
             f = torch.cat([re / p0, im / p0, a2 / (p0 * p0)], dim=1)
             return f
 
+        def head(self, f):
+            return self.mlp(self.bn(f))
+
         def forward(self, x):
-            return self.mlp(self.bn(self.features(x)))
+            return self.head(self.features(x))
 
     return BeamEncoder()
 

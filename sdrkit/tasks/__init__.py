@@ -14,6 +14,7 @@ from sdrkit.registry import Registry
 
 TASKS = Registry("task")
 TASKS.register_lazy("amc", "sdrkit.tasks.amc.task:AmcTask")
+TASKS.register_lazy("beam", "sdrkit.tasks.beam.task:BeamTask")
 
 VERBS = ("dataset", "train", "evaluate", "calibrate_threshold")
 

@@ -59,66 +59,82 @@ def proto_logits(emb_q, protos, proto_norm: bool, scale: float):
     return -d * (scale if proto_norm else 1.0)
 
 
-def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, log=print):
-    """Episodic training; returns (encoder, history)."""
+def feature_bank(enc, spec: ArraySpec, front_ends, per_beam: int, rng, aug: bool, gen=None, chunk: int = 2048):
+    """Fixed front-end features of ``per_beam`` frames per beam for each front end.
+
+    Returns (feats float32 (F, beams, per_beam, nf)). The encoder's front end (matched filter,
+    lag correlations) has no trainable weights, so features are computed once.
+    """
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for fe in front_ends:
+            y = np.repeat(np.arange(spec.beams), per_beam)
+            x = to_tensor(generate(spec, fe, y, rng))
+            if aug:
+                x = augment(x, gen)
+            out.append(enc.features(x).numpy().reshape(spec.beams, per_beam, -1))
+    return np.stack(out)
+
+
+def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=print):
+    """Episodic training (Algorithm 1) on a bank of training front ends; returns (encoder, history)."""
     import torch
     import torch.nn.functional as F
 
     from sdrkit.nn.beam import build_encoder
 
+    from sdrkit.errors import ConfigError
+
+    if per_beam < cfg.k_shot + cfg.n_query or cfg.n_way > spec.beams:
+        raise ConfigError(f"--per-beam {per_beam} must be >= k_shot + n_query = {cfg.k_shot + cfg.n_query} and "
+                          f"n_way {cfg.n_way} <= beams {spec.beams}")
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     enc = build_encoder(preamble(spec), spec.frame_len, emb_dim=cfg.emb_dim, normalize_input=cfg.data_norm)
-    opt = torch.optim.Adam(enc.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    fes = {}
-    hist = []
     t0 = time.perf_counter()
-    K, Q, Nw = cfg.k_shot, cfg.n_query, cfg.n_way
+    fes = [get_front_end(f"rand-{i}", spec.elements) for i in range(cfg.train_front_ends)]
+    bank = torch.from_numpy(feature_bank(enc, spec, fes, per_beam, rng, cfg.augment, gen))
+    log(f"feature bank {tuple(bank.shape)} in {time.perf_counter() - t0:.0f}s")
+    params = list(enc.bn.parameters()) + list(enc.mlp.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+    hist = []
+    K, Q, Nw, E = cfg.k_shot, cfg.n_query, cfg.n_way, cfg.episodes_per_step
+    tgt = torch.arange(Nw).repeat_interleave(Q)
+    enc.train()
     for step in range(cfg.steps):
-        xs, ys = [], []
-        for _ in range(cfg.episodes_per_step):
-            fi = int(rng.integers(cfg.train_front_ends))
-            fe = fes.get(fi) or fes.setdefault(fi, get_front_end(f"rand-{fi}", spec.elements))
-            cls = rng.choice(spec.beams, Nw, replace=False)
-            y = np.repeat(cls, K + Q)
-            xs.append(generate(spec, fe, y, rng))
-        x = to_tensor(np.concatenate(xs))
-        if cfg.augment:
-            x = augment(x, gen)
-        enc.train()
-        e = enc(x)
+        fi = torch.from_numpy(rng.integers(cfg.train_front_ends, size=E))
+        cls = torch.from_numpy(np.stack([rng.choice(spec.beams, Nw, replace=False) for _ in range(E)]))
+        sh = torch.from_numpy(np.stack([[rng.permutation(per_beam)[:K + Q] for _ in range(Nw)] for _ in range(E)]))
+        f = bank[fi[:, None, None], cls[:, :, None], sh]                   # (E, Nw, K+Q, nf)
+        e = enc.head(f.reshape(E * Nw * (K + Q), -1))
         if cfg.proto_norm:
             e = F.normalize(e, dim=1)
-        e = e.reshape(cfg.episodes_per_step, Nw, K + Q, -1)
-        sup, qry = e[:, :, :K], e[:, :, K:]
-        protos = sup.mean(2)
+        e = e.reshape(E, Nw, K + Q, -1)
+        protos = e[:, :, :K].mean(2)
         if cfg.proto_norm:
             protos = F.normalize(protos, dim=-1)
-        loss = 0.0
-        acc = 0.0
-        tgt = torch.arange(Nw).repeat_interleave(Q)
-        for j in range(cfg.episodes_per_step):
-            lg = proto_logits(qry[j].reshape(Nw * Q, -1), protos[j], cfg.proto_norm, cfg.scale)
-            loss = loss + F.cross_entropy(lg, tgt)
-            acc += float((lg.argmax(1) == tgt).float().mean())
-        loss = loss / cfg.episodes_per_step
+        qry = e[:, :, K:].reshape(E, Nw * Q, -1)
+        lg = -torch.cdist(qry, protos) ** 2 * (cfg.scale if cfg.proto_norm else 1.0)   # (E, NwQ, Nw)
+        loss = F.cross_entropy(lg.reshape(E * Nw * Q, Nw), tgt.repeat(E))
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        hist.append((float(loss), acc / cfg.episodes_per_step))
-        if step % 100 == 0 or step == cfg.steps - 1:
-            h = np.mean(hist[-100:], axis=0)
+        hist.append((float(loss.detach()), float((lg.argmax(2) == tgt[None]).float().mean())))
+        if step % 500 == 0 or step == cfg.steps - 1:
+            h = np.mean(hist[-200:], axis=0)
             log(f"step {step:5d}  loss {h[0]:.3f}  episode acc {h[1]:.3f}  {time.perf_counter() - t0:.0f}s")
         if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
             log(f"time budget reached at step {step}")
             break
     enc.eval()
-    return enc, {"steps_run": len(hist), "final_loss": float(np.mean([h[0] for h in hist[-100:]])),
-                 "final_episode_acc": float(np.mean([h[1] for h in hist[-100:]])),
-                 "train_seconds": time.perf_counter() - t0}
+    return enc, {"steps_run": len(hist), "final_loss": float(np.mean([h[0] for h in hist[-200:]])),
+                 "final_episode_acc": float(np.mean([h[1] for h in hist[-200:]])),
+                 "train_seconds": time.perf_counter() - t0, "bank_shape": list(bank.shape)}
 
 
 def train_deepbeam(spec: ArraySpec, front_end: str, per_beam: int = 300, epochs: int = 15, seed: int = 0,
