@@ -9,7 +9,9 @@ from sdrkit.capture import write_recording
 from sdrkit.dsp import tone
 from sdrkit.errors import SettingOutOfRange
 
-adi = pytest.importorskip("adi", reason="pyadi-iio / libiio not installed: run ./setup.sh (installs libiio0)")
+from tests._drivers import require_adi  # noqa: E402
+
+adi = require_adi()
 
 from sdrkit.radio import open_radio  # noqa: E402
 from sdrkit.radio.emulator import PlutoEmulator  # noqa: E402

@@ -37,7 +37,9 @@ def _sim(rec):
 # and every test in test_interface.py then runs against it too.
 def _virtual_pluto(rec):
     """A virtual Pluto (IIOD server) replaying ``rec``, reached through pyadi-iio/libiio."""
-    pytest.importorskip("adi", reason="pyadi-iio / libiio not installed: run ./setup.sh (installs libiio0)")
+    from tests._drivers import require_adi
+
+    require_adi()
     from sdrkit.radio.emulator import PlutoEmulator
 
     emu = PlutoEmulator(rec, port=0, profile="pluto-ad9364").start()
