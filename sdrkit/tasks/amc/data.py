@@ -199,6 +199,11 @@ def make_split(n_frames: int, split: str, seed: int, spec: AmcDataSpec = AmcData
                 np.concatenate([r[2] for r in res]))
     import multiprocessing as mp
 
+    # warm up in this process first (imports, FFT plans, filter caches), so every forked
+    # worker starts warm; it draws from its own generator, so the split's bytes do not change
+    warm = np.random.default_rng(12345)
+    wl = np.tile(np.arange(len(spec.classes)), 8)
+    generate_frames(wl, np.full(len(wl), 10.0), warm, spec, noise_pool(warm, 1 << 16))
     # workers write straight into an anonymous shared mapping inherited through fork
     buf = mmap.mmap(-1, max(n_frames * spec.frame_len * 8, 1))
     frames = np.frombuffer(buf, np.complex64, count=n_frames * spec.frame_len).reshape(n_frames, spec.frame_len)
