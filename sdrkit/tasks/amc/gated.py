@@ -75,6 +75,10 @@ class GatedClassifier:
             policy = "always"
         self.policy, self.probe_every, self.ema = policy, int(probe_every), float(ema)
         self.break_even = float(self.card.thresholds.get("break_even_exit_fraction", 0.0))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the batch policy's state (as for a new stream)."""
         self.exit_rate = 1.0          # optimistic start: the first batch is gated
         self._batches = 0
 

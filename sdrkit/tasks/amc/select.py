@@ -38,7 +38,8 @@ def _best(fn, reps: int = 5) -> float:
     return best
 
 
-def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str = "auto", max_frames: int = 12000):
+def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str = "auto",
+                         max_frames: int | None = None):
     """Calibrate T for each exit placement on val; deploy ``variant`` or the one with the lowest
     measured mean latency at SNR >= 10 dB (batch 64, 1 thread). Writes the card; returns it."""
     card = load_card(card_path)

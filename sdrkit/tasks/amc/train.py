@@ -44,16 +44,20 @@ def evaluate_torch(net, split: AmcSplit, max_frames: int = 20000, batch: int = 5
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.permutation(len(split))[:max_frames])
     correct: dict[str, int] = {}
+    high = split.snrs[idx] >= 10
     net.eval()
     with torch.no_grad():
         for i in range(0, len(idx), batch):
             b = idx[i:i + batch]
             out = net(torch.from_numpy(to_input(split.frames(b))))
             y = split.labels[b]
+            hb = high[i:i + batch]
             for k, v in out.items():
-                correct[k] = correct.get(k, 0) + int((v.argmax(1).numpy() == y).sum())
+                ok = v.argmax(1).numpy() == y
+                correct[k] = correct.get(k, 0) + int(ok.sum())
+                correct[k + "@snr>=10"] = correct.get(k + "@snr>=10", 0) + int(ok[hb].sum())
     net.train()
-    return {k: v / len(idx) for k, v in correct.items()}
+    return {k: v / (max(int(high.sum()), 1) if k.endswith("@snr>=10") else len(idx)) for k, v in correct.items()}
 
 
 def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2e-3, method: str = "joint",
@@ -122,13 +126,16 @@ def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2
         history.append(rec)
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
-        log(f"epoch {ep + 1}: loss {run_loss:.3f}  val backbone {acc['backbone']:.3f}  "
-            + "  ".join(f"exit{k} {acc[str(k)]:.3f}" for k in EXITS) + f"  ({rec['elapsed_s']:.0f} s)")
+        log(f"epoch {ep + 1}: loss {run_loss:.3f}  val backbone {acc['backbone']:.3f} "
+            f"(SNR>=10: {acc['backbone@snr>=10']:.3f})  "
+            + "  ".join(f"exit{k} {acc[str(k)]:.3f} ({acc[f'{k}@snr>=10']:.3f})" for k in EXITS)
+            + f"  ({rec['elapsed_s']:.0f} s)")
         if stopped:
             log(f"time budget of {time_budget_s:.0f} s reached; stopping")
             break
     logf.close()
     net.eval()
+    torch.save(net.state_dict(), out_dir / "model.pt")     # before any export can fail
     return net, history
 
 
@@ -142,12 +149,15 @@ def export_all(net, out_dir, frame_len: int) -> dict:
     out_dir = Path(out_dir)
     x = torch.randn(4, 2, frame_len)
     files = {"full": "full.onnx"}
-    export_onnx(Full(net), x, out_dir / "full.onnx", ("x",), ("logits",))
+    # 1e-3: the histogram bins are second differences of ramps, standardized by a batch norm,
+    # so float32 rounding reaches ~2e-4 in the logits (argmax agreement is what matters)
+    atol = 1e-3
+    export_onnx(Full(net), x, out_dir / "full.onnx", ("x",), ("logits",), atol=atol)
     for k in EXITS:
         with torch.no_grad():
             f = net.stem_features(x, k)
-        export_onnx(Stem(net, k), x, out_dir / f"stem_e{k}.onnx", ("x",), ("exit_logits", "features"))
-        export_onnx(Rest(net, k), f, out_dir / f"rest_e{k}.onnx", ("f",), ("logits",))
+        export_onnx(Stem(net, k), x, out_dir / f"stem_e{k}.onnx", ("x",), ("exit_logits", "features"), atol=atol)
+        export_onnx(Rest(net, k), f, out_dir / f"rest_e{k}.onnx", ("f",), ("logits",), atol=atol)
         files[f"stem_e{k}"] = f"stem_e{k}.onnx"
         files[f"rest_e{k}"] = f"rest_e{k}.onnx"
     torch.save(net.state_dict(), out_dir / "model.pt")
@@ -156,7 +166,7 @@ def export_all(net, out_dir, frame_len: int) -> dict:
 
 
 def calibrate(exit_logits: np.ndarray, bb_logits: np.ndarray, labels: np.ndarray, snrs: np.ndarray,
-              budget: float = 0.01, margin: float = 0.003, min_snr: float = 0.0) -> dict:
+              budget: float = 0.01, margin: float = 0.005, min_snr: float = 0.0) -> dict:
     """Largest entropy threshold T whose gated accuracy stays within ``budget - margin`` of the
     backbone's at every SNR >= ``min_snr`` on this (validation) data.
 

@@ -20,7 +20,7 @@ def export_amc_embedding(amc_card_path="models/amc/card.json", out="out/beam_eva
     import torch
     from torch import nn
 
-    from sdrkit.nn.amc import EarlyExitNet, features, normalize
+    from sdrkit.nn.amc import EarlyExitNet
     from sdrkit.runtime.card import ModelCard, load_card
     from sdrkit.runtime.export import export_onnx
 
@@ -37,12 +37,7 @@ def export_amc_embedding(amc_card_path="models/amc/card.json", out="out/beam_eva
             self.net = net
 
         def forward(self, x):
-            if self.net.normalize_input:
-                x = normalize(x)
-            x = self.net.input_bn(features(x))
-            for b in self.net.backbone.blocks:
-                x = b(x)
-            return self.net.backbone.head[:-1](x)          # drop the final Linear(64, classes)
+            return self.net.embedding(x)
 
     class AmcLogits(nn.Module):
         def forward(self, x):
