@@ -98,7 +98,7 @@ class AmpHistogram(nn.Module):
 
     def __init__(self, bins: int = 12, strides=(2, 2, 4, 8), taps=(1, 9, 17, 33), top: float = 2.0):
         super().__init__()
-        self.strides = tuple(strides)
+        self.strides, self.taps = tuple(strides), tuple(taps)
         self.dim = bins * len(self.strides)
         for i, (s, t) in enumerate(zip(self.strides, taps)):
             h = torch.tensor(_lowpass(t, 0.45 / s), dtype=torch.float32).view(1, 1, -1).repeat(2, 1, 1)
@@ -114,12 +114,11 @@ class AmpHistogram(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = []
-        for i, s in enumerate(self.strides):
-            h = getattr(self, f"h{i}")
-            if h.shape[-1] == 1:
+        for i, (s, t) in enumerate(zip(self.strides, self.taps)):
+            if t == 1:
                 y = x[..., ::s]
             else:
-                y = nn.functional.conv1d(x, h, stride=s, padding=h.shape[-1] // 2, groups=2)
+                y = nn.functional.conv1d(x, getattr(self, f"h{i}"), stride=s, padding=t // 2, groups=2)
             a2 = y[:, 0:1] * y[:, 0:1] + y[:, 1:2] * y[:, 1:2]
             a = torch.sqrt(a2 / (a2.mean(dim=-1, keepdim=True) + 1e-12) + 1e-12)
             ramps = torch.relu(nn.functional.conv1d(a, self.ramp_w, self.ramp_b)).mean(dim=-1)
@@ -203,15 +202,18 @@ class EarlyExitNet(nn.Module):
         self.normalize_input = normalize_input
         self.input_bn = nn.BatchNorm1d(BLOCKS[0][0])
 
-    def _inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw frames -> (7-row input features, standardized histograms)."""
+    def trunk(self, x: torch.Tensor, blocks: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw frames -> (features after the first ``blocks`` conv blocks, standardized histograms)."""
         if self.normalize_input:
             x = normalize(x)
-        return self.input_bn(features(x)), self.hist_bn(self.hist(x))
+        z, h = self.input_bn(features(x)), self.hist_bn(self.hist(x))
+        for b in self.backbone.blocks[:blocks]:
+            z = b(z)
+        return z, h
 
     def forward(self, x: torch.Tensor) -> dict:
         """``{"backbone": logits, "1": exit-1 logits, ...}``."""
-        z, h = self._inputs(x)
+        z, h = self.trunk(x, 0)
         out = {}
         for i, b in enumerate(self.backbone.blocks, start=1):
             z = b(z)
@@ -222,23 +224,17 @@ class EarlyExitNet(nn.Module):
 
     def stem_features(self, x: torch.Tensor, exit_after: int) -> torch.Tensor:
         """Packed features at the exit point (see :func:`pack`): what the rest graph takes."""
-        z, h = self._inputs(x)
-        for b in self.backbone.blocks[:exit_after]:
-            z = b(z)
-        return pack(z, h)
+        return pack(*self.trunk(x, exit_after))
 
     def rest(self, f: torch.Tensor, exit_after: int) -> torch.Tensor:
-        z, h = unpack(f, BLOCKS[exit_after - 1][1] if exit_after else BLOCKS[0][0], self.hist.dim)
+        z, h = unpack(f, BLOCKS[exit_after - 1][1], self.hist.dim)
         for b in self.backbone.blocks[exit_after:]:
             z = b(z)
         return self.backbone.head(z, h)
 
     def embedding(self, x: torch.Tensor) -> torch.Tensor:
         """The backbone's 64-d penultimate features."""
-        z, h = self._inputs(x)
-        for b in self.backbone.blocks:
-            z = b(z)
-        return self.backbone.head.embed(z, h)
+        return self.backbone.head.embed(*self.trunk(x, len(BLOCKS)))
 
 
 class Stem(nn.Module):
@@ -249,9 +245,7 @@ class Stem(nn.Module):
         self.net, self.k = net, exit_after
 
     def forward(self, x):
-        z, h = self.net._inputs(x)
-        for b in self.net.backbone.blocks[:self.k]:
-            z = b(z)
+        z, h = self.net.trunk(x, self.k)
         return self.net.exits[str(self.k)](z, h), pack(z, h)
 
 
@@ -274,7 +268,4 @@ class Full(nn.Module):
         self.net = net
 
     def forward(self, x):
-        z, h = self.net._inputs(x)
-        for b in self.net.backbone.blocks:
-            z = b(z)
-        return self.net.backbone.head(z, h)
+        return self.net.backbone.head(*self.net.trunk(x, len(BLOCKS)))

@@ -125,7 +125,8 @@ def run_evaluation(args) -> int:
         lat["backbone_b1"].append(tb * 1e3)
     res["latency_ms_per_frame"] = lat
     res["latency_note"] = ("gated = the deployed runtime (adaptive batch policy, probe every 32 batches), "
-                           "one fresh runtime per SNR fed that SNR's frames; best of the repeats")
+                           "one runtime reset per SNR and fed that SNR's frames, interleaved with the backbone on the "
+                           "runtime's own full-graph session; best of the repeats")
 
     # threshold sweep for the deployed variant (accuracy vs mean latency, SNR >= 0)
     ex_d, _, pe_d = variant_ok[k_dep]

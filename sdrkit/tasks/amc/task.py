@@ -84,8 +84,7 @@ class AmcTask:
 
     @staticmethod
     def finish_training(args, net, hist) -> int:
-        """Export every placement, write the card, calibrate (also used to finish a run whose
-        export failed: its weights are in ``out/model.pt`` and its history in ``train_log.jsonl``)."""
+        """Export every placement, write the card, calibrate."""
         from sdrkit.runtime.card import InputSpec, ModelCard
         from sdrkit.tasks.amc.dataset import read_manifest
         from sdrkit.tasks.amc.train import EXITS, VARIANT_NAMES, export_all
