@@ -12,8 +12,8 @@ The model splits in two at the exit, for the entropy-gated runtime:
 
 Besides the convolutions, every head sees soft amplitude histograms of the frame at four
 bandwidths (:class:`AmpHistogram`): the ring structure that tells QAM16 from QAM64, which
-the convolutions did not learn in the CPU training budget (QAM16/QAM64 stayed near 70% at
-30 dB without them). The stem computes them once; they travel to the rest graph packed as
+the convolutions did not learn in the CPU training budget (without them QAM16 and QAM64
+stayed confused even at 30 dB). The stem computes them once; they travel to the rest graph packed as
 extra rows of the feature tensor (:func:`pack`), so the rest graph keeps its single input.
 
 Input: float32 ``(batch, 2, frame_len)`` (I and Q rows), normalized to unit RMS per frame
