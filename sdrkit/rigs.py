@@ -76,9 +76,9 @@ def load_rig(path) -> Rig:
     from sdrkit.radio import RADIOS
     from sdrkit.radio.frontends import get_front_end
 
-    p = Path(path)
-    if not p.exists() and (Path("rigs") / f"{path}.yaml").exists():
-        p = Path("rigs") / f"{path}.yaml"
+    from sdrkit.resources import resolve
+
+    p = resolve("rigs", path)
     try:
         d = yaml.safe_load(p.read_text())
     except OSError as exc:

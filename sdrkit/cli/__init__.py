@@ -3,7 +3,8 @@
 Each verb lives in its own module under ``sdrkit/cli/`` and provides
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function
 ``run(args) -> int``. Verb modules import heavy libraries inside ``run`` so that
-``sdrkit --help`` stays fast.
+``sdrkit --help`` stays fast. Task verbs (``dataset``, ``train``, ``evaluate``, ``calibrate``,
+...) are not modules here: they are built from the tasks' declarations (:mod:`sdrkit.cli._tasks`).
 
 :func:`main` catches :class:`~sdrkit.errors.SdrkitError`, prints ``Type: message`` to
 stderr and returns 1, so tests call ``main([...])`` directly.
@@ -18,11 +19,11 @@ import sys
 
 from sdrkit.errors import SdrkitError
 
-# verb modules, in the order `sdrkit --help` lists them
+# verb modules, in the order `sdrkit --help` lists them; TASK_VERBS marks where the task verbs go
+TASK_VERBS = "<task verbs>"
 VERB_MODULES = [
     "demo", "info", "synth", "capture", "replay", "spectrogram", "profiles",
-    "dataset", "train", "evaluate", "calibrate_threshold", "calibrate", "classify",
-    "stream", "emulate", "devices", "rig", "bench",
+    TASK_VERBS, "classify", "stream", "emulate", "devices", "rig", "bench",
 ]
 
 
@@ -37,20 +38,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sdrkit {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for name in VERB_MODULES:
-        try:
-            mod = importlib.import_module(f"sdrkit.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"sdrkit.cli.{name}":
-                continue  # verb not built yet
-            raise
-        mod.register(sub)
+        if name == TASK_VERBS:
+            from sdrkit.cli._tasks import register_task_verbs
+
+            register_task_verbs(sub)
+        else:
+            importlib.import_module(f"sdrkit.cli.{name}").register(sub)
     return parser
+
+
+def _task_flag_to_positional(argv: list[str], task_verbs) -> list[str]:
+    """``sdrkit calibrate --task beam ...`` (the older spelling) -> ``sdrkit calibrate beam ...``."""
+    if len(argv) >= 3 and argv[0] in task_verbs and "--task" in argv[1:-1]:
+        i = argv.index("--task")
+        return [argv[0], argv[i + 1]] + argv[1:i] + argv[i + 2:]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    from sdrkit.cli._tasks import task_verbs
+
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _task_flag_to_positional(argv, task_verbs())
     args = parser.parse_args(argv)
     args.command_line = "sdrkit " + " ".join(shlex.quote(a) for a in argv)
     if not getattr(args, "func", None):

@@ -1,9 +1,7 @@
-"""Helpers shared by verb modules: radio options, output paths, terminal status lines."""
+"""Helpers shared by verb modules: radio options and opening a radio from them."""
 
 from __future__ import annotations
 
-import sys
-import time
 
 
 def add_radio_options(p, radio_required: bool = True) -> None:
@@ -37,32 +35,3 @@ def open_radio_from_args(args):
             radio.close()
             raise
     return radio
-
-
-class StatusLine:
-    """A one-line live status on a terminal (or a line every few seconds when not a tty)."""
-
-    def __init__(self, stream=None, interval: float = 0.25):
-        self.stream, self.interval = stream or sys.stderr, interval
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last = 0.0
-        if not self.tty:
-            self.interval = max(interval, 2.0)
-
-    def update(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        if self.tty:
-            self.stream.write("\r\x1b[2K" + text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self, text: str | None = None) -> None:
-        if text is not None:
-            self.update(text, force=True)
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()

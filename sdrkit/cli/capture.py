@@ -1,8 +1,10 @@
 """``sdrkit capture --radio URI --duration S --out PATH``: record a radio to SigMF.
 
 Every block the radio reports as following a gap becomes a ``gap`` annotation with the
-number of samples lost, so a recording never hides a drop. The writer is crash-safe: a
-capture killed midway is still a readable recording (see sdrkit.capture.writer).
+number of samples lost, so a recording never hides a drop. Every enabled channel is recorded
+(a multi-channel radio gives a multi-channel SigMF recording, ``core:num_channels``, with the
+radio's channel indices in ``sdrkit:channels``). The writer is crash-safe: a capture killed
+midway is still a readable recording (see sdrkit.capture.writer).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from sdrkit.capture import RecordingWriter
-    from sdrkit.errors import ConfigError, RadioTimeout
+    from sdrkit.errors import ConfigError, DeviceError, RadioTimeout
 
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
@@ -41,13 +43,17 @@ def run(args) -> int:
         cfg = radio.config
         total = int(round(args.duration * cfg.sample_rate))
         hw = getattr(radio, "hw_description", None) or repr(radio)
-        extra = {"radio_config": cfg.to_dict(), "radio_uri": args.radio, "command": args.command_line}
+        channels = list(cfg.rx_enabled_channels)
+        nch = len(channels)
+        extra = {"radio_config": cfg.to_dict(), "radio_uri": args.radio, "command": args.command_line,
+                 "channels": channels}
         if getattr(radio, "front_end", None) is not None:
             extra["front_end"] = radio.front_end.name
         t0 = time.perf_counter()
         got = gaps = timeouts = 0
         with RecordingWriter(args.out, sample_rate=cfg.sample_rate, center_frequency=cfg.rx_lo, hw=hw,
-                             datatype=args.datatype, extra_global=extra, overwrite=args.overwrite) as w, \
+                             datatype=args.datatype, extra_global=extra, overwrite=args.overwrite,
+                             num_channels=nch) as w, \
                 tqdm(total=total, unit="S", unit_scale=True, desc="capture", disable=None) as bar:
             first = None
             while got < total:
@@ -63,13 +69,19 @@ def run(args) -> int:
                 if b.lost:
                     gaps += 1
                     w.add_gap(got, b.lost)
-                x = b.samples if b.samples.ndim == 1 else b.samples[0]
-                x = x[: total - got]
+                x = b.samples
+                got_ch = 1 if x.ndim == 1 else x.shape[0]
+                if got_ch != nch:
+                    raise DeviceError(f"{args.radio} delivered a block of {got_ch} channel(s) at sample {b.start}, "
+                                      f"but rx_enabled_channels={channels} says {nch}; the recording would "
+                                      f"mix channels, so the capture stops here ({got} samples written)")
+                x = x[..., : total - got]
                 w.write(x)
-                got += len(x)
-                bar.update(len(x))
+                got += x.shape[-1]
+                bar.update(x.shape[-1])
             w.set_global(lost_samples=radio.samples_lost, timeouts=timeouts)
         dt = time.perf_counter() - t0
-    print(f"wrote {w.meta_path}: {got} samples ({got / cfg.sample_rate:.3f} s) in {dt:.2f} s; "
+    ch = f" x {nch} channels" if nch > 1 else ""
+    print(f"wrote {w.meta_path}: {got} samples{ch} ({got / cfg.sample_rate:.3f} s) in {dt:.2f} s; "
           f"{gaps} gaps, {radio.samples_lost} samples lost, {timeouts} timeouts")
     return 0

@@ -1,9 +1,9 @@
 """``sdrkit demo``: the main job on the embedded default.
 
 Replays a bundled capture through the simulated radio in real time, shows live stream
-health and writes a spectrogram PNG (with the recording's labels drawn on it). When a
-bundled AMC model exists (``models/amc/``), the demo classifies the stream live with it
-instead (see ``sdrkit classify``).
+health and writes a spectrogram PNG (with the recording's labels drawn on it). When the
+bundled demo model exists (``sdrkit.resources.DEMO``), the demo classifies the stream live
+with it instead (see ``sdrkit classify``).
 
 The streaming loop (:func:`stream_and_plot`) takes an ``on_block`` hook that sees every
 block and may add text to the live status line: live classification plugs in there.
@@ -15,20 +15,28 @@ import time
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[2]
-CAPTURES = ROOT / "captures"
-PREFERRED_CAPTURE = "demo_mixed.sigmf-meta"
-DEFAULT_MODEL = ROOT / "models" / "amc" / "card.json"
 
 
-def default_capture() -> Path:
-    """The bundled capture the demo replays: ``captures/demo_mixed`` if present, else the
-    first ``captures/*.sigmf-meta`` (None when there is none)."""
-    pref = CAPTURES / PREFERRED_CAPTURE
-    if pref.exists():
-        return pref
-    found = sorted(CAPTURES.glob("*.sigmf-meta"))
-    return found[0] if found else None
+def default_capture() -> Path | None:
+    """The bundled capture the demo replays: ``DEMO["capture"]`` if present, else the first
+    bundled capture (None when there is none)."""
+    from sdrkit.resources import DEMO, names, resolve
+
+    found = names("captures")
+    if DEMO["capture"] in found:
+        return resolve("captures", DEMO["capture"])
+    return resolve("captures", found[0]) if found else None
+
+
+def default_model() -> Path | None:
+    """The bundled demo model's card, or None when it is not installed."""
+    from sdrkit.errors import ConfigError
+    from sdrkit.resources import DEMO, resolve
+
+    try:
+        return resolve("models", DEMO["model"])
+    except ConfigError:
+        return None
 
 
 def register(sub) -> None:
@@ -39,7 +47,7 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="seconds to stream (default 5)")
     p.add_argument("--out", default="out/demo",
                    help="output folder for PNGs (spectrogram.png), or a .png path (default out/demo)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model card for live classification")
+    p.add_argument("--model", help="model card for live classification (default: the bundled demo model)")
     p.add_argument("--no-model", action="store_true", help="stream and plot only, even if a model exists")
     p.add_argument("--front-end", help="impair the replay with a named front end (e.g. fe-b)")
     p.set_defaults(func=run)
@@ -67,16 +75,17 @@ def run(args) -> int:
         raise ConfigError(f"--seconds {args.seconds} must be > 0")
     capture = args.capture or default_capture()
     if capture is None:
-        raise CaptureError(f"no bundled capture in {CAPTURES}; pass --capture PATH or make one with "
-                           f"'sdrkit synth --out captures/demo_mixed'")
+        raise CaptureError("no bundled capture found; pass --capture PATH or make one with "
+                           "'sdrkit synth --out captures/demo_mixed'")
     if not Path(capture).exists():
         raise CaptureError(f"{capture}: capture not found; pass --capture PATH or run 'sdrkit synth' to make one")
     out_dir, png = _out_paths(args.out)
     uri = _uri(capture, args.front_end)
-    if not args.no_model and Path(args.model).exists():
+    model = args.model or default_model()
+    if not args.no_model and model is not None:
         from sdrkit.cli import classify
 
-        return classify.live(radio_uri=uri, card_path=args.model, seconds=args.seconds, out_dir=out_dir)
+        return classify.live(radio_uri=uri, card_path=model, seconds=args.seconds, out_dir=out_dir)
     return stream_and_plot(uri, args.seconds, png)
 
 
@@ -114,7 +123,7 @@ def stream_and_plot(uri: str, seconds: float, png: Path,
     """
     import numpy as np
 
-    from sdrkit.cli._common import StatusLine
+    from sdrkit.sinks.terminal import StatusLine
     from sdrkit.dsp.plot import save_spectrogram_png
     from sdrkit.radio import open_radio
 

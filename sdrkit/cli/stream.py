@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from sdrkit.cli._common import StatusLine, add_radio_options, open_radio_from_args
+from sdrkit.cli._common import add_radio_options, open_radio_from_args
+from sdrkit.sinks.terminal import StatusLine
 
 
 def register(sub) -> None:

@@ -17,20 +17,29 @@ A calibration is plain JSON (no pickle), versioned, and validated on load::
       "source": {"kind": "capture" | "rig", "path": "...", ...}
     }
 
-``sdrkit calibrate`` writes it; ``sdrkit classify --calibration`` reads it and refuses an
+``sdrkit calibrate <task>`` writes it; ``sdrkit classify --calibration`` reads it and refuses an
 encoder whose hash differs from the one the prototypes were made with.
+
+The session itself is generic over tasks: any model card whose ``files`` has an ``encoder``
+ONNX mapping ``(batch, 2, frame_len)`` float32 I/Q to ``(batch, d)`` embeddings can be
+calibrated (:func:`calibrate_capture`: k labelled shots per class -> prototypes) and run live
+by nearest prototype (:class:`PrototypePredictor`).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sdrkit.errors import ModelError
+from sdrkit.errors import ConfigError, DatasetError, ModelError, ModelInputMismatch
+from sdrkit.runtime.card import load_card, sha256_file
+from sdrkit.runtime.predict import Prediction, softmax
 
 CALIBRATION_VERSION = 1
 
@@ -79,14 +88,12 @@ class Calibration:
         Raises:
             ModelError: naming both hashes and the fix.
         """
-        from sdrkit.runtime.card import sha256_file
-
         got = sha256_file(card.file("encoder"))
         if got != self.encoder.get("sha256"):
             raise ModelError(
                 f"calibration {self.path or '(unsaved)'} was made with encoder sha256 "
                 f"{str(self.encoder.get('sha256'))[:12]}..., but {card.file('encoder')} has {got[:12]}...; "
-                f"re-run 'sdrkit calibrate --task {self.task}' with this model")
+                f"re-run 'sdrkit calibrate {self.task}' with this model")
 
 
 def load_calibration(path) -> Calibration:
@@ -98,7 +105,7 @@ def load_calibration(path) -> Calibration:
     p = Path(path)
     where = f"calibration {p}"
     if not p.exists():
-        raise ModelError(f"{where} not found; create one with 'sdrkit calibrate --task beam ...'")
+        raise ModelError(f"{where} not found; create one with 'sdrkit calibrate <task> ...'")
     try:
         d = json.loads(p.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -134,3 +141,167 @@ def load_calibration(path) -> Calibration:
                        shots=int(d["shots"]), encoder=dict(d["encoder"]), date=d["date"],
                        radio=dict(d.get("radio") or {}), proto_norm=bool(d.get("proto_norm", True)),
                        source=dict(d.get("source") or {}), path=str(p))
+
+
+MIN_SHOTS = 2
+
+
+class Embedder:
+    """onnxruntime session of a card's ``encoder`` graph: complex frames -> embeddings."""
+
+    def __init__(self, card, threads: int = 2):
+        from sdrkit.runtime.session import onnx_session
+
+        self.card = card
+        self.sess = onnx_session(card.file("encoder"), threads=threads)
+        self.input = self.sess.get_inputs()[0].name
+        self.frame_len = card.input.frame_len
+
+    def __call__(self, frames: np.ndarray, batch: int = 512) -> np.ndarray:
+        """complex (n, frame_len) -> float32 (n, d)."""
+        from sdrkit.dsp.framing import to_model_input
+
+        frames = np.asarray(frames)
+        if frames.ndim == 3 and frames.shape[1] == 1:
+            frames = frames[:, 0]
+        if frames.ndim != 2 or frames.shape[1] != self.frame_len:
+            raise ModelInputMismatch(f"frames of shape {frames.shape} do not match the encoder's frame_len "
+                                     f"{self.frame_len} (card {self.card.path}); frame the stream in "
+                                     f"{self.frame_len}-sample frames")
+        out = []
+        for i in range(0, len(frames), batch):
+            out.append(self.sess.run(None, {self.input: to_model_input(frames[i:i + batch])})[0])
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def frames_from_capture(path, frame_len: int):
+    """Whole ``frame_len`` frames under each labelled annotation of a SigMF recording.
+
+    Returns:
+        (frames complex64 (n, frame_len), labels list[str], recording global info dict).
+
+    Raises:
+        DatasetError: the recording has no labelled annotations.
+    """
+    from sdrkit.capture import open_recording
+
+    with open_recording(path) as rec:
+        labs = [(s, c, l) for s, c, l, _ in rec.labels() if l and l != "gap" and c >= frame_len]
+        if not labs:
+            raise DatasetError(f"recording {path} has no labelled annotations of >= {frame_len} samples; a "
+                               f"calibration needs labelled shots (core:label = class name per frame), e.g. a "
+                               f"rig sweep recorded by 'sdrkit calibrate --rig ...' or 'sdrkit dataset beam'")
+        data = rec.read()
+        frames, labels = [], []
+        for s, c, l in labs:
+            for j in range(c // frame_len):
+                a = s + j * frame_len
+                if a + frame_len <= len(data):
+                    frames.append(data[a:a + frame_len])
+                    labels.append(str(l))
+        info = dict(rec.global_info)
+    return np.asarray(frames, np.complex64).reshape(-1, frame_len), labels, info
+
+
+def calibrate(card, frames: np.ndarray, labels, *, shots: int, front_end: str, radio: dict | None = None,
+              source: dict | None = None, classes=None, embedder: Embedder | None = None,
+              min_shots: int = MIN_SHOTS, proto_norm: bool | None = None):
+    """Prototypes from the first ``shots`` labelled frames of each class.
+
+    Raises:
+        ConfigError: ``shots`` below ``min_shots``, or a class with fewer than ``shots`` frames.
+    """
+    from sdrkit.nn.proto import make_prototypes
+
+    if shots < min_shots:
+        raise ConfigError(f"--shots {shots} is too few: a calibration needs at least {min_shots} labelled shots "
+                          f"per class (8 recommended)")
+    labels = np.asarray(labels)
+    classes = tuple(classes) if classes is not None else tuple(dict.fromkeys(labels.tolist()))
+    pick = []
+    for c in classes:
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < shots:
+            raise ConfigError(f"class {c!r} has only {len(idx)} labelled frames, fewer than --shots {shots}; "
+                              f"record more frames per class or lower --shots")
+        pick.extend(idx[:shots].tolist())
+    pick = np.asarray(pick)
+    emb = (embedder or Embedder(card))(frames[pick])
+    pn = bool(card.extra.get("proto_norm", True)) if proto_norm is None else proto_norm
+    protos, classes = make_prototypes(emb, labels[pick], classes, normalize=pn, min_shots=shots)
+    return Calibration(
+        task=card.task, front_end=front_end, classes=classes, prototypes=protos, shots=int(shots),
+        encoder={"card": str(card.path), "name": card.name, "sha256": sha256_file(card.file("encoder")),
+                 "embedding_dim": int(protos.shape[1]), "frame_len": card.input.frame_len,
+                 "sample_rate": card.input.sample_rate},
+        date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        radio=dict(radio or {}), proto_norm=pn, source=dict(source or {}))
+
+
+def calibrate_capture(card_path, capture, *, shots: int, front_end: str | None = None, out=None,
+                      classes=None, radio: dict | None = None):
+    """Read a labelled capture, calibrate, and (when ``out``) write the file. Returns (Calibration, seconds)."""
+    t0 = time.perf_counter()
+    card = load_card(card_path)
+    if "encoder" not in card.files:
+        raise ConfigError(f"model card {card.path} has no 'encoder' ONNX (embedding graph); prototypes need an "
+                          f"embedding model, e.g. models/beam/card.json")
+    frames, labels, info = frames_from_capture(capture, card.input.frame_len)
+    fe = front_end or info.get("sdrkit:front_end") or "unknown"
+    radio = radio or {"uri": info.get("sdrkit:radio_uri", ""), "serial": info.get("sdrkit:serial", "")}
+    cal = calibrate(card, frames, labels, shots=shots, front_end=fe, radio=radio, classes=classes,
+                    source={"kind": "capture", "path": str(capture)})
+    if out:
+        cal.save(out)
+        cal = cal.__class__(**{**cal.__dict__, "path": str(out)})
+    return cal, time.perf_counter() - t0
+
+
+def default_calibration_path(task: str, front_end: str | None) -> str:
+    """``calibrations/<task>-<front end>-<UTC time>.json``."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"calibrations/{task}-{front_end or 'capture'}-{stamp}.json"
+
+
+class PrototypePredictor:
+    """Live nearest-prototype classification: a card's encoder + a calibration's prototypes.
+
+    ``predict(frames)`` embeds ``(B, 1, N)`` complex frames and returns the nearest prototype's
+    class; probabilities are the softmax of the negative squared distances (as in
+    prototypical networks).
+
+    Raises:
+        ConfigError: the card has no ``encoder``. ModelError: the calibration was made with another
+            encoder (hash) or another task.
+    """
+
+    def __init__(self, card, calibration, threads: int = 1):
+        if "encoder" not in card.files:
+            raise ConfigError(f"model card {card.path} has no 'encoder' graph; nearest-prototype classification "
+                              f"needs an embedding model")
+        self.cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+        if self.cal.task != card.task:
+            raise ModelError(f"calibration {self.cal.path} is for task {self.cal.task!r}, the card {card.path} for "
+                             f"{card.task!r}; calibrate this model with 'sdrkit calibrate {card.task} ...'")
+        self.cal.check_encoder(card)
+        self.card = card
+        self.head = self.cal.head()
+        self.embed = Embedder(card, threads=threads)
+
+    @property
+    def classes(self) -> tuple:
+        return self.head.classes
+
+    def reset(self) -> None:
+        pass
+
+    def predict(self, frames: np.ndarray) -> Prediction:
+        t0 = time.perf_counter()
+        f = np.asarray(frames)
+        if f.ndim == 3 and f.shape[1] != 1:
+            raise ModelInputMismatch(f"frames with {f.shape[1]} channels do not match encoder {self.card.name!r} "
+                                     f"(1 channel, card {self.card.path})")
+        logits = self.head.logits(self.embed(f, batch=max(len(f), 1)))
+        labels = np.argmax(logits, axis=1)
+        return Prediction(n=len(f), classes=self.head.classes, labels=labels, probs=softmax(logits),
+                          seconds=time.perf_counter() - t0)

@@ -26,8 +26,17 @@ def onnx_session(path, threads: int = 1):
         raise ModelError(f"cannot load ONNX model {path}: {exc}") from exc
 
 
-def check_stream(card: ModelCard, sample_rate: float, frame_len: int | None = None) -> None:
+def check_stream(card: ModelCard, sample_rate: float, frame_len: int | None = None,
+                 channels: int | None = None) -> tuple[int, ...]:
     """Refuse a stream the model was not made for, before any sample flows.
+
+    Args:
+        channels: the stream's channel count (None: not checked).
+
+    Returns:
+        the stream channel indices the model takes, in order: all of them when the counts
+        match; only channel 0 when the card says one channel (a single-receiver model on one
+        element of an array).
 
     Raises:
         ModelInputMismatch: naming the stream's value, the card's, and the fix.
@@ -43,3 +52,12 @@ def check_stream(card: ModelCard, sample_rate: float, frame_len: int | None = No
         raise ModelInputMismatch(
             f"frame length {frame_len} does not match model {card.name!r} (frame_len {card.input.frame_len}, "
             f"card {card.path}); frame the stream in {card.input.frame_len}-sample frames")
+    want_ch = card.input.channels
+    if channels is None or channels == want_ch:
+        return tuple(range(want_ch))
+    if want_ch == 1:
+        return (0,)
+    raise ModelInputMismatch(
+        f"stream has {channels} channel(s) but model {card.name!r} takes {want_ch} (card {card.path}); "
+        f"enable exactly {want_ch} channels on the radio (rx_enabled_channels, e.g. "
+        f"?rx_enabled_channels={','.join(map(str, range(want_ch)))} on a sim: URI) or use a {channels}-channel model")

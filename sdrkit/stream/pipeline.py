@@ -1,14 +1,20 @@
-"""The inference pipeline: source -> framer -> batched model -> sinks, in threads with bounded queues.
+"""The live pipeline: radio -> framer -> batched predictor -> sinks, in two threads with a bounded queue.
 
 ::
 
-    source thread:    radio.rx() -> (recorder: every sample, gaps annotated) -> framer -> frame queue
-    inference thread: frame queue -> batches of up to ``batch`` frames -> classifier -> sinks
+    source thread:    radio.rx() -> sinks' on_block (recordings: every sample) -> framer -> frame queue
+    inference thread: frame queue -> batches of up to ``batch`` frames -> predictor -> sinks' on_batch
+
+The pipeline knows nothing about tasks: any :class:`~sdrkit.runtime.predict.Predictor` (amc's
+gated classifier, beam's nearest prototypes, a spectrum model's segmentation) runs the same
+way. The first prediction of a run is checked against the model card's output spec.
 
 The source never waits for the model: when the frame queue is full the *oldest* frames are
 dropped and counted as skipped, so the analysis stays close to real time and reports the
-fraction of the stream it analyzed. The recording (if any) gets every sample regardless.
-Frames never span lost samples.
+fraction of the stream it analyzed. Sinks that want every sample get every block regardless.
+Every sample is accounted for: delivered by the radio (``samples_in``) or lost before it
+(``samples_lost``); of those delivered, framed, discarded at a gap by the framer
+(``samples_discarded``), or left over in a partial frame at the end (``samples_unframed``).
 
 Latency of a prediction = the time it is made minus the time the frame's block came out of
 the radio: ``radio.rx()`` here, or, for a ``zmq:`` stream, the capture process's ``rx()`` (from the
@@ -24,18 +30,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sdrkit.runtime.predict import check_prediction
+
 
 @dataclass
 class PipelineStats:
+    """Counters of one run (see the module docstring for the sample accounting)."""
+
     frames_in: int = 0
     frames_analyzed: int = 0
     frames_skipped: int = 0
-    frames_exited: int = 0
     samples_in: int = 0
     samples_lost: int = 0
+    samples_discarded: int = 0
+    samples_unframed: int = 0
+    gaps: int = 0
     model_seconds: float = 0.0
     latencies: list = field(default_factory=list)
     queue_peak: int = 0
+    counters: dict = field(default_factory=dict)
 
     @property
     def analyzed_fraction(self) -> float:
@@ -44,86 +57,97 @@ class PipelineStats:
     def latency_ms(self, q: float) -> float:
         return float(np.percentile(self.latencies, q) * 1e3) if self.latencies else float("nan")
 
+    def fraction(self, counter: str) -> float:
+        """A predictor counter (e.g. ``exited``) as a fraction of the frames analyzed."""
+        return self.counters.get(counter, 0) / max(self.frames_analyzed, 1)
+
+    def summary(self, seconds: float) -> str:
+        extra = "".join(f", {self.fraction(k):.1%} {k}" for k in self.counters)
+        return (f"{self.frames_in} frames in {seconds:.1f} s; analyzed {self.frames_analyzed} "
+                f"({self.analyzed_fraction:.1%}){extra}, model "
+                f"{self.model_seconds / max(self.frames_analyzed, 1) * 1e3:.3f} ms/frame, latency p50 "
+                f"{self.latency_ms(50):.1f} ms p99 {self.latency_ms(99):.1f} ms, {self.samples_lost} samples lost "
+                f"before the host, {self.samples_discarded} discarded at gaps, {self.frames_skipped} frames skipped")
+
 
 class Pipeline:
-    """Run ``classifier`` (an object with ``predict(frames) -> result with pred/prob/exited``) on a radio.
+    """Run ``predictor`` on a radio's stream.
 
     Args:
         radio: any sdrkit Radio.
-        classifier: e.g. :class:`sdrkit.tasks.amc.gated.GatedClassifier`.
-        frame_len: samples per frame.
+        predictor: an object with ``predict(frames) -> Prediction`` (and ``card`` for the check).
+        framer: a :class:`sdrkit.dsp.framing.Framer` (frame length, channels), or an int frame
+            length (one channel: channel 0).
         batch: max frames per model call.
         max_queue: frames the queue holds before the oldest are skipped.
-        on_result: called in the inference thread as ``on_result(starts, result, latencies)``.
-        recorder: a :class:`~sdrkit.capture.RecordingWriter` that receives every sample.
+        sinks: :class:`sdrkit.sinks.Sink` objects (``on_block``, ``on_batch``, ``close``).
+        check_output: check the first prediction against ``predictor.card``.
     """
 
-    def __init__(self, radio, classifier, frame_len: int, batch: int = 64, max_queue: int = 2048,
-                 on_result=None, recorder=None):
-        self.radio, self.clf, self.n = radio, classifier, frame_len
+    def __init__(self, radio, predictor, framer, batch: int = 64, max_queue: int = 2048, sinks=(),
+                 check_output: bool = True):
+        from sdrkit.dsp.framing import Framer
+
+        self.radio, self.predictor = radio, predictor
+        self.framer = framer if isinstance(framer, Framer) else Framer(int(framer), channels=(0,))
         self.batch, self.max_queue = batch, max_queue
-        self.on_result, self.recorder = on_result, recorder
+        self.sinks = list(sinks)
+        self.check_output = check_output and hasattr(predictor, "card")
         self.stats = PipelineStats()
         self._q: collections.deque = collections.deque()
         self._cv = threading.Condition()
         self._stop = threading.Event()
         self._source_done = threading.Event()
         self.error: BaseException | None = None
-        self.block_map: list[tuple[int, int]] = []   # (stream index, recording index) per recorded block
+
+    @property
+    def queued(self) -> int:
+        return len(self._q)
 
     # ---- source ---------------------------------------------------------------------------
     def _source(self, until) -> None:
-        n = self.n
-        buf = np.zeros(0, np.complex64)
-        buf_start = None
-        written = 0
+        st, fr = self.stats, self.framer
         try:
-            while not self._stop.is_set() and not until(self.stats):
+            while not self._stop.is_set() and not until(st):
                 try:
                     b = self.radio.rx()
                 except EOFError:
                     break
                 t = b.tags.get("t_radio", time.monotonic()) if b.tags else time.monotonic()
-                x = b.samples if b.samples.ndim == 1 else b.samples[0]
-                self.stats.samples_in += len(x)
-                if b.lost:
-                    self.stats.samples_lost += b.lost
-                if self.recorder is not None:
-                    self.block_map.append((b.start, written))
-                    if b.lost:
-                        self.recorder.add_gap(written, b.lost)
-                    self.recorder.write(x)
-                    written += len(x)
-                if b.lost or buf_start is None:
-                    buf, buf_start = x, b.start
-                else:
-                    buf = np.concatenate([buf, x])
-                k = len(buf) // n
+                st.samples_in += b.samples.shape[-1]
+                st.samples_lost += b.lost
+                for s in self.sinks:
+                    s.on_block(b)
+                starts, frames = fr.push(b.samples, b.start, b.lost)
+                st.gaps, st.samples_discarded = fr.gaps, fr.samples_discarded
+                k = len(starts)
                 if not k:
                     continue
-                frames = buf[: k * n].reshape(k, n)
-                starts = buf_start + n * np.arange(k)
-                buf, buf_start = buf[k * n:].copy(), buf_start + k * n
                 with self._cv:
                     for i in range(k):
                         self._q.append((int(starts[i]), frames[i], t))
-                    self.stats.frames_in += k
+                    st.frames_in += k
                     over = len(self._q) - self.max_queue
                     for _ in range(max(over, 0)):
                         self._q.popleft()
                     if over > 0:
-                        self.stats.frames_skipped += over
-                    self.stats.queue_peak = max(self.stats.queue_peak, len(self._q))
+                        st.frames_skipped += over
+                    st.queue_peak = max(st.queue_peak, len(self._q))
                     self._cv.notify()
         except BaseException as exc:  # surfaced by run()
             self.error = exc
         finally:
+            st.samples_unframed = fr.buffered
             self._source_done.set()
             with self._cv:
                 self._cv.notify()
 
     # ---- inference ------------------------------------------------------------------------------
     def _inference(self) -> None:
+        from sdrkit.sinks.base import PredictionBatch
+
+        st = self.stats
+        first = True
         try:
             while True:
                 with self._cv:
@@ -132,24 +156,33 @@ class Pipeline:
                     if not self._q and self._source_done.is_set():
                         return
                     items = [self._q.popleft() for _ in range(min(self.batch, len(self._q)))]
-                starts = [i[0] for i in items]
+                starts = np.array([i[0] for i in items], np.int64)
                 frames = np.stack([i[1] for i in items])
                 t0 = time.perf_counter()
-                r = self.clf.predict(frames)
-                self.stats.model_seconds += time.perf_counter() - t0
+                pred = self.predictor.predict(frames)
+                st.model_seconds += time.perf_counter() - t0
+                if first and self.check_output:
+                    check_prediction(self.predictor.card, pred, len(items))
+                first = False
                 done = time.monotonic()
-                lat = [done - i[2] for i in items]
-                self.stats.frames_analyzed += len(items)
-                self.stats.frames_exited += int(np.sum(r.exited))
-                self.stats.latencies.extend(lat)
-                if self.on_result is not None:
-                    self.on_result(starts, r, lat)
+                lat = np.array([done - i[2] for i in items])
+                st.frames_analyzed += len(items)
+                for key, v in pred.stats.items():
+                    st.counters[key] = st.counters.get(key, 0) + v
+                st.latencies.extend(lat.tolist())
+                batch = PredictionBatch(starts, pred, lat, self.framer.frame_len)
+                for s in self.sinks:
+                    s.on_batch(batch)
         except BaseException as exc:
             self.error = exc
             self._stop.set()
 
     def run(self, seconds: float | None = None, frames: int | None = None) -> PipelineStats:
-        """Run until ``seconds`` pass, ``frames`` frames arrived, or the source ends."""
+        """Run until ``seconds`` pass, ``frames`` frames arrived, or the source ends; then close the sinks.
+
+        Returns:
+            the run's :class:`PipelineStats`; ``self.summary`` holds the sinks' summary lines.
+        """
         t_end = None if seconds is None else time.perf_counter() + seconds
 
         def until(st):
@@ -166,16 +199,10 @@ class Pipeline:
             self._stop.set()
             src.join()
             inf.join()
+        finally:
+            self.summary = []
+            for s in self.sinks:
+                self.summary.extend(s.close(self.stats))
         if self.error is not None:
             raise self.error
         return self.stats
-
-    def recording_index(self, stream_index: int) -> int:
-        """Where sample ``stream_index`` of the stream sits in the recording (lost samples are not recorded)."""
-        import bisect
-
-        i = bisect.bisect_right(self.block_map, (stream_index, float("inf"))) - 1
-        if i < 0:
-            return stream_index
-        s0, w0 = self.block_map[i]
-        return w0 + (stream_index - s0)

@@ -1,11 +1,9 @@
-"""Tasks: one registry, the same CLI verbs for each.
+"""Tasks: one registry; each task declares its verbs and its live predictor (:mod:`sdrkit.tasks.base`).
 
-A task (``amc`` now; ``beam``, ``spectrum``, ``aoa`` later) is a class registered in
-:data:`TASKS` that provides, for each verb it supports, ``add_<verb>_arguments(parser)``
-and ``<verb>(args) -> int``; verbs are ``dataset``, ``train``, ``evaluate`` and
-``calibrate_threshold``. ``sdrkit <verb> <task> ...`` dispatches here.
-
-Task modules are registered lazily so that ``sdrkit --help`` imports no torch.
+``sdrkit <verb> <task> ...`` is built from the declarations, and ``sdrkit classify --model
+CARD`` runs ``TASKS.get(card.task).predictor(card, options)``. A task is registered here with
+one lazy line (its module is imported on first lookup; task modules import torch only inside
+their verbs, so ``sdrkit --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -16,9 +14,12 @@ TASKS = Registry("task")
 TASKS.register_lazy("amc", "sdrkit.tasks.amc.task:AmcTask")
 TASKS.register_lazy("beam", "sdrkit.tasks.beam.task:BeamTask")
 
-VERBS = ("dataset", "train", "evaluate", "calibrate_threshold")
 
+def get_task(name: str):
+    """The registered task ``name`` (an instance of its :class:`~sdrkit.tasks.base.Task` class).
 
-def task_supports(task_cls, verb: str) -> bool:
-    """Whether ``task_cls`` implements ``verb``."""
-    return callable(getattr(task_cls, verb, None))
+    Raises:
+        ConfigError: unknown task (the message lists the registered ones).
+    """
+    obj = TASKS.get(name)
+    return obj() if isinstance(obj, type) else obj

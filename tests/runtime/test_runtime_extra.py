@@ -189,24 +189,6 @@ def test_tasks_registry_lists_amc_and_refuses_unknown_names():
         TASKS.get("nosuch")
 
 
-def _registered_tasks():
-    from sdrkit.tasks import TASKS
-
-    return TASKS.names()
-
-
-@pytest.mark.parametrize("name", _registered_tasks())
-def test_every_task_provides_the_common_verbs_with_their_arguments(name):
-    from sdrkit.tasks import TASKS, VERBS, task_supports
-
-    cls = TASKS.get(name)
-    for verb in ("dataset", "train", "evaluate"):
-        assert task_supports(cls, verb), f"task {name} lacks {verb}"
-    for verb in VERBS:
-        if task_supports(cls, verb):
-            assert callable(getattr(cls, f"add_{verb}_arguments", None)), f"{name}.add_{verb}_arguments"
-
-
 def test_cli_help_imports_neither_torch_nor_onnxruntime():
     code = ("import sys; from sdrkit.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))")

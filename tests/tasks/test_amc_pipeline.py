@@ -150,24 +150,28 @@ def test_classify_records_stream_with_prediction_annotations(tiny, tmp_path):
 def test_pipeline_skips_frames_when_inference_falls_behind_never_samples(tiny, tmp_path):
     import time as _time
 
-    from sdrkit.capture import RecordingWriter, open_recording
+    from sdrkit.capture import open_recording
     from sdrkit.radio import open_radio
+    from sdrkit.runtime import load_card
+    from sdrkit.sinks import SigMFSink
     from sdrkit.stream.pipeline import Pipeline
-    from sdrkit.tasks.amc.gated import GatedClassifier
+    from sdrkit.tasks.amc.live import AmcPredictor
 
     _, model = tiny
     src = tmp_path / "src"
     assert main(["synth", "--out", str(src), "--mods", "qpsk", "--snr", "20", "--frames-per-segment", "64"]) == 0
-    inner = GatedClassifier(model / "card.json")
+    inner = AmcPredictor(load_card(model / "card.json"))
 
     class Slow:                      # a model slower than the stream
+        card = inner.card
+
         def predict(self, frames):
             _time.sleep(0.05)
             return inner.predict(frames)
 
-    with open_radio(f"sim:{src}.sigmf-meta?loop=0&rx_buffer_size=8192") as radio, \
-            RecordingWriter(tmp_path / "copy", sample_rate=1e6, center_frequency=915e6) as w:
-        st = Pipeline(radio, Slow(), 1024, batch=4, max_queue=8, recorder=w).run()
+    with open_radio(f"sim:{src}.sigmf-meta?loop=0&rx_buffer_size=8192") as radio:
+        sink = SigMFSink(tmp_path / "copy", radio, "slow")
+        st = Pipeline(radio, Slow(), 1024, batch=4, max_queue=8, sinks=[sink]).run()
     assert st.frames_in == 64 and st.frames_skipped > 0
     assert st.frames_analyzed + st.frames_skipped == st.frames_in and st.analyzed_fraction < 1
     assert open_recording(tmp_path / "copy").num_samples == 64 * 1024      # every sample recorded

@@ -94,11 +94,12 @@ def test_cli_calibrate_rig_and_classify(model, tmp_path, monkeypatch, capsys):
                  "--front-end", "fe-c", "--shots", "2", "--out", str(out)]) == 0
     cal = json.loads(out.read_text())
     assert cal["front_end"] == "fe-c" and cal["radio"]["uri"].startswith("sim:") and cal["shots"] == 2
+    assert cal["radio"]["seed"] == 0          # the sweep's seed is a setting, recorded (not the clock)
     cap = next((tmp_path / "out" / "calibrate").glob("*.sigmf-meta"))
     assert main(["classify", "--task", "beam", "--calibration", str(out), "--model", str(model.path),
                  "--radio", f"sim:{cap}?loop=0", "--frames", "48"]) == 0
     assert "accuracy" in capsys.readouterr().out
-    assert main(["calibrate", "--model", str(model.path), "--rig", str(rig), "--front-end", "fe-q",
+    assert main(["calibrate", "beam", "--model", str(model.path), "--rig", str(rig), "--front-end", "fe-q",
                  "--out", str(out)]) != 0
     assert "no receiver with front_end 'fe-q'" in capsys.readouterr().err
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sdrkit.dsp.framing import to_model_input as to_input  # the one complex -> model-input converter
 from sdrkit.errors import DatasetError
 
 FULL_SCALE = 4096.0
@@ -102,12 +103,3 @@ def read_manifest(data_dir) -> dict:
     if not p.exists():
         raise DatasetError(f"{p} not found; make the data set with 'sdrkit dataset amc --out {data_dir}'")
     return json.loads(p.read_text())
-
-
-def to_input(frames: np.ndarray) -> np.ndarray:
-    """complex64 (B, N) -> float32 (B, 2, N) model input (normalization happens in the graph)."""
-    f = np.ascontiguousarray(frames, np.complex64)
-    out = np.empty((f.shape[0], 2, f.shape[1]), np.float32)
-    out[:, 0] = f.real
-    out[:, 1] = f.imag
-    return out

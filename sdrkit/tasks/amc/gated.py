@@ -21,20 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sdrkit.dsp.framing import to_model_input as to_input
 from sdrkit.errors import ModelError
 from sdrkit.runtime import load_card, onnx_session
-from sdrkit.tasks.amc.dataset import to_input
+from sdrkit.runtime.predict import entropy, softmax
 
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def entropy(p: np.ndarray) -> np.ndarray:
-    """Shannon entropy in nats of each row of probabilities."""
-    return -np.sum(p * np.log(np.maximum(p, 1e-12)), axis=1)
+__all__ = ["GatedClassifier", "GatedResult", "entropy", "softmax"]
 
 
 @dataclass
@@ -72,7 +64,8 @@ class GatedClassifier:
         if policy not in ("adaptive", "always"):
             raise ModelError(f"gating policy {policy!r} must be 'adaptive' or 'always'")
         if policy == "adaptive" and self.full is None:
-            policy = "always"
+            raise ModelError(f"{self.card.path}: the adaptive batch policy needs the card's 'full' (backbone) graph, "
+                             f"which it does not list; re-export the model or pass policy='always'")
         self.policy, self.probe_every, self.ema = policy, int(probe_every), float(ema)
         self.break_even = float(self.card.thresholds.get("break_even_exit_fraction", 0.0))
         self.reset()

@@ -1,156 +1,204 @@
 """The ``amc`` task: early-exit automatic modulation classification.
 
 Verbs: ``sdrkit dataset amc``, ``sdrkit train amc``, ``sdrkit calibrate-threshold amc``,
-``sdrkit evaluate amc``; live use through ``sdrkit classify``.
+``sdrkit evaluate amc``, ``sdrkit calibrate amc`` (prototypes from an embedding card);
+live through ``sdrkit classify --model models/amc/card.json`` (:class:`AmcPredictor`).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+from sdrkit.tasks.base import SmokeRun, Task, Verb, option
 
 DEFAULT_DATA = "data/amc"
 DEFAULT_MODEL_DIR = "models/amc"
+DEFAULT_CARD = f"{DEFAULT_MODEL_DIR}/card.json"
+VARIANTS = ("auto", "V0", "V1", "V2", "V3")
 
 
-class AmcTask:
+@dataclass(frozen=True)
+class DatasetConfig:
+    out: str = option(DEFAULT_DATA, help="output folder")
+    train_per_cell: int = option(480, help="train frames per (class, SNR)")
+    val_per_cell: int = option(160, help="validation frames per (class, SNR); threshold calibration needs ~1.7k "
+                                         "frames per SNR to resolve a 1-point gap")
+    test_per_cell: int = option(152, help="test frames per (class, SNR)")
+    frame_len: int = option(1024, help="samples per frame")
+    seed: int = option(0, help="root seed; splits use streams (seed, split)")
+    workers: int | None = option(None, help="generator processes (default: all cores)")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = option(DEFAULT_DATA, help="data set folder")
+    out: str = option(DEFAULT_MODEL_DIR, help="model folder")
+    epochs: int = option(8, help="passes over the training split (8: ~16 min on 2 cores)")
+    batch: int = option(256, help="frames per step")
+    lr: float = option(3e-3, help="learning rate")
+    method: str = option("joint", choices=("joint", "per-branch"),
+                         help="joint weighted loss, or the paper's per-branch updates (Algorithm 1)")
+    exit_weight: float = option(1.0, help="weight of each exit's loss (joint)")
+    max_frames: int | None = option(None, help="use at most this many training frames")
+    time_budget: float | None = option(None, help="stop training after this many minutes")
+    seed: int = option(0, help="training seed")
+    budget: float = option(0.01, help="accuracy budget for the exit threshold: max drop vs backbone per SNR >= 0 dB")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
+class CalibrateThresholdConfig:
+    model: str = option(DEFAULT_CARD, help="model card")
+    data: str = option(DEFAULT_DATA, help="data set folder (its val split is used)")
+    budget: float = option(0.01, help="max accuracy drop vs the backbone at any SNR >= 0 dB (0.01 = 1 point)")
+    variant: str = option("auto", choices=VARIANTS,
+                          help="exit placement V0..V3 (after conv block 1, 2, 3, 5), or auto (pick by measured latency)")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    model: str = option(DEFAULT_CARD, help="model card")
+    data: str = option(DEFAULT_DATA, help="data set folder (its test split is used)")
+    out: str = option("out/amc_eval", help="folder for JSON and PNGs")
+    max_per_snr: int = option(0, help="test frames per SNR for accuracy (0: all; latency uses at most 512)")
+    quick: bool = option(False, help="fewer frames and repeats (smoke test; card untouched)")
+    no_card_update: bool = option(False, help="do not write the metrics into the model card")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    model: str = option(help="embedding card (files.encoder), e.g. from tasks.amc.proto.export_amc_embedding")
+    capture: str = option(help="labelled SigMF recording (core:label per frame)")
+    front_end: str | None = option(None, help="front end name (default: the recording's sdrkit:front_end)")
+    shots: int = option(8, help="labelled shots per class")
+    out: str | None = option(None, help="calibration file (default calibrations/amc-<front end>-<UTC time>.json)")
+    command_line: str = option("", cli=False)
+
+
+def dataset(cfg: DatasetConfig) -> int:
+    import time
+
+    from sdrkit.tasks.amc.data import CLASSES, SNRS, AmcDataSpec
+    from sdrkit.tasks.amc.dataset import write_split
+
+    spec = AmcDataSpec(frame_len=cfg.frame_len)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = len(CLASSES) * len(SNRS)
+    manifest = {"spec": spec.to_dict(), "command": cfg.command_line, "seed": cfg.seed, "splits": {}}
+    for split, per in (("train", cfg.train_per_cell), ("val", cfg.val_per_cell), ("test", cfg.test_per_cell)):
+        n = per * cells
+        if n == 0:
+            continue
+        t0 = time.perf_counter()
+        manifest["splits"][split] = write_split(out, split, n, cfg.seed, spec, cfg.workers, cfg.command_line)
+        dt = time.perf_counter() - t0
+        manifest["splits"][split]["frames_per_s"] = n / dt
+        print(f"{split}: {n} frames in {dt:.1f} s ({n / dt:.0f} frames/s incl. writing) -> {out / split}.sigmf-meta")
+    (out / "splits.json").write_text(json.dumps(manifest, indent=2))
+    print(f"wrote {out / 'splits.json'}")
+    return 0
+
+
+def train(cfg: TrainConfig) -> int:
+    from sdrkit.tasks.amc.train import train as train_net
+
+    net, hist = train_net(cfg.data, Path(cfg.out), epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, method=cfg.method,
+                          exit_weight=cfg.exit_weight, seed=cfg.seed, max_frames=cfg.max_frames,
+                          time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None)
+    return finish_training(cfg, net, hist)
+
+
+def finish_training(cfg: TrainConfig, net, hist) -> int:
+    """Export every placement, write the card, calibrate."""
+    from sdrkit.runtime.card import InputSpec, ModelCard, OutputSpec
+    from sdrkit.tasks.amc.dataset import read_manifest
+    from sdrkit.tasks.amc.train import EXITS, VARIANT_NAMES, export_all
+
+    manifest = read_manifest(cfg.data)
+    out = Path(cfg.out)
+    frame_len = manifest["spec"]["frame_len"]
+    files = export_all(net, out, frame_len)
+    classes = tuple(manifest["spec"]["classes"])
+    card = ModelCard(
+        task="amc", name="amc-earlyexit", classes=classes,
+        input=InputSpec(sample_rate=1e6, frame_len=frame_len, sample_rate_tolerance=0.0),
+        files={**files, "stem": "stem_e2.onnx", "rest": "rest_e2.onnx"},
+        output=OutputSpec("classes", description="modulation class; outputs.exited: frame left at the early exit"),
+        architecture={"name": "amc_earlyexit", "kwargs": {"n_classes": len(classes), "exits": list(EXITS)}},
+        thresholds={}, metrics={"val_history": hist},
+        training={"command": cfg.command_line, "seed": cfg.seed, "method": cfg.method,
+                  "exit_weight": cfg.exit_weight, "epochs_run": len(hist),
+                  "data": {"manifest_command": manifest["command"], "seed": manifest["seed"],
+                           "train_sha256": manifest["splits"]["train"]["sha256"],
+                           "val_sha256": manifest["splits"]["val"]["sha256"],
+                           "test_sha256": manifest["splits"].get("test", {}).get("sha256"),
+                           "spec": manifest["spec"]}},
+        extra={"variants": {VARIANT_NAMES[k]: {"exit_after": k, "stem": f"stem_e{k}.onnx",
+                                               "rest": f"rest_e{k}.onnx"} for k in EXITS},
+               "deployed_variant": "V1"})
+    card.save(out / "card.json")
+    print(f"wrote {out / 'card.json'}; next: sdrkit calibrate-threshold amc --model {out / 'card.json'}")
+    return calibrate_threshold(CalibrateThresholdConfig(model=str(out / "card.json"), data=cfg.data,
+                                                        budget=cfg.budget, variant="auto"))
+
+
+def calibrate_threshold(cfg: CalibrateThresholdConfig) -> int:
+    from sdrkit.tasks.amc.select import calibrate_and_select
+
+    card = calibrate_and_select(cfg.model, cfg.data, budget=cfg.budget, variant=cfg.variant)
+    t = card.thresholds
+    print(f"variant {card.extra['deployed_variant']}: entropy threshold T = {t['entropy']:.4f} nats "
+          f"(val: {t['val_exit_fraction']:.1%} exit early, worst gap {t['val_worst_gap'] * 100:.2f} points); "
+          f"wrote {card.path}")
+    return 0
+
+
+def calibrate(cfg: CalibrateConfig) -> int:
+    from sdrkit.runtime.calibration import calibrate_capture, default_calibration_path
+
+    out = cfg.out or default_calibration_path("amc", cfg.front_end)
+    cal, dt = calibrate_capture(cfg.model, cfg.capture, shots=cfg.shots, front_end=cfg.front_end, out=out)
+    print(f"calibrated {len(cal.classes)} classes x {cal.shots} shots on front end {cal.front_end!r} "
+          f"in {dt * 1e3:.0f} ms -> {out}")
+    return 0
+
+
+class AmcTask(Task):
+    """early-exit modulation classification (11 classes, entropy-gated exits)"""
+
     name = "amc"
+    summary = "early-exit modulation classification (11 classes, entropy-gated exits)"
+    verbs = (
+        Verb("dataset", "write the labelled AMC data set (SigMF train/val/test splits)", DatasetConfig, dataset),
+        Verb("train", "train the early-exit CNN, export every exit placement, calibrate the threshold",
+             TrainConfig, train),
+        Verb("calibrate-threshold", "pick the exit placement and entropy threshold for an accuracy budget",
+             CalibrateThresholdConfig, calibrate_threshold),
+        Verb("evaluate", "accuracy / early exits / latency vs SNR on the test split (JSON + PNGs)",
+             EvaluateConfig, "sdrkit.tasks.amc.evaluate:run_evaluation"),
+        Verb("calibrate", "prototypes for a new front end from an AMC embedding card", CalibrateConfig, calibrate),
+    )
+    smoke = SmokeRun(
+        steps=(("dataset", {"out": "{tmp}/data", "train_per_cell": 3, "val_per_cell": 2, "test_per_cell": 2,
+                            "workers": 1}),
+               ("train", {"data": "{tmp}/data", "out": "{tmp}/model", "epochs": 1, "batch": 64}),
+               ("evaluate", {"model": "{tmp}/model/card.json", "data": "{tmp}/data", "out": "{tmp}/eval",
+                             "quick": True})),
+        card="{tmp}/model/card.json",
+        stream="sim:{tmp}/data/test.sigmf-meta?loop=0")
 
-    # ---- dataset ---------------------------------------------------------------------------
-    @staticmethod
-    def add_dataset_arguments(p) -> None:
-        p.add_argument("--out", default=DEFAULT_DATA, help=f"output folder (default {DEFAULT_DATA})")
-        p.add_argument("--train-per-cell", type=int, default=480, help="train frames per (class, SNR) (default 480)")
-        p.add_argument("--val-per-cell", type=int, default=160,
-                       help="validation frames per (class, SNR) (default 160: threshold calibration needs ~1.7k "
-                            "frames per SNR to resolve a 1-point gap)")
-        p.add_argument("--test-per-cell", type=int, default=152, help="test frames per (class, SNR) (default 152)")
-        p.add_argument("--frame-len", type=int, default=1024, help="samples per frame (default 1024)")
-        p.add_argument("--seed", type=int, default=0, help="root seed; splits use streams (seed, split)")
-        p.add_argument("--workers", type=int, help="generator processes (default: all cores)")
+    def predictor(self, card, options):
+        from sdrkit.tasks.amc.live import AmcPredictor
 
-    @staticmethod
-    def dataset(args) -> int:
-        import time
+        if options.calibration:
+            from sdrkit.runtime.calibration import PrototypePredictor
 
-        from sdrkit.tasks.amc.data import CLASSES, SNRS, AmcDataSpec
-        from sdrkit.tasks.amc.dataset import write_split
-
-        spec = AmcDataSpec(frame_len=args.frame_len)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        cells = len(CLASSES) * len(SNRS)
-        manifest = {"spec": spec.to_dict(), "command": args.command_line, "seed": args.seed, "splits": {}}
-        for split, per in (("train", args.train_per_cell), ("val", args.val_per_cell), ("test", args.test_per_cell)):
-            n = per * cells
-            if n == 0:
-                continue
-            t0 = time.perf_counter()
-            manifest["splits"][split] = write_split(out, split, n, args.seed, spec, args.workers, args.command_line)
-            dt = time.perf_counter() - t0
-            manifest["splits"][split]["frames_per_s"] = n / dt
-            print(f"{split}: {n} frames in {dt:.1f} s ({n / dt:.0f} frames/s incl. writing) -> {out / split}.sigmf-meta")
-        (out / "splits.json").write_text(json.dumps(manifest, indent=2))
-        print(f"wrote {out / 'splits.json'}")
-        return 0
-
-    # ---- train -----------------------------------------------------------------------------
-    @staticmethod
-    def add_train_arguments(p) -> None:
-        p.add_argument("--data", default=DEFAULT_DATA, help=f"data set folder (default {DEFAULT_DATA})")
-        p.add_argument("--out", default=DEFAULT_MODEL_DIR, help=f"model folder (default {DEFAULT_MODEL_DIR})")
-        p.add_argument("--epochs", type=int, default=8,
-                       help="passes over the training split (default 8: ~16 min on 2 cores)")
-        p.add_argument("--batch", type=int, default=256)
-        p.add_argument("--lr", type=float, default=3e-3)
-        p.add_argument("--method", choices=["joint", "per-branch"], default="joint",
-                       help="joint weighted loss, or the paper's per-branch updates (Algorithm 1)")
-        p.add_argument("--exit-weight", type=float, default=1.0, help="weight of each exit's loss (joint)")
-        p.add_argument("--max-frames", type=int, help="use at most this many training frames")
-        p.add_argument("--time-budget", type=float, help="stop training after this many minutes")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--budget", type=float, default=0.01,
-                       help="accuracy budget for the exit threshold: max drop vs backbone per SNR >= 0 dB")
-
-    @staticmethod
-    def train(args) -> int:
-        from sdrkit.tasks.amc.train import train
-
-        out = Path(args.out)
-        net, hist = train(args.data, out, epochs=args.epochs, batch=args.batch, lr=args.lr, method=args.method,
-                          exit_weight=args.exit_weight, seed=args.seed, max_frames=args.max_frames,
-                          time_budget_s=args.time_budget * 60 if args.time_budget else None)
-        return AmcTask.finish_training(args, net, hist)
-
-    @staticmethod
-    def finish_training(args, net, hist) -> int:
-        """Export every placement, write the card, calibrate."""
-        from sdrkit.runtime.card import InputSpec, ModelCard
-        from sdrkit.tasks.amc.dataset import read_manifest
-        from sdrkit.tasks.amc.train import EXITS, VARIANT_NAMES, export_all
-
-        manifest = read_manifest(args.data)
-        out = Path(args.out)
-        frame_len = manifest["spec"]["frame_len"]
-        files = export_all(net, out, frame_len)
-        card = ModelCard(
-            task="amc", name="amc-earlyexit", classes=tuple(manifest["spec"]["classes"]),
-            input=InputSpec(sample_rate=1e6, frame_len=frame_len, sample_rate_tolerance=0.0),
-            files={**files, "stem": "stem_e2.onnx", "rest": "rest_e2.onnx"},
-            thresholds={}, metrics={"val_history": hist},
-            training={"command": args.command_line, "seed": args.seed, "method": args.method,
-                      "exit_weight": args.exit_weight, "epochs_run": len(hist),
-                      "data": {"manifest_command": manifest["command"], "seed": manifest["seed"],
-                               "train_sha256": manifest["splits"]["train"]["sha256"],
-                               "val_sha256": manifest["splits"]["val"]["sha256"],
-                               "test_sha256": manifest["splits"].get("test", {}).get("sha256"),
-                               "spec": manifest["spec"]}},
-            extra={"variants": {VARIANT_NAMES[k]: {"exit_after": k, "stem": f"stem_e{k}.onnx",
-                                                   "rest": f"rest_e{k}.onnx"} for k in EXITS},
-                   "deployed_variant": "V1"})
-        card.save(out / "card.json")
-        print(f"wrote {out / 'card.json'}; next: sdrkit calibrate-threshold amc --model {out / 'card.json'}")
-        return AmcTask.calibrate_threshold(_ns(model=str(out / "card.json"), data=args.data, budget=args.budget,
-                                               variant="auto"))
-
-    # ---- calibrate-threshold -------------------------------------------------------------------
-    @staticmethod
-    def add_calibrate_threshold_arguments(p) -> None:
-        p.add_argument("--model", default=f"{DEFAULT_MODEL_DIR}/card.json", help="model card")
-        p.add_argument("--data", default=DEFAULT_DATA, help="data set folder (its val split is used)")
-        p.add_argument("--budget", type=float, default=0.01,
-                       help="max accuracy drop vs the backbone at any SNR >= 0 dB (default 0.01 = 1 point)")
-        p.add_argument("--variant", default="auto", choices=["auto", "V0", "V1", "V2", "V3"],
-                       help="exit placement V0..V3 (after conv block 1, 2, 3, 5), or auto (pick by measured latency)")
-
-    @staticmethod
-    def calibrate_threshold(args) -> int:
-        from sdrkit.tasks.amc.select import calibrate_and_select
-
-        card = calibrate_and_select(args.model, args.data, budget=args.budget, variant=args.variant)
-        t = card.thresholds
-        print(f"variant {card.extra['deployed_variant']}: entropy threshold T = {t['entropy']:.4f} nats "
-              f"(val: {t['val_exit_fraction']:.1%} exit early, worst gap {t['val_worst_gap'] * 100:.2f} points); "
-              f"wrote {card.path}")
-        return 0
-
-    # ---- evaluate ----------------------------------------------------------------------------
-    @staticmethod
-    def add_evaluate_arguments(p) -> None:
-        p.add_argument("--model", default=f"{DEFAULT_MODEL_DIR}/card.json", help="model card")
-        p.add_argument("--data", default=DEFAULT_DATA, help="data set folder (its test split is used)")
-        p.add_argument("--out", default="out/amc_eval", help="folder for JSON and PNGs (default out/amc_eval)")
-        p.add_argument("--max-per-snr", type=int, default=0,
-                       help="test frames per SNR for accuracy (default 0: all; latency uses at most 512)")
-        p.add_argument("--quick", action="store_true", help="fewer frames and repeats (smoke test; card untouched)")
-        p.add_argument("--no-card-update", action="store_true", help="do not write the metrics into the model card")
-
-    @staticmethod
-    def evaluate(args) -> int:
-        from sdrkit.tasks.amc.evaluate import run_evaluation
-
-        return run_evaluation(args)
-
-
-class _ns(dict):
-    __getattr__ = dict.__getitem__
+            self.refuse_options(options, allowed=("calibration",))
+            return PrototypePredictor(card, options.calibration, threads=options.threads)
+        return AmcPredictor(card, threshold=options.threshold, threads=options.threads)

@@ -11,9 +11,9 @@ def export_encoder(enc, spec, cfg, hist: dict, out: Path, command: str = "", nam
     import torch
 
     from sdrkit.nn.beam import count_parameters
-    from sdrkit.runtime.card import InputSpec, ModelCard, load_card
+    from sdrkit.runtime.card import InputSpec, ModelCard, OutputSpec, load_card
     from sdrkit.runtime.export import export_onnx
-    from sdrkit.tasks.beam.task import SAMPLE_RATE, beam_classes
+    from sdrkit.tasks.beam import SAMPLE_RATE, beam_classes
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -26,6 +26,13 @@ def export_encoder(enc, spec, cfg, hist: dict, out: Path, command: str = "", nam
                         normalization="per-frame unit RMS + lag-0 normalization, inside the graph"
                         if cfg.data_norm else "none"),
         files={"encoder": "encoder.onnx"},
+        output=OutputSpec("embedding", description="emb: (batch, embedding_dim) float32; classes by nearest "
+                                                   "prototype of a calibration (sdrkit calibrate beam)"),
+        architecture={"name": "protobeam_encoder",
+                      "kwargs": {"frame_len": spec.frame_len, "emb_dim": enc.emb_dim, "lags": enc.lags,
+                                 "normalize_input": cfg.data_norm},
+                      "note": "create_model(architecture, preamble=sdrkit.tasks.beam.sim.preamble("
+                              "ArraySpec(**card.extra['array'])))"},
         metrics={"training": hist},
         training={"command": command, "seed": cfg.seed, "config": asdict(cfg),
                   "train_front_ends": f"rand-0..rand-{cfg.train_front_ends - 1}",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sdrkit.tasks.beam import CENTER_FREQUENCY, SAMPLE_RATE
 from sdrkit.tasks.beam.sim import ArraySpec, BeamFrontEnd, generate
 
 
@@ -18,7 +19,6 @@ def record_beam_sweep(path, spec: ArraySpec, front_end: BeamFrontEnd, per_beam: 
     ``sdrkit:beam`` = index, ``sdrkit:front_end`` = name). Returns the ``.sigmf-meta`` path.
     """
     from sdrkit.capture import write_recording
-    from sdrkit.tasks.beam.task import CENTER_FREQUENCY, SAMPLE_RATE
 
     beams = np.arange(spec.beams) if beams is None else np.asarray(beams)
     sched = np.repeat(beams, per_beam)              # the TX steps through its beams in order
@@ -31,3 +31,37 @@ def record_beam_sweep(path, spec: ArraySpec, front_end: BeamFrontEnd, per_beam: 
                            description=f"beam sweep: {len(beams)} beams x {per_beam} frames, front end {front_end.name}",
                            extra_global={"front_end": front_end.name, "radio_uri": radio_uri or "sim:beam",
                                          "frame_len": L, "command": command})
+
+
+def record_rig_sweep(rig_path, front_end: str, shots: int, beams: int | None = None, seed: int = 0,
+                     out_dir="out/calibrate"):
+    """Open the rig, find the receiver with ``front_end``, record a TX beam sweep (simulated radios).
+
+    Args:
+        seed: seeds the sweep's channel draws (recorded in the recording and the calibration).
+
+    Returns:
+        (capture .sigmf-meta path, radio dict).
+
+    Raises:
+        ConfigError: no such receiver in the rig, or a rig with real radios (needs a TX array driver).
+    """
+    from sdrkit.errors import ConfigError
+    from sdrkit.rigs import load_rig
+    from sdrkit.tasks.beam.sim import get_front_end
+
+    rig = load_rig(rig_path)
+    rx = [r for r in rig.radios.values() if r.front_end == front_end and r.role != "tx"]
+    if not rx:
+        raise ConfigError(f"rig {rig.name!r} has no receiver with front_end {front_end!r} "
+                          f"(has: {sorted(r.front_end for r in rig.radios.values() if r.role != 'tx')})")
+    tx = [r for r in rig.radios.values() if r.role == "tx"]
+    if not rx[0].uri.startswith("sim:") or (tx and not tx[0].uri.startswith("sim:")):
+        raise ConfigError(f"rig {rig.name!r}: beam sweeps on real radios need a TX array driver that sdrkit does "
+                          f"not have yet; record a labelled sweep and pass --capture")
+    extra = (tx[0].extra or {}) if tx else {}
+    spec = ArraySpec(elements=int(extra.get("elements", 16)), beams=int(beams or extra.get("beams", 24)))
+    path = Path(out_dir) / f"{rig.name}-{front_end}-sweep"
+    meta = record_beam_sweep(path, spec, get_front_end(front_end, spec.elements), shots, np.random.default_rng(seed),
+                             radio_uri=rx[0].uri, command=f"sweep seed {seed}")
+    return meta, {"uri": rx[0].uri, "serial": "", "rig": rig.name, "tx": tx[0].uri if tx else "", "seed": seed}

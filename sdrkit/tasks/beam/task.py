@@ -1,106 +1,166 @@
 """The ``beam`` task: DeepBeam baseline and ProtoBeam few-shot recalibration.
 
-Verbs: ``sdrkit dataset beam``, ``sdrkit train beam``, ``sdrkit evaluate beam``; calibration
-sessions through ``sdrkit calibrate --task beam`` and live use through
-``sdrkit classify --task beam --calibration FILE --radio URI``.
+Verbs: ``sdrkit dataset beam``, ``sdrkit train beam``, ``sdrkit evaluate beam``,
+``sdrkit calibrate beam`` (a calibration session for a new front end); live through
+``sdrkit classify --model models/beam/card.json --calibration FILE --radio URI``: the
+encoder embeds each frame and the nearest prototype of the calibration names the beam.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
+
+from sdrkit.errors import ConfigError
+from sdrkit.tasks.base import SmokeRun, Task, Verb, option
 
 DEFAULT_DATA = "data/beam"
 DEFAULT_MODEL_DIR = "models/beam"
-SAMPLE_RATE = 1e6
-CENTER_FREQUENCY = 28e9
+DEFAULT_CARD = f"{DEFAULT_MODEL_DIR}/card.json"
 
 
-def beam_classes(n: int) -> tuple:
-    return tuple(f"beam{i:02d}" for i in range(n))
+@dataclass(frozen=True)
+class DatasetConfig:
+    out: str = option(DEFAULT_DATA, help="output folder")
+    front_ends: str = option("fe-a,fe-b,fe-c,fe-d", help="comma-separated front-end names")
+    per_beam: int = option(64, help="frames per beam per front end")
+    elements: int = option(16, help="TX ULA elements")
+    beams: int = option(24, help="codebook size")
+    seed: int = option(0, help="root seed (front end i uses the stream (seed, i))")
+    command_line: str = option("", cli=False)
 
 
-class BeamTask:
+@dataclass(frozen=True)
+class TrainConfig:
+    out: str = option(DEFAULT_MODEL_DIR, help="model folder")
+    steps: int = option(4000, help="episode batches")
+    train_front_ends: int = option(384, help="pool of random training front ends")
+    per_beam: int = option(12, help="bank frames per beam per training front end")
+    n_way: int = option(8, help="beams per episode")
+    k_shot: int = option(4, help="support shots per beam per episode")
+    no_data_norm: bool = option(False, help="disable per-frame data normalization")
+    no_augment: bool = option(False, help="disable random scale/phase augmentation")
+    no_proto_norm: bool = option(False, help="disable prototype (L2) normalization")
+    time_budget: float | None = option(None, help="stop after this many minutes")
+    seed: int = option(0, help="training seed")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    model: str = option(DEFAULT_CARD, help="encoder model card")
+    out: str = option("out/beam_eval", help="folder for JSON and PNGs")
+    front_ends: str = option("fe-a,fe-b,fe-c,fe-d", help="held-out front ends (TOTA)")
+    per_beam: int = option(64, help="frames per beam per front end")
+    trials: int = option(20, help="random support draws per cell")
+    ablations: bool = option(False, help="also train the DN/Aug/PN ablation encoders (short runs) for Table I")
+    quick: bool = option(False, help="small smoke run (card untouched)")
+    seed: int = option(1, help="evaluation seed")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    model: str = option(DEFAULT_CARD, help="encoder model card")
+    rig: str | None = option(None, help="rig file or name (rigs/<name>.yaml): record a beam sweep from it")
+    capture: str | None = option(None, help="labelled SigMF recording (core:label per frame)")
+    front_end: str | None = option(None, help="front end (rig: selects the receiver; capture: overrides the file's)")
+    shots: int = option(8, help="labelled shots per class")
+    beams: int | None = option(None, help="rig sweeps: codebook size (a new class set needs no retraining)")
+    seed: int = option(0, help="rig sweeps: seed of the sweep's channel draws (recorded in the calibration)")
+    out: str | None = option(None, help="calibration file (default calibrations/beam-<front end>-<UTC time>.json)")
+    command_line: str = option("", cli=False)
+
+
+def dataset(cfg: DatasetConfig) -> int:
+    import numpy as np
+
+    from sdrkit.tasks.beam.rig import record_beam_sweep
+    from sdrkit.tasks.beam.sim import ArraySpec, get_front_end
+
+    spec = ArraySpec(elements=cfg.elements, beams=cfg.beams)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(cfg.front_ends.split(",")):
+        rng = np.random.default_rng([cfg.seed, i])
+        path = record_beam_sweep(out / name, spec, get_front_end(name, spec.elements), cfg.per_beam, rng,
+                                 command=cfg.command_line)
+        print(f"{name}: {cfg.per_beam} frames x {spec.beams} beams -> {path}")
+    return 0
+
+
+def train(cfg: TrainConfig) -> int:
+    import torch
+
+    from sdrkit.tasks.beam.export import export_encoder
+    from sdrkit.tasks.beam.sim import ArraySpec
+    from sdrkit.tasks.beam.train import ProtoConfig, train_protobeam
+
+    torch.set_num_threads(2)
+    spec = ArraySpec()
+    pcfg = ProtoConfig(steps=cfg.steps, n_way=cfg.n_way, k_shot=cfg.k_shot, train_front_ends=cfg.train_front_ends,
+                       data_norm=not cfg.no_data_norm, augment=not cfg.no_augment, proto_norm=not cfg.no_proto_norm,
+                       seed=cfg.seed, time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None)
+    enc, hist = train_protobeam(spec, pcfg, per_beam=cfg.per_beam)
+    card = export_encoder(enc, spec, pcfg, hist, Path(cfg.out), command=cfg.command_line)
+    print(f"wrote {card.path}")
+    return 0
+
+
+def calibrate(cfg: CalibrateConfig) -> int:
+    from sdrkit.resources import resolve
+    from sdrkit.runtime.calibration import calibrate_capture, default_calibration_path
+
+    if bool(cfg.rig) == bool(cfg.capture):
+        raise ConfigError("give exactly one of --rig RIG (record a sweep) or --capture REC (a labelled recording)")
+    radio = None
+    capture = cfg.capture
+    if cfg.rig:
+        from sdrkit.tasks.beam.rig import record_rig_sweep
+
+        if not cfg.front_end:
+            raise ConfigError("--rig needs --front-end NAME (the receiver to calibrate)")
+        capture, radio = record_rig_sweep(cfg.rig, cfg.front_end, cfg.shots, cfg.beams, seed=cfg.seed)
+        print(f"recorded beam sweep (seed {cfg.seed}) -> {capture}")
+    out = cfg.out or default_calibration_path("beam", cfg.front_end)
+    cal, dt = calibrate_capture(resolve("models", cfg.model), capture, shots=cfg.shots, front_end=cfg.front_end,
+                                out=out, radio=radio)
+    print(f"calibrated {len(cal.classes)} classes x {cal.shots} shots on front end {cal.front_end!r} "
+          f"in {dt * 1e3:.0f} ms -> {out}")
+    print(f"next: sdrkit classify --model {cfg.model} --calibration {out} --radio URI")
+    return 0
+
+
+class BeamTask(Task):
     """beam prediction from raw I/Q; few-shot recalibration on new front ends (ProtoBeam)"""
 
     name = "beam"
+    summary = "beam prediction from raw I/Q; few-shot recalibration on new front ends (ProtoBeam)"
+    verbs = (
+        Verb("dataset", "write labelled beam sweeps (SigMF, one per front end)", DatasetConfig, dataset),
+        Verb("train", "episodic ProtoBeam training of the encoder; writes ONNX + card", TrainConfig, train),
+        Verb("evaluate", "Table I (TTSA/TOTA), DeepBeam baseline, PCA and confusion PNGs", EvaluateConfig,
+             "sdrkit.tasks.beam.evaluate:run_evaluation"),
+        Verb("calibrate", "few-shot calibration session: labelled shots -> prototypes file", CalibrateConfig,
+             calibrate),
+    )
+    smoke = SmokeRun(
+        steps=(("dataset", {"out": "{tmp}/data", "front_ends": "fe-a", "per_beam": 8}),
+               ("train", {"out": "{tmp}/model", "steps": 20, "train_front_ends": 8, "per_beam": 4}),
+               ("evaluate", {"model": "{tmp}/model/card.json", "out": "{tmp}/eval", "front_ends": "fe-a,fe-b",
+                             "quick": True}),
+               ("calibrate", {"model": "{tmp}/model/card.json", "capture": "{tmp}/data/fe-a.sigmf-meta",
+                              "shots": 4, "out": "{tmp}/cal.json"})),
+        card="{tmp}/model/card.json",
+        stream="sim:{tmp}/data/fe-a.sigmf-meta?loop=0",
+        calibration="{tmp}/cal.json")
 
-    # ---- dataset ---------------------------------------------------------------------------
-    @staticmethod
-    def add_dataset_arguments(p) -> None:
-        p.add_argument("--out", default=DEFAULT_DATA, help=f"output folder (default {DEFAULT_DATA})")
-        p.add_argument("--front-ends", default="fe-a,fe-b,fe-c,fe-d", help="comma-separated front-end names")
-        p.add_argument("--per-beam", type=int, default=64, help="frames per beam per front end (default 64)")
-        p.add_argument("--elements", type=int, default=16, help="TX ULA elements (default 16)")
-        p.add_argument("--beams", type=int, default=24, help="codebook size (default 24)")
-        p.add_argument("--seed", type=int, default=0)
+    def predictor(self, card, options):
+        from sdrkit.runtime.calibration import PrototypePredictor
 
-    @staticmethod
-    def dataset(args) -> int:
-        import numpy as np
-
-        from sdrkit.tasks.beam.sim import ArraySpec, get_front_end
-        from sdrkit.tasks.beam.rig import record_beam_sweep
-
-        spec = ArraySpec(elements=args.elements, beams=args.beams)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        for i, name in enumerate(args.front_ends.split(",")):
-            rng = np.random.default_rng([args.seed, i])
-            path = record_beam_sweep(out / name, spec, get_front_end(name, spec.elements), args.per_beam, rng,
-                                     command=getattr(args, "command_line", ""))
-            print(f"{name}: {args.per_beam} frames x {spec.beams} beams -> {path}")
-        return 0
-
-    # ---- train -----------------------------------------------------------------------------
-    @staticmethod
-    def add_train_arguments(p) -> None:
-        p.add_argument("--out", default=DEFAULT_MODEL_DIR, help=f"model folder (default {DEFAULT_MODEL_DIR})")
-        p.add_argument("--steps", type=int, default=4000, help="episodes batches (default 4000)")
-        p.add_argument("--train-front-ends", type=int, default=384, help="pool of random training front ends")
-        p.add_argument("--per-beam", type=int, default=12, help="bank frames per beam per training front end")
-        p.add_argument("--n-way", type=int, default=8)
-        p.add_argument("--k-shot", type=int, default=4)
-        p.add_argument("--no-data-norm", action="store_true", help="disable per-frame data normalization")
-        p.add_argument("--no-augment", action="store_true", help="disable random scale/phase augmentation")
-        p.add_argument("--no-proto-norm", action="store_true", help="disable prototype (L2) normalization")
-        p.add_argument("--time-budget", type=float, help="stop after this many minutes")
-        p.add_argument("--seed", type=int, default=0)
-
-    @staticmethod
-    def train(args) -> int:
-        from sdrkit.tasks.beam.export import export_encoder
-        from sdrkit.tasks.beam.sim import ArraySpec
-        from sdrkit.tasks.beam.train import ProtoConfig, train_protobeam
-
-        import torch
-
-        torch.set_num_threads(2)
-        spec = ArraySpec()
-        cfg = ProtoConfig(steps=args.steps, n_way=args.n_way, k_shot=args.k_shot,
-                          train_front_ends=args.train_front_ends, data_norm=not args.no_data_norm,
-                          augment=not args.no_augment, proto_norm=not args.no_proto_norm, seed=args.seed,
-                          time_budget_s=args.time_budget * 60 if args.time_budget else None)
-        enc, hist = train_protobeam(spec, cfg, per_beam=args.per_beam)
-        card = export_encoder(enc, spec, cfg, hist, Path(args.out), command=getattr(args, "command_line", ""))
-        print(f"wrote {card.path}")
-        return 0
-
-    # ---- evaluate ----------------------------------------------------------------------------
-    @staticmethod
-    def add_evaluate_arguments(p) -> None:
-        p.add_argument("--model", default=f"{DEFAULT_MODEL_DIR}/card.json", help="encoder model card")
-        p.add_argument("--out", default="out/beam_eval", help="folder for JSON and PNGs (default out/beam_eval)")
-        p.add_argument("--front-ends", default="fe-a,fe-b,fe-c,fe-d", help="held-out front ends (TOTA)")
-        p.add_argument("--per-beam", type=int, default=64, help="frames per beam per front end")
-        p.add_argument("--trials", type=int, default=20, help="random support draws per cell")
-        p.add_argument("--ablations", action="store_true",
-                       help="also train the DN/Aug/PN ablation encoders (short runs) for the Table I rows")
-        p.add_argument("--quick", action="store_true", help="small smoke run (card untouched)")
-        p.add_argument("--seed", type=int, default=1)
-
-    @staticmethod
-    def evaluate(args) -> int:
-        from sdrkit.tasks.beam.evaluate import run_evaluation
-
-        return run_evaluation(args)
+        self.refuse_options(options, allowed=("calibration",))
+        if not options.calibration:
+            raise ConfigError(f"the beam encoder {card.path} classifies by nearest prototype: make a calibration "
+                              f"for your front end first ('sdrkit calibrate beam --capture REC' or '--rig RIG "
+                              f"--front-end NAME'), then pass --calibration FILE")
+        return PrototypePredictor(card, options.calibration, threads=options.threads)

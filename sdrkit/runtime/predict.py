@@ -1,0 +1,131 @@
+"""What every live model returns: the generic :class:`Prediction`, the :class:`Predictor`
+contract the pipeline drives, and the probability helpers tasks share.
+
+A predictor is built by its task (``TASKS.get(card.task).predictor(card, options)``) and
+called on batches of frames from :class:`sdrkit.dsp.framing.Framer`::
+
+    pred = predictor.predict(frames)      # frames: complex64 (B, C, N) I/Q
+    pred.labels, pred.probs               # tasks with classes: (B,) int, (B, n_classes) float
+    pred.outputs["angles"]                # named outputs, leading dimension B
+    pred.stats                            # per-batch counts the pipeline sums (amc: {"exited": 51})
+
+:func:`check_prediction` checks a prediction against what the model card promises; the
+pipeline applies it to the first batch of every run and the task contract tests to every task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from sdrkit.errors import ModelError
+
+
+@dataclass
+class Prediction:
+    """The result of one ``predict`` call on ``n`` frames.
+
+    Attributes:
+        n: frames in the batch.
+        classes: class names (tasks with classes), else None.
+        labels: (n,) int indices into ``classes``, else None.
+        probs: (n, len(classes)) float probabilities, else None.
+        outputs: named per-frame outputs (``mask``, ``forecast``, ``reconstruction``,
+            ``angles``, ``bits``, ``samples``, or task-specific ones such as ``exited``),
+            each an array with leading dimension ``n``.
+        stats: per-batch counts and sums (e.g. ``{"exited": 51}``); the pipeline adds them up
+            over the run and reports each as a total and as a fraction of the frames analyzed.
+        seconds: model time of the call.
+    """
+
+    n: int
+    classes: tuple | None = None
+    labels: np.ndarray | None = None
+    probs: np.ndarray | None = None
+    outputs: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def label_names(self) -> list[str]:
+        """The class name of each frame (empty when the task has no classes)."""
+        if self.labels is None or self.classes is None:
+            return []
+        return [self.classes[i] for i in self.labels]
+
+    def confidence(self) -> np.ndarray | None:
+        """Probability of the predicted class per frame (None without classes)."""
+        if self.labels is None or self.probs is None:
+            return None
+        return self.probs[np.arange(self.n), self.labels]
+
+
+@dataclass(frozen=True)
+class PredictorOptions:
+    """Settings a live run passes to a task's predictor; a task refuses the ones it has no use for.
+
+    Attributes:
+        threshold: a task-defined decision threshold (amc: the early-exit entropy, nats).
+        calibration: a calibration file (``sdrkit calibrate``): classify by nearest prototype.
+        threads: onnxruntime intra-op threads.
+    """
+
+    threshold: float | None = None
+    calibration: str | None = None
+    threads: int = 1
+
+
+class Predictor(Protocol):
+    """The live contract: ``predict(frames) -> Prediction``; ``reset()`` between streams."""
+
+    card: object
+
+    def predict(self, frames: np.ndarray) -> Prediction: ...
+
+    def reset(self) -> None: ...
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits (B, C), numerically stable."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def entropy(p: np.ndarray) -> np.ndarray:
+    """Shannon entropy in nats of each row of probabilities."""
+    return -np.sum(p * np.log(np.maximum(p, 1e-12)), axis=1)
+
+
+def check_prediction(card, pred: Prediction, n: int) -> None:
+    """Check ``pred`` (for ``n`` frames) against the card's output spec.
+
+    Raises:
+        ModelError: naming the output, the shape the card promises and the one produced.
+    """
+    where = f"model {card.name!r} (card {card.path})"
+    if pred.n != n:
+        raise ModelError(f"{where}: predictor returned {pred.n} results for {n} frames")
+    out = card.output
+    if out.kind == "classes" or pred.labels is not None:
+        classes = card.classes if card.classes else pred.classes
+        if pred.labels is None or pred.probs is None or pred.classes is None:
+            raise ModelError(f"{where}: output kind {out.kind!r} needs labels and probabilities")
+        if np.shape(pred.labels) != (n,) or np.shape(pred.probs) != (n, len(pred.classes)):
+            raise ModelError(f"{where}: labels {np.shape(pred.labels)} / probs {np.shape(pred.probs)}, "
+                             f"expected ({n},) / ({n}, {len(pred.classes)})")
+        if out.kind == "classes" and tuple(pred.classes) != tuple(classes):
+            raise ModelError(f"{where}: predicted classes {pred.classes} differ from the card's {classes}")
+    if out.kind not in ("classes", "embedding"):
+        if out.kind not in pred.outputs:
+            raise ModelError(f"{where}: output kind {out.kind!r} but the prediction has outputs "
+                             f"{sorted(pred.outputs)}")
+        got = tuple(np.shape(pred.outputs[out.kind]))
+        want = (n, *out.shape) if out.shape is not None else None
+        if want is not None and got != want:
+            raise ModelError(f"{where}: output {out.kind!r} has shape {got}, the card promises {want}")
+    for name, v in pred.outputs.items():
+        if np.shape(v)[:1] != (n,):
+            raise ModelError(f"{where}: output {name!r} has shape {np.shape(v)}; its first dimension must be "
+                             f"the batch ({n})")

@@ -1,0 +1,87 @@
+"""File sinks: JSON lines per frame, and the stream recorded to SigMF with predictions as annotations."""
+
+from __future__ import annotations
+
+import bisect
+import json
+
+from sdrkit.sinks.base import PredictionBatch, Sink, frame_records
+
+
+class JsonlSink(Sink):
+    """One JSON object per frame: ``start``, ``latency_ms``, ``pred``/``p`` (classes) and small outputs."""
+
+    def __init__(self, path, truth=None):
+        self.path = path
+        self.truth = truth
+        self._fh = open(path, "w")
+        self.lines = 0
+
+    def on_batch(self, batch: PredictionBatch) -> None:
+        for rec in frame_records(batch):
+            if self.truth is not None:
+                rec["truth"] = self.truth.label(rec["start"], batch.frame_len)
+            self._fh.write(json.dumps(rec) + "\n")
+            self.lines += 1
+
+    def close(self, stats) -> list[str]:
+        self._fh.close()
+        return [f"wrote {self.lines} prediction lines to {self.path}"]
+
+
+class SigMFSink(Sink):
+    """Record every sample of the stream (all channels); each prediction becomes an annotation.
+
+    Lost samples are not in the file: each gap is annotated (``gap``, with ``lost_samples``)
+    and prediction annotations are placed at the frame's index in the file, not in the stream.
+
+    Args:
+        path: recording path (``.sigmf-meta``/``.sigmf-data`` are added).
+        radio: the open radio (rate, frequency, hardware description, config).
+        model: the card's name, written as the source of each prediction.
+        radio_uri: written into the recording's global metadata.
+    """
+
+    def __init__(self, path, radio, model: str, radio_uri: str = ""):
+        from sdrkit.capture import RecordingWriter
+
+        self.path, self.model = path, model
+        channels = len(getattr(radio, "rx_enabled_channels", None) or [0])
+        kwargs = {"num_channels": channels} if channels > 1 else {}
+        self.writer = RecordingWriter(path, sample_rate=radio.sample_rate, center_frequency=radio.rx_lo,
+                                      hw=getattr(radio, "hw_description", repr(radio)),
+                                      extra_global={"radio_uri": radio_uri, "model": model,
+                                                    "radio_config": radio.config.to_dict()}, **kwargs)
+        self.block_map: list[tuple[int, int]] = []   # (stream index, file index) per block
+        self.written = 0
+        self.pending: list[tuple[int, int, str, dict]] = []
+
+    def on_block(self, block) -> None:
+        n = block.samples.shape[-1]
+        self.block_map.append((block.start, self.written))
+        if block.lost:
+            self.writer.add_gap(self.written, block.lost)
+        self.writer.write(block.samples)
+        self.written += n
+
+    def file_index(self, stream_index: int) -> int:
+        """Where stream sample ``stream_index`` sits in the file (lost samples are not recorded)."""
+        i = bisect.bisect_right(self.block_map, (stream_index, float("inf"))) - 1
+        if i < 0:
+            return stream_index
+        s0, w0 = self.block_map[i]
+        return w0 + (stream_index - s0)
+
+    def on_batch(self, batch: PredictionBatch) -> None:
+        for rec in frame_records(batch):
+            start = rec.pop("start")
+            label = rec.pop("pred", "prediction")
+            rec.pop("latency_ms", None)
+            extra = {("probability" if k == "p" else k): v for k, v in rec.items()}
+            self.pending.append((start, batch.frame_len, label, extra))
+
+    def close(self, stats) -> list[str]:
+        for start, n, label, extra in self.pending:
+            self.writer.annotate(self.file_index(start), n, label, source=f"prediction by {self.model}", **extra)
+        self.writer.close()
+        return [f"recorded the stream with {len(self.pending)} prediction annotations to {self.path}"]
