@@ -1,4 +1,7 @@
-"""PNG plots of I/Q: spectrograms with annotation labels (matplotlib, Agg backend)."""
+"""PNG plots (matplotlib, Agg backend): spectrograms with annotation labels, confusion matrices.
+
+matplotlib is imported inside each plotting function, so importing this module stays cheap.
+"""
 
 from __future__ import annotations
 
@@ -55,3 +58,83 @@ def save_spectrogram_png(x, fs: float, fc: float, out, *, nfft: int = 1024, titl
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
+    """Count matrix of a classification: row = true label, column = predicted label.
+
+    Args:
+        y_true: true labels, any hashable values (class indices or names).
+        y_pred: predicted labels, same length and kind as ``y_true``.
+        labels: the label of each row/column, in order; every value in ``y_true`` and ``y_pred``
+            must be one of them (add extra labels, e.g. a recording's unknown classes, here).
+
+    Returns:
+        int64 array (len(labels), len(labels)): ``cm[i, j]`` frames of ``labels[i]`` predicted
+        as ``labels[j]``.
+
+    Raises:
+        ConfigError: lengths differ, or a value is not in ``labels``.
+    """
+    from sdrkit.errors import ConfigError
+
+    labels = list(labels)
+    ix = {lab: i for i, lab in enumerate(labels)}
+    t, p = np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()
+    if len(t) != len(p):
+        raise ConfigError(f"confusion matrix: {len(t)} true labels but {len(p)} predictions")
+    unknown = sorted({str(v) for v in t + p if v not in ix})
+    if unknown:
+        raise ConfigError(f"confusion matrix: labels {unknown} are not among {labels}; pass them in labels")
+    cm = np.zeros((len(labels), len(labels)), np.int64)
+    if t:
+        np.add.at(cm, ([ix[v] for v in t], [ix[v] for v in p]), 1)
+    return cm
+
+
+def save_confusion_png(cm, labels, path, title: str, xlabel: str = "predicted", ylabel: str = "true", *,
+                       annotate: bool | None = None) -> Path:
+    """Write a confusion matrix PNG, each row normalized to the fraction of its true label.
+
+    Args:
+        cm: counts (C, C), row = true, column = predicted (see :func:`confusion_matrix`).
+        labels: C tick labels.
+        path: PNG file to write (folders are made).
+        title, xlabel, ylabel: axis texts.
+        annotate: write the fraction into each non-empty cell (default: when C <= 20, where the
+            text still fits).
+
+    Returns:
+        the path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    labels = [str(lab) for lab in labels]
+    n = len(labels)
+    if cm.shape != (n, n):
+        from sdrkit.errors import ConfigError
+
+        raise ConfigError(f"confusion matrix of shape {cm.shape} does not match {n} labels")
+    cmn = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    side = min(max(6.0, 0.3 * n + 2.5), 14.0)
+    fig, ax = plt.subplots(figsize=(side + 1, side), dpi=110)
+    im = ax.imshow(cmn, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, label="fraction of the true label", fraction=0.046, pad=0.04)
+    rot = 60 if max((len(lab) for lab in labels), default=0) > 3 else 0
+    ax.set_xticks(range(n), labels, rotation=rot, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    if annotate if annotate is not None else n <= 20:
+        for i, j in zip(*np.nonzero(cm)):
+            ax.text(j, i, f"{cmn[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if cmn[i, j] > 0.5 else "black")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -275,11 +275,17 @@ def test_evaluate_quick_writes_every_figure_and_each_target(tiny, tmp_path):
     out = tmp_path / "eval"
     assert main(["evaluate", "amc", "--model", str(model / "card.json"), "--data", str(data), "--out", str(out),
                  "--quick"]) == 0
-    res = json.loads((out / "evaluation.json").read_text())
-    assert set(res["targets"]) == {"backbone_acc_snr_ge_10", "worst_gated_gap_snr_ge_0_points",
-                                   "latency_cut_snr_ge_10_b64", "worst_latency_increase_any_snr_b64",
-                                   "ort_vs_torch_b1_speedup"}
-    assert all(isinstance(t["pass"], bool) for t in res["targets"].values())
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert doc["task"] == "amc" and doc["quick"] is True
+    assert {t["name"]: t["op"] + f" {t['limit']:g}" for t in doc["targets"]} == {
+        "backbone accuracy, mean over SNR >= 10 dB": ">= 0.95",
+        "worst gap gated vs backbone, any SNR >= 0 dB": "<= 1",
+        "latency cut vs backbone, SNR >= 10 dB, batch 64": ">= 0.5",
+        "worst latency increase vs backbone, any SNR, batch 64": "<= 0.05",
+        "onnxruntime speedup vs torch eager, batch 1": ">= 2"}
+    assert all(isinstance(t["pass"], bool) for t in doc["targets"])
+    assert doc["all_pass"] == all(t["pass"] for t in doc["targets"])
+    res = doc["results"]
     assert {"backbone", "gated_V0", "gated_V1", "gated_V2", "gated_V3"} <= set(res["accuracy"])
     assert len(res["accuracy"]["backbone"]) == len(res["snrs"]) == 26
     assert set(res["exit_fraction"]) == {"V0", "V1", "V2", "V3"}

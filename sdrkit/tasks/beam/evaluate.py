@@ -1,19 +1,42 @@
-"""``sdrkit evaluate beam``: every target of the beam task measured in one run.
+"""``sdrkit evaluate beam``: every target of the beam task, measured in one run.
 
-Writes ``<out>/beam_eval.json`` (+ ``table1.md``, ``pca.png``, ``confusion.png``) and the
-metrics into the model card (unless ``--quick``).
+The evaluation is a few ``measure_*`` functions, each measuring one thing and returning its
+figures and the :class:`~sdrkit.tasks.targets.Target` rows it is responsible for:
+
+- :func:`measure_protobeam`: ProtoBeam few-shot accuracy, Table I form (TTSA on training-pool
+  front ends, TOTA on held-out ones). Target: TOTA / TTSA at 8 shots >= 0.9.
+- :func:`measure_deepbeam`: the DeepBeam baseline trained on each held-out front end, tested
+  on all. Target: ProtoBeam TOTA / DeepBeam TOTA at 8 shots >= 3.
+- :func:`measure_confusion`: 8-shot confusion on one held-out front end, how many errors land
+  on adjacent beams (PNG, with a PCA plot of the embeddings).
+- :func:`measure_new_beams`: 8-shot accuracy on a 32-beam codebook never seen in training.
+- :func:`measure_calibration`: a calibration session, 24 beams x 8 shots, capture -> file.
+  Target: median < 1 s.
+- :func:`measure_throughput`: embedding frames/s (onnxruntime, batch 512). Target: >= 5000
+  frames/s on 2 threads.
+- :func:`measure_bundle`: bundle size and training time from the card. Targets: <= 5 MB,
+  <= 20 min.
+- :func:`measure_amc_prototype_head`: the same prototype head on the AMC model's embedding
+  (full runs, when the bundled AMC model is there).
+- :func:`measure_ablations` (``--ablations``): short DN / Aug / PN ablation runs.
+
+Writes ``<out>/beam_eval.json`` (``targets`` and ``results``, see
+:func:`sdrkit.tasks.targets.write_report`), ``table1.md``, ``pca.png``, ``confusion.png``, and,
+unless ``--quick``, the figures into the model card's ``metrics["evaluation"]``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from sdrkit.tasks.targets import Target, write_report
+
 SHOTS = (2, 4, 8, 16, 32)
+#: training-pool front ends the TTSA column is measured on (the encoder trained on rand-*)
+TRAIN_FRONT_ENDS = ("rand-0", "rand-1")
 
 
 def fewshot_accuracy(emb, y, k: int, trials: int, rng, pn: bool = True, return_pred: bool = False):
@@ -88,151 +111,229 @@ def deepbeam_matrix(spec, sets: dict, per_beam: int, seed: int, log=print) -> di
             "tota": float(np.mean(acc[off])), "train_per_beam": per_beam, "seconds": time.perf_counter() - t0}
 
 
-def run_evaluation(args) -> int:
-    import torch
+def make_sets(spec, front_ends, per_beam: int, seed: int) -> dict:
+    """``per_beam`` frames per beam through each front end: name -> (frames, beam labels);
+    front end number k draws from the stream ``(seed, k)``."""
+    from sdrkit.tasks.beam.sim import get_front_end, make_split
 
-    from sdrkit.runtime.card import load_card
-    from sdrkit.tasks.beam.calibrate import Embedder, calibrate_capture
-    from sdrkit.tasks.beam.rig import record_beam_sweep
-    from sdrkit.tasks.beam.sim import ArraySpec, get_front_end, make_split
+    return {n: make_split(spec, get_front_end(n, spec.elements), per_beam, np.random.default_rng([seed, k]))
+            for k, n in enumerate(front_ends)}
 
-    torch.set_num_threads(2)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    card = load_card(args.model)
-    spec = ArraySpec()
-    emb_fn = Embedder(card, threads=2)
-    pn = bool(card.extra.get("proto_norm", True))
-    per_beam = 16 if args.quick else args.per_beam
-    trials = 3 if args.quick else args.trials
-    rng = np.random.default_rng(args.seed)
-    res = {"model": str(card.path), "encoder": card.name, "per_beam": per_beam, "trials": trials,
-           "command": getattr(args, "command_line", "")}
-    t_all = time.perf_counter()
 
-    # ---- data: held-out (never trained on) and training-pool front ends ----
-    held = args.front_ends.split(",")
-    train_fes = ["rand-0", "rand-1"]
-    sets = {n: make_split(spec, get_front_end(n, spec.elements), per_beam, np.random.default_rng([args.seed, k]))
-            for k, n in enumerate(held + train_fes)}
-    embs = {n: emb_fn(x) for n, (x, _) in sets.items()}
-
-    # ---- ProtoBeam few-shot, Table I form ----
-    shots = [k for k in SHOTS if k <= per_beam // 2]
+def measure_protobeam(embs: dict, sets: dict, held, shots, trials: int, rng, pn: bool) -> tuple[dict, list[Target]]:
+    """ProtoBeam few-shot accuracy per front end at each number of shots: TTSA is the mean over
+    :data:`TRAIN_FRONT_ENDS`, TOTA the mean over the held-out front ends ``held``."""
     proto = {"ttsa": {}, "tota": {}, "per_front_end": {}}
     for k in shots:
         per = {n: fewshot_accuracy(embs[n], sets[n][1], k, trials, rng, pn) for n in sets}
         proto["per_front_end"][k] = per
-        proto["ttsa"][k] = float(np.mean([per[n] for n in train_fes]))
+        proto["ttsa"][k] = float(np.mean([per[n] for n in TRAIN_FRONT_ENDS]))
         proto["tota"][k] = float(np.mean([per[n] for n in held]))
         print(f"ProtoBeam {k:2d}-shot: TTSA {proto['ttsa'][k]:.3f}  TOTA {proto['tota'][k]:.3f}  "
               + " ".join(f"{n}={per[n]:.3f}" for n in held))
-    res["protobeam"] = proto
+    k8 = _k8(proto)
+    return {"protobeam": proto}, [
+        Target(f"ProtoBeam TOTA / TTSA, {k8}-shot", proto["tota"][k8] / proto["ttsa"][k8], ">=", 0.9,
+               note=f"{trials} support draws, held out: {','.join(held)}")]
 
-    # ---- DeepBeam baseline over all pairs of held-out front ends ----
-    db = deepbeam_matrix(spec, {n: sets[n] for n in held}, 40 if args.quick else 200, args.seed)
-    res["deepbeam"] = db
+
+def measure_deepbeam(spec, sets: dict, per_beam: int, seed: int, protobeam: dict) -> tuple[dict, list[Target]]:
+    """The DeepBeam baseline over all pairs of the front ends in ``sets`` (see
+    :func:`deepbeam_matrix`), and ProtoBeam's TOTA over DeepBeam's."""
+    db = deepbeam_matrix(spec, sets, per_beam, seed)
     print(f"DeepBeam: TTSA {db['ttsa']:.3f}  TOTA {db['tota']:.3f}")
+    k8 = _k8(protobeam)
+    return {"deepbeam": db}, [
+        Target(f"ProtoBeam TOTA / DeepBeam TOTA, {k8}-shot", protobeam["tota"][k8] / max(db["tota"], 1e-9),
+               ">=", 3.0, unit="x", note=f"DeepBeam trained on {per_beam} frames per beam")]
 
-    # ---- confusion matrix + adjacency of errors, PCA plot ----
-    fe_c = held[1] if len(held) > 1 else held[0]
-    a8, yq, pq = fewshot_accuracy(embs[fe_c], sets[fe_c][1], min(8, per_beam // 2), 1, rng, pn, return_pred=True)
+
+def measure_confusion(embs: dict, sets: dict, front_end: str, shots: int, rng, pn: bool, beams: int,
+                      out: Path) -> tuple[dict, list[Target]]:
+    """One ``shots``-shot draw on ``front_end``: accuracy, how far off the errors are (in beams),
+    and ``confusion.png`` + ``pca.png``."""
+    from sdrkit.dsp.plot import confusion_matrix, save_confusion_png
+
+    acc, yq, pq = fewshot_accuracy(embs[front_end], sets[front_end][1], shots, 1, rng, pn, return_pred=True)
     err = yq != pq
     dist = np.abs(yq[err].astype(int) - pq[err].astype(int))
-    res["confusion"] = {"front_end": fe_c, "shots": 8, "accuracy": a8, "errors": int(err.sum()),
-                        "errors_on_adjacent_beams": float(np.mean(dist == 1)) if err.any() else None,
-                        "errors_within_2_beams": float(np.mean(dist <= 2)) if err.any() else None}
-    try:
-        _plots(out, embs[fe_c], sets[fe_c][1], yq, pq, spec.beams, fe_c)
-        res["plots"] = [str(out / "pca.png"), str(out / "confusion.png")]
-    except Exception as exc:  # plotting must not sink the evaluation
-        res["plots_error"] = repr(exc)
+    cm = confusion_matrix(yq.astype(int), pq.astype(int), range(beams))
+    save_confusion_png(cm, range(beams), out / "confusion.png", f"{shots}-shot confusion on {front_end}",
+                       xlabel="predicted beam", ylabel="true beam")
+    _pca_png(out / "pca.png", embs[front_end], sets[front_end][1], front_end)
+    return {"confusion": {"front_end": front_end, "shots": shots, "accuracy": acc, "errors": int(err.sum()),
+                          "errors_on_adjacent_beams": float(np.mean(dist == 1)) if err.any() else None,
+                          "errors_within_2_beams": float(np.mean(dist <= 2)) if err.any() else None},
+            "plots": [str(out / "pca.png"), str(out / "confusion.png")]}, []
 
-    # ---- new class set: a 32-beam codebook never seen in training ----
+
+def measure_new_beams(embed, front_end: str, per_beam: int, shots: int, trials: int, rng, pn: bool,
+                      seed: int) -> tuple[dict, list[Target]]:
+    """Few-shot accuracy on a 32-beam codebook over 50 degrees that the encoder never saw."""
+    from sdrkit.tasks.beam.sim import ArraySpec, get_front_end, make_split
+
     spec32 = ArraySpec(beams=32, beam_span_deg=50.0)
-    x32, y32 = make_split(spec32, get_front_end(fe_c, spec32.elements), per_beam, np.random.default_rng(args.seed + 7))
-    res["new_beams_32"] = {"front_end": fe_c, "span_deg": 50.0,
-                           "acc_8shot": fewshot_accuracy(emb_fn(x32), y32, min(8, per_beam // 2), trials, rng, pn)}
-    print(f"new 32-beam codebook on {fe_c}, 8-shot: {res['new_beams_32']['acc_8shot']:.3f}")
+    x32, y32 = make_split(spec32, get_front_end(front_end, spec32.elements), per_beam,
+                          np.random.default_rng(seed + 7))
+    acc = fewshot_accuracy(embed(x32), y32, shots, trials, rng, pn)
+    r = {"front_end": front_end, "span_deg": 50.0, "acc_8shot": acc}
+    print(f"new 32-beam codebook on {front_end}, 8-shot: {r['acc_8shot']:.3f}")
+    return {"new_beams_32": r}, []
 
-    # ---- calibration session timing: 24 beams x 8 shots, capture -> calibration file ----
-    cap = record_beam_sweep(out / "calib_capture", spec, get_front_end(fe_c, spec.elements), 8,
-                            np.random.default_rng(args.seed + 11))
-    times = []
-    for _ in range(5):
-        cal, dt = calibrate_capture(card.path, cap, shots=8, out=out / "calibration_test.json")
-        times.append(dt)
-    res["calibration_seconds"] = {"median": float(np.median(times)), "max": float(np.max(times)),
-                                  "what": "load card + read SigMF capture + embed 192 frames + prototypes + write JSON"}
-    print(f"calibration 24x8: median {np.median(times) * 1e3:.0f} ms")
 
-    # ---- embedding throughput (onnxruntime, batch 512) ----
-    xb = sets[held[0]][0][:512]
+def measure_calibration(card, spec, front_end: str, out: Path, seed: int,
+                        repeats: int = 5) -> tuple[dict, list[Target]]:
+    """Wall time of a calibration session (24 beams x 8 shots) from a recorded sweep: load the
+    card, read the SigMF capture, embed 192 frames, make prototypes, write the JSON."""
+    from sdrkit.runtime.calibration import calibrate_capture
+    from sdrkit.tasks.beam.rig import record_beam_sweep
+    from sdrkit.tasks.beam.sim import get_front_end
+
+    cap = record_beam_sweep(out / "calib_capture", spec, get_front_end(front_end, spec.elements), 8,
+                            np.random.default_rng(seed + 11))
+    times = [calibrate_capture(card.path, cap, shots=8, out=out / "calibration_test.json")[1] for _ in range(repeats)]
+    r = {"median": float(np.median(times)), "max": float(np.max(times)),
+         "what": "load card + read SigMF capture + embed 192 frames + prototypes + write JSON"}
+    print(f"calibration 24x8: median {r['median'] * 1e3:.0f} ms")
+    return {"calibration_seconds": r}, [
+        Target("calibration session, 24 beams x 8 shots", r["median"], "<", 1.0, unit="s",
+               note=f"median of {repeats}, on {front_end}")]
+
+
+def measure_throughput(card, frames: np.ndarray, repeats: int = 5) -> tuple[dict, list[Target]]:
+    """Embedding frames/s of the onnxruntime encoder on one batch of ``frames``, 1 and 2 threads
+    (median of ``repeats`` after one warm-up)."""
+    from sdrkit.runtime.calibration import Embedder
+
     thr = {}
     for th in (1, 2):
         e = Embedder(card, threads=th)
-        e(xb)
+        e(frames)
         ts = []
-        for _ in range(5):
+        for _ in range(repeats):
             t = time.perf_counter()
-            e(xb)
+            e(frames)
             ts.append(time.perf_counter() - t)
-        thr[f"threads_{th}"] = 512 / float(np.median(ts))
-    res["embedding_frames_per_s"] = thr
+        thr[f"threads_{th}"] = len(frames) / float(np.median(ts))
     print(f"embedding throughput: {thr}")
+    return {"embedding_frames_per_s": thr}, [
+        Target("embedding throughput, 2 threads", thr["threads_2"], ">=", 5000.0, unit="frames/s",
+               note=f"onnxruntime, batch {len(frames)}, median of {repeats}")]
 
-    # ---- bundle ----
+
+def measure_bundle(card) -> tuple[dict, list[Target]]:
+    """Size of the bundled files (card included) and the training time the card records."""
     files = [card.directory / f for f in card.files.values()] + [Path(card.path)]
-    res["bundle_bytes"] = int(sum(f.stat().st_size for f in files))
-    res["training_seconds"] = card.metrics.get("training", {}).get("train_seconds")
-    res["parameters"] = card.training.get("parameters")
+    size = int(sum(f.stat().st_size for f in files))
+    train_s = card.metrics.get("training", {}).get("train_seconds")
+    return {"bundle_bytes": size, "training_seconds": train_s, "parameters": card.training.get("parameters")}, [
+        Target("training time", train_s / 60 if train_s is not None else float("nan"), "<=", 20.0, unit="min",
+               note="from the card's metrics.training"),
+        Target("bundle size", size / 1e6, "<=", 5.0, unit="MB", note=f"{len(files)} files incl. card.json")]
 
-    # ---- the same prototype head on the AMC model's embedding (section 5) ----
-    if not args.quick and Path("models/amc/card.json").exists():
-        try:
-            from sdrkit.tasks.beam.amc_proto import evaluate_amc_proto, export_amc_embedding
 
-            amc_card = export_amc_embedding("models/amc/card.json", out / "amc_embedding")
-            res["amc_proto"] = [evaluate_amc_proto(amc_card, fe, seed=args.seed) for fe in ("fe-c", "fe-d")]
-            print(f"AMC prototype head: {res['amc_proto']}")
-        except Exception as exc:  # the AMC model belongs to another task; report, do not fail
-            res["amc_proto_error"] = repr(exc)
-            print(f"AMC prototype head failed: {exc!r}")
+def measure_amc_prototype_head(out: Path, seed: int) -> tuple[dict, list[Target]]:
+    """The generic prototype head on the bundled AMC model's embedding (``tasks/amc/proto.py``).
 
-    k8 = 8 if 8 in proto["tota"] else shots[-1]
-    res["targets"] = {
-        "tota_over_ttsa_8shot": {"value": proto["tota"][k8] / proto["ttsa"][k8], "target": ">= 0.9"},
-        "proto_tota_over_deepbeam_tota": {"value": proto["tota"][k8] / max(db["tota"], 1e-9), "target": ">= 3"},
-        "calibration_24x8_s": {"value": res["calibration_seconds"]["median"], "target": "< 1"},
-        "embedding_frames_per_s": {"value": thr["threads_2"], "target": ">= 5000"},
-        "training_minutes": {"value": (res["training_seconds"] or 0) / 60, "target": "<= ~20"},
-        "bundle_mb": {"value": res["bundle_bytes"] / 1e6, "target": "<= 5"},
-    }
-    if getattr(args, "ablations", False) and not args.quick:
-        res["ablations"] = _ablations(spec, held, train_fes, args.seed, trials, rng)
+    Skipped (and the reason recorded) when no AMC model is bundled; an sdrkit error of the AMC
+    side is recorded rather than raised, since that model belongs to another task.
+    """
+    from sdrkit.errors import ConfigError, SdrkitError
+    from sdrkit.resources import resolve
+
+    try:
+        amc_card = resolve("models", "amc/card.json")
+    except ConfigError as exc:
+        print(f"AMC prototype head skipped: {exc}")
+        return {"amc_proto_skipped": str(exc)}, []
+    from sdrkit.tasks.amc.proto import prototype_head_report
+
+    try:
+        r = prototype_head_report(amc_card, out / "amc_embedding", fewshot_accuracy, ("fe-c", "fe-d"), seed=seed)
+    except SdrkitError as exc:
+        print(f"AMC prototype head failed: {exc!r}")
+        return {"amc_proto_error": repr(exc)}, []
+    print(f"AMC prototype head: {r}")
+    return {"amc_proto": r}, []
+
+
+def run_evaluation(cfg) -> int:
+    """Measure everything, write ``beam_eval.json``, ``table1.md`` and the PNGs, print the
+    targets table, and (unless ``cfg.quick``) record the figures in the model card.
+
+    Args:
+        cfg: ``model``, ``out``, ``front_ends`` (comma-separated, held out), ``per_beam``,
+            ``trials``, ``ablations``, ``quick``, ``seed``, ``command_line`` (see
+            ``BeamTask.add_evaluate_arguments``).
+    """
+    import torch
+
+    from sdrkit.runtime.card import load_card
+    from sdrkit.runtime.calibration import Embedder
+    from sdrkit.tasks.beam.sim import ArraySpec
+
+    torch.set_num_threads(2)
+    t_all = time.perf_counter()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    card = load_card(cfg.model)
+    spec = ArraySpec()
+    embed = Embedder(card, threads=2)
+    pn = bool(card.extra.get("proto_norm", True))
+    per_beam = 16 if cfg.quick else cfg.per_beam
+    trials = 3 if cfg.quick else cfg.trials
+    rng = np.random.default_rng(cfg.seed)       # one stream for every support draw, in this order
+    held = cfg.front_ends.split(",")
+    fe_c = held[1] if len(held) > 1 else held[0]
+    shots8 = min(8, per_beam // 2)        # shots of the confusion and new-codebook draws
+    sets = make_sets(spec, held + list(TRAIN_FRONT_ENDS), per_beam, cfg.seed)
+    embs = {n: embed(x) for n, (x, _) in sets.items()}
+    res = {"model": str(card.path), "encoder": card.name, "per_beam": per_beam, "trials": trials,
+           "command": cfg.command_line}
+    targets = []
+
+    def add(measured):
+        res.update(measured[0])
+        targets.extend(measured[1])
+
+    add(measure_protobeam(embs, sets, held, [k for k in SHOTS if k <= per_beam // 2], trials, rng, pn))
+    add(measure_deepbeam(spec, {n: sets[n] for n in held}, 40 if cfg.quick else 200, cfg.seed, res["protobeam"]))
+    add(measure_confusion(embs, sets, fe_c, shots8, rng, pn, spec.beams, out))
+    add(measure_new_beams(embed, fe_c, per_beam, shots8, trials, rng, pn, cfg.seed))
+    add(measure_calibration(card, spec, fe_c, out, cfg.seed))
+    add(measure_throughput(card, sets[held[0]][0][:512]))
+    add(measure_bundle(card))
+    if not cfg.quick:
+        add(measure_amc_prototype_head(out, cfg.seed))
+        if cfg.ablations:
+            add(measure_ablations(spec, held, cfg.seed, trials, rng))
     res["seconds"] = time.perf_counter() - t_all
-    (out / "beam_eval.json").write_text(json.dumps(res, indent=2, default=str))
     (out / "table1.md").write_text(_table(res))
     print(_table(res))
-    for k, v in res["targets"].items():
-        print(f"  {k}: {v['value']:.3f} (target {v['target']})")
-    if not args.quick:
-        c = card.replace(metrics={**card.metrics, "evaluation": {k: res[k] for k in (
-            "protobeam", "deepbeam", "confusion", "new_beams_32", "calibration_seconds",
-            "embedding_frames_per_s", "targets")}, "evaluation_command": res["command"]})
-        c.save(card.path)
-    print(f"wrote {out / 'beam_eval.json'}")
+    write_report(out / "beam_eval.json", "beam", targets, res, quick=cfg.quick)
+    if not cfg.quick:
+        evaluation = {k: res[k] for k in ("protobeam", "deepbeam", "confusion", "new_beams_32",
+                                          "calibration_seconds", "embedding_frames_per_s")}
+        evaluation["targets"] = [t.to_dict() for t in targets]
+        card.replace(metrics={**card.metrics, "evaluation": evaluation, "evaluation_command": res["command"]}
+                     ).save(card.path)
+        print(f"wrote the figures into {card.path}")
     return 0
 
 
-def _ablations(spec, held, train_fes, seed, trials, rng) -> dict:
+def _k8(protobeam: dict) -> int:
+    """The shot count the 8-shot targets use: 8, or the largest measured when 8 was not."""
+    return 8 if 8 in protobeam["tota"] else list(protobeam["tota"])[-1]
+
+
+def measure_ablations(spec, held, seed: int, trials: int, rng) -> tuple[dict, list[Target]]:
     """Short ProtoBeam runs with DN / Aug / PN switched off one at a time (torch, no export)."""
     from sdrkit.tasks.beam.sim import get_front_end, make_split
     from sdrkit.tasks.beam.train import ProtoConfig, train_protobeam
 
     out = {}
     sets = {n: make_split(spec, get_front_end(n, spec.elements), 32, np.random.default_rng([seed, 50, k]))
-            for k, n in enumerate(held + train_fes)}
+            for k, n in enumerate(held + list(TRAIN_FRONT_ENDS))}
     for name, kw in (("full", {}), ("no_DN", {"data_norm": False}), ("no_Aug", {"augment": False}),
                      ("no_PN", {"proto_norm": False})):
         cfg = ProtoConfig(steps=1500, train_front_ends=128, seed=seed, **kw)
@@ -241,12 +342,12 @@ def _ablations(spec, held, train_fes, seed, trials, rng) -> dict:
         row = {}
         for k in (2, 8, 16):
             row[k] = {"ttsa": float(np.mean([fewshot_accuracy(embs[n], sets[n][1], k, trials, rng, cfg.proto_norm)
-                                             for n in train_fes])),
+                                             for n in TRAIN_FRONT_ENDS])),
                       "tota": float(np.mean([fewshot_accuracy(embs[n], sets[n][1], k, trials, rng, cfg.proto_norm)
                                              for n in held]))}
         out[name] = row
         print(f"ablation {name}: {row}")
-    return out
+    return {"ablations": out}, []
 
 
 def _embed_torch(enc, x):
@@ -273,7 +374,7 @@ def _table(res) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(out: Path, emb, y, yq, pq, n_cls: int, fe: str) -> None:
+def _pca_png(path: Path, emb, y, fe: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -290,17 +391,6 @@ def _plots(out: Path, emb, y, yq, pq, n_cls: int, fe: str) -> None:
     fig.colorbar(sc, label="beam index")
     ax.set_title(f"ProtoBeam embeddings, PCA ({fe}, never seen in training)")
     fig.tight_layout()
-    fig.savefig(out / "pca.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    cm = np.zeros((n_cls, n_cls))
-    np.add.at(cm, (yq.astype(int), pq.astype(int)), 1)
-    cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(im)
-    ax.set_xlabel("predicted beam")
-    ax.set_ylabel("true beam")
-    ax.set_title(f"8-shot confusion on {fe}")
-    fig.tight_layout()
-    fig.savefig(out / "confusion.png", dpi=110)
-    plt.close(fig)
+    return path
