@@ -1,4 +1,9 @@
-"""Firmware profiles: what a radio and its firmware can do, loaded from YAML.
+"""Radio settings and firmware profiles: the data every radio backend is built on.
+
+This module is the layer below the radios: :class:`RadioConfig` (the settings of one radio,
+under pyadi-iio's names) and :class:`Profile` (what a radio and its firmware can do) are
+plain data and import nothing from :mod:`sdrkit.radio`; the radio backends import them.
+``sdrkit.radio`` re-exports ``RadioConfig`` and ``GAIN_MODES``.
 
 A profile lives in ``firmware_profiles/<name>.yaml`` and holds, per setting, an inclusive
 range with its unit and where the numbers come from::
@@ -16,22 +21,96 @@ range with its unit and where the numbers come from::
     defaults: {rx_lo: 2.4e9, sample_rate: 1e6, ...}
     sources: [...]
 
-:meth:`Profile.check` validates a :class:`~sdrkit.radio.RadioConfig`; a value out of
-range raises :class:`~sdrkit.errors.SettingOutOfRange` naming the setting, the range and
-the profile file.
+:meth:`Profile.check` validates a :class:`RadioConfig`; a value out of range raises
+:class:`~sdrkit.errors.SettingOutOfRange` naming the setting, the range and the profile file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sdrkit.errors import ConfigError, SettingOutOfRange
 
-if TYPE_CHECKING:
-    from sdrkit.radio.base import RadioConfig
+GAIN_MODES = ("manual", "slow_attack", "fast_attack", "hybrid")
+
+
+@dataclass(frozen=True)
+class RadioConfig:
+    """Settings of one radio, validated against its firmware profile when applied.
+
+    Attributes:
+        rx_lo: RX center frequency, Hz.
+        sample_rate: sample rate, samples/s (RX and TX share it, as on an AD936x).
+        rx_rf_bandwidth: RX analog filter bandwidth, Hz; None = same as sample_rate.
+        gain_control_mode: "manual" or an AGC mode ("slow_attack", "fast_attack", "hybrid").
+        rx_hardwaregain: RX gain in dB, applied in "manual" mode. In an AGC mode the AGC
+            sets the gain (read-only, as on an AD936x) and this keeps the last manual value;
+            a radio refuses to change it until gain_control_mode is "manual" again.
+        rx_enabled_channels: RX channel indices, distinct, each >= 0. One channel gives
+            blocks of shape (n,); several give (channels, n) in this order.
+        rx_buffer_size: samples per rx() block, per channel.
+        tx_lo: TX center frequency, Hz; None = same as rx_lo.
+        tx_hardwaregain: TX gain (attenuation is negative), dB.
+    """
+
+    rx_lo: float = 2.4e9
+    sample_rate: float = 1e6
+    rx_rf_bandwidth: float | None = None
+    gain_control_mode: str = "manual"
+    rx_hardwaregain: float = 30.0
+    rx_enabled_channels: tuple[int, ...] = (0,)
+    rx_buffer_size: int = 16384
+    tx_lo: float | None = None
+    tx_hardwaregain: float = -10.0
+
+    def __post_init__(self):
+        if self.gain_control_mode not in GAIN_MODES:
+            raise ConfigError(f"gain_control_mode={self.gain_control_mode!r} is not one of {GAIN_MODES}")
+        if not self.sample_rate > 0:
+            raise ConfigError(f"sample_rate={self.sample_rate} must be > 0 samples/s")
+        if int(self.rx_buffer_size) != self.rx_buffer_size or self.rx_buffer_size < 1:
+            raise ConfigError(f"rx_buffer_size={self.rx_buffer_size} must be a positive integer number of samples")
+        if not self.rx_enabled_channels:
+            raise ConfigError("rx_enabled_channels is empty; enable at least one channel, e.g. (0,)")
+        chans = tuple(int(c) for c in self.rx_enabled_channels)
+        if min(chans) < 0 or len(set(chans)) != len(chans):
+            raise ConfigError(f"rx_enabled_channels={list(chans)} must be distinct channel indices >= 0, "
+                              f"e.g. (0,) or (0, 1)")
+        object.__setattr__(self, "rx_enabled_channels", chans)
+        object.__setattr__(self, "rx_buffer_size", int(self.rx_buffer_size))
+
+    @property
+    def bandwidth(self) -> float:
+        """Effective RX RF bandwidth, Hz."""
+        return float(self.rx_rf_bandwidth if self.rx_rf_bandwidth is not None else self.sample_rate)
+
+    @property
+    def effective_tx_lo(self) -> float:
+        """TX center frequency, Hz."""
+        return float(self.tx_lo if self.tx_lo is not None else self.rx_lo)
+
+    @property
+    def num_channels(self) -> int:
+        """Number of enabled RX channels."""
+        return len(self.rx_enabled_channels)
+
+    def replace(self, **changes) -> "RadioConfig":
+        """A copy with ``changes`` applied (names as in this class)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown radio setting(s) {sorted(unknown)}; known: "
+                              f"{[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON/YAML friendly)."""
+        d = dataclasses.asdict(self)
+        d["rx_enabled_channels"] = list(self.rx_enabled_channels)
+        return d
+
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "firmware_profiles"
 
@@ -75,7 +154,7 @@ class Profile:
     sources: tuple = ()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def check(self, config: "RadioConfig") -> None:
+    def check(self, config: RadioConfig) -> None:
         """Raise SettingOutOfRange for the first setting of ``config`` outside this profile."""
         for attr, key in _CHECKED.items():
             rng = self.ranges.get(key)
@@ -97,11 +176,13 @@ class Profile:
         if bad:
             raise SettingOutOfRange("rx_enabled_channels", bad[0], (0, self.rx_channels - 1), self.path)
 
-    def default_config(self) -> "RadioConfig":
+    def default_config(self) -> RadioConfig:
         """A RadioConfig from this profile's defaults."""
-        from sdrkit.radio.base import RadioConfig
-
         d = dict(self.defaults)
+        unknown = set(d) - {f.name for f in dataclasses.fields(RadioConfig)}
+        if unknown:
+            raise ConfigError(f"{self.path}: defaults name unknown setting(s) {sorted(unknown)}; known: "
+                              f"{[f.name for f in dataclasses.fields(RadioConfig)]}")
         if "rx_enabled_channels" in d:
             d["rx_enabled_channels"] = tuple(d["rx_enabled_channels"])
         return RadioConfig(**d)

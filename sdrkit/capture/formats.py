@@ -14,6 +14,15 @@ cu8         uint8 I, Q              (x - 127.5) / 127.5  (RTL-SDR convention)
 ==========  ======================  =============================================
 
 Writing converts the other way, rounding and clipping to the integer range.
+
+This module is the only place in sdrkit that scales SigMF samples: the reader
+(:meth:`~sdrkit.capture.Recording.read`, :meth:`~sdrkit.capture.Recording.read_frames`) and
+the writer both call :func:`to_complex64` / :func:`from_complex64` with the recording's
+``sdrkit:full_scale``. (Radio wire formats have their own single place each: the Pluto's
+ci16 in :mod:`sdrkit.radio.pluto`, UHD's sc16 in :mod:`sdrkit.radio.usrp`.)
+
+Multi-channel files (``core:num_channels`` = C) interleave the channels per sample:
+``I0 Q0 I1 Q1 ... I(C-1) Q(C-1)`` for sample 0, then sample 1, and so on (SigMF's layout).
 """
 
 from __future__ import annotations
@@ -49,12 +58,43 @@ def sample_bytes(datatype: str) -> int:
     return 2 * component_dtype(datatype).itemsize
 
 
+def check_full_scale(full_scale, datatype: str, where: str = "") -> float | None:
+    """Validate ``sdrkit:full_scale`` for ``datatype``; returns it as a float (None = the default).
+
+    Raises:
+        CaptureError: not a positive number, or other than 1 for ``cf32_le`` (floats are stored
+            at full scale 1.0 and are never rescaled).
+    """
+    if full_scale is None:
+        return None
+    if isinstance(full_scale, bool) or not isinstance(full_scale, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(full_scale) or full_scale <= 0:
+        raise CaptureError(f"{where}sdrkit:full_scale={full_scale!r} must be a positive number (the integer "
+                           f"value that maps to 1.0, e.g. 2048 for a Pluto's 12-bit samples)")
+    if datatype == "cf32_le" and full_scale != 1:
+        raise CaptureError(f"{where}sdrkit:full_scale={full_scale!r} applies to integer datatypes only; cf32_le "
+                           f"samples are stored at full scale 1.0 (drop full_scale or write ci16_le)")
+    return float(full_scale)
+
+
+def _scale(datatype: str, full_scale: float | None) -> float:
+    default_fs = DATATYPES[datatype][1]
+    return default_fs if full_scale is None else float(full_scale)
+
+
 def to_complex64(raw: np.ndarray, datatype: str, full_scale: float | None = None) -> np.ndarray:
-    """Interleaved components of ``datatype`` -> complex64, scaled to full scale 1.0."""
+    """Interleaved components of ``datatype`` -> complex64, scaled to full scale 1.0.
+
+    Args:
+        raw: interleaved I/Q components, last axis (other axes are kept: ``(..., 2n)`` -> ``(..., n)``).
+        datatype: a key of :data:`DATATYPES`.
+        full_scale: the integer value that maps to 1.0 (``sdrkit:full_scale``); None = the
+            datatype's default (32768 for ci16_le, 128 for ci8, 127.5 for cu8).
+    """
     dt, default_fs, offset = DATATYPES[datatype]
     if datatype == "cf32_le":
         return np.ascontiguousarray(raw, dtype="<f4").view(np.complex64)  # a view, no copy
-    scale = np.float32(1.0 / (full_scale or default_fs))
+    scale = np.float32(1.0 / _scale(datatype, full_scale))
     f = raw.astype(np.float32)
     if offset:
         f -= np.float32(offset)
@@ -63,12 +103,13 @@ def to_complex64(raw: np.ndarray, datatype: str, full_scale: float | None = None
 
 
 def from_complex64(x: np.ndarray, datatype: str, full_scale: float | None = None) -> np.ndarray:
-    """complex64 -> interleaved components of ``datatype`` (rounded, clipped)."""
+    """complex64 -> interleaved components of ``datatype`` (rounded, clipped); ``full_scale`` as in
+    :func:`to_complex64`."""
     dt, default_fs, offset = DATATYPES[datatype]
     f = np.ascontiguousarray(x, dtype=np.complex64).view(np.float32)
     if datatype == "cf32_le":
         return f
-    g = f * np.float32(full_scale or default_fs)
+    g = f * np.float32(_scale(datatype, full_scale))
     if offset:
         g += np.float32(offset)
     info = np.iinfo(dt)

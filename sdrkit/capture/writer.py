@@ -13,6 +13,10 @@ How a recording survives its writer being killed:
 
 So an interrupted recording holds every sample written before the kill (all of them up to
 the last flush are on disk even after a power loss) and the annotations up to the last flush.
+
+Channels: ``num_channels=C`` writes a multi-channel recording (``core:num_channels``); each
+:meth:`RecordingWriter.write` then takes a ``(C, n)`` array (the shape of a multi-channel
+:class:`~sdrkit.radio.RxBlock`) and interleaves it per sample, as SigMF lays channels out.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sdrkit.capture.formats import DATATYPES, from_complex64, sample_bytes
+from sdrkit.capture.formats import DATATYPES, check_full_scale, from_complex64, sample_bytes
 from sdrkit.capture.reader import recording_paths
 from sdrkit.errors import CaptureError
 
@@ -67,35 +71,43 @@ class RecordingWriter:
         datatype: ``cf32_le`` (default), ``ci16_le``, ``ci8`` or ``cu8``.
         hw: ``core:hw`` text (radio model, serial).
         description: ``core:description``.
-        full_scale: integer datatypes only; value that maps to 1.0 (stored as ``sdrkit:full_scale``).
+        full_scale: integer datatypes only; value that maps to 1.0 (stored as ``sdrkit:full_scale``;
+            None = the datatype's default, see :mod:`sdrkit.capture.formats`).
+        num_channels: channels per sample (``core:num_channels``); ``write`` takes ``(C, n)`` when > 1.
         extra_global: more global fields; keys without a namespace go in ``sdrkit:``
             (e.g. ``radio_config``, ``command``, ``seed``).
         overwrite: replace an existing recording.
         flush_interval: seconds between automatic flushes (data fsync + meta rewrite).
 
     Raises:
-        CaptureError: the recording exists (and not ``overwrite``), bad datatype, unwritable path.
+        CaptureError: the recording exists (and not ``overwrite``), bad datatype, full scale or
+            channel count, unwritable path.
     """
 
     def __init__(self, path, *, sample_rate: float, center_frequency: float, datatype: str = "cf32_le",
                  hw: str | None = None, description: str = "", full_scale: float | None = None,
-                 extra_global: dict | None = None, overwrite: bool = False, flush_interval: float = 1.0):
+                 extra_global: dict | None = None, overwrite: bool = False, flush_interval: float = 1.0,
+                 num_channels: int = 1):
         self.meta_path, self.data_path = recording_paths(path)
         if datatype not in DATATYPES:
             raise CaptureError(f"{self.meta_path}: cannot write datatype {datatype!r}; use one of {', '.join(DATATYPES)}")
         if not sample_rate or sample_rate <= 0:
             raise CaptureError(f"{self.meta_path}: sample_rate={sample_rate} must be > 0 samples/s")
+        if isinstance(num_channels, bool) or int(num_channels) != num_channels or num_channels < 1:
+            raise CaptureError(f"{self.meta_path}: num_channels={num_channels!r} must be an integer >= 1")
+        full_scale = check_full_scale(full_scale, datatype, f"{self.meta_path}: ")
         if not overwrite and (self.meta_path.exists() or self.data_path.exists()):
             raise CaptureError(f"{self.meta_path} already exists. Use overwrite=True (--overwrite) to overwrite.")
         self.datatype = datatype
         self.full_scale = full_scale
-        self._sbytes = sample_bytes(datatype)
+        self.num_channels = int(num_channels)
+        self._sbytes = sample_bytes(datatype) * self.num_channels
         g = {
             "core:datatype": datatype,
             "core:version": SIGMF_VERSION,
             "core:sample_rate": float(sample_rate),
             "core:recorder": f"sdrkit {_version()}",
-            "core:num_channels": 1,
+            "core:num_channels": self.num_channels,
             "core:extensions": [{"name": "sdrkit", "version": _version(), "optional": True}],
         }
         if description:
@@ -156,18 +168,34 @@ class RecordingWriter:
 
     # ---- data ------------------------------------------------------------------------
     def write(self, samples) -> int:
-        """Append complex samples (converted to the file's datatype); returns how many."""
+        """Append complex samples (converted to the file's datatype); returns how many (per channel).
+
+        Args:
+            samples: ``(n,)`` for a one-channel recording (``(1, n)`` is accepted too),
+                ``(num_channels, n)`` for a multi-channel one.
+
+        Raises:
+            CaptureError: after close(), or a shape that does not match ``num_channels``.
+        """
         if self._closed:
             raise CaptureError(f"{self.meta_path}: write() after close()")
         x = np.asarray(samples)
-        if x.ndim != 1:
-            raise CaptureError(f"write() takes a 1-D array of complex samples, got shape {x.shape}")
+        c = self.num_channels
+        if x.ndim == 2 and x.shape[0] == c:
+            n = x.shape[1]
+            x = x[0] if c == 1 else x.T         # (n, C): sample by sample, channels interleaved
+        elif x.ndim == 1 and c == 1:
+            n = x.shape[0]
+        else:
+            want = "a 1-D array (n,)" if c == 1 else f"a ({c}, n) array, one row per channel"
+            raise CaptureError(f"{self.meta_path}: write() takes {want} of complex samples for a "
+                               f"{c}-channel recording, got shape {x.shape}")
         raw = from_complex64(x, self.datatype, self.full_scale)
         self._fh.write(memoryview(raw).cast("B"))
-        self._n += x.shape[0]
+        self._n += n
         if time.monotonic() - self._last_flush >= self._flush_interval:
             self.flush()
-        return int(x.shape[0])
+        return int(n)
 
     def flush(self) -> None:
         """Make everything written so far durable: fsync data, rewrite meta atomically."""
@@ -207,12 +235,18 @@ def write_recording(path, samples, *, sample_rate: float, center_frequency: floa
     """Write a whole recording at once; returns the ``.sigmf-meta`` path.
 
     Args:
+        samples: complex ``(n,)`` for one channel or ``(C, n)`` for C channels (one row per
+            channel, e.g. one per array element); ``core:num_channels`` follows the shape.
         annotations: iterable of dicts ``{"start", "count", "label", **fields}``.
         **kw: passed to :class:`RecordingWriter`.
     """
+    x = np.asarray(samples, dtype=np.complex64)
+    if x.ndim not in (1, 2):
+        raise CaptureError(f"write_recording() takes (n,) or (channels, n) complex samples, got shape {x.shape}")
+    kw.setdefault("num_channels", 1 if x.ndim == 1 else x.shape[0])
     with RecordingWriter(path, sample_rate=sample_rate, center_frequency=center_frequency,
                          datatype=datatype, **kw) as w:
-        w.write(np.asarray(samples, dtype=np.complex64))
+        w.write(x)
         for a in annotations:
             a = dict(a)
             w.annotate(a.pop("start"), a.pop("count"), a.pop("label", None), **a)

@@ -1,7 +1,8 @@
 """The radio contract every backend implements.
 
 A radio is mostly data: a frozen :class:`RadioConfig` holds its settings under
-pyadi-iio's names, and samples move through plain :meth:`Radio.rx` / :meth:`Radio.tx`.
+pyadi-iio's names (it is defined with the firmware profiles in :mod:`sdrkit.profiles`, the
+data layer below the radios, and re-exported here), and samples move through plain :meth:`Radio.rx` / :meth:`Radio.tx`.
 Backends implement four methods (``_apply``, ``_rx``, ``_tx``, ``_close``); everything
 else (validation against the firmware profile, the running sample counter, drop
 accounting, the streaming iterator, the context manager) lives here once.
@@ -9,85 +10,21 @@ accounting, the streaming iterator, the context manager) lives here once.
 Sample format at this boundary: complex64, full scale = 1.0. Each backend converts its
 native format (ci16 from a Pluto, sc16 from UHD, the file's datatype for the simulated
 radio) to complex64 in exactly one place.
+
+Channels: a block holds the enabled channels (``rx_enabled_channels``, pyadi-iio's name) as
+shape ``(n,)`` for one channel and ``(channels, n)`` for several, rows in the order of
+``rx_enabled_channels``, the same sample index down each column (one clock for all).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from sdrkit.errors import ConfigError, DeviceError
-
-if TYPE_CHECKING:
-    from sdrkit.profiles import Profile
-
-GAIN_MODES = ("manual", "slow_attack", "fast_attack", "hybrid")
-
-
-@dataclass(frozen=True)
-class RadioConfig:
-    """Settings of one radio, validated against its firmware profile when applied.
-
-    Attributes:
-        rx_lo: RX center frequency, Hz.
-        sample_rate: sample rate, samples/s (RX and TX share it, as on an AD936x).
-        rx_rf_bandwidth: RX analog filter bandwidth, Hz; None = same as sample_rate.
-        gain_control_mode: "manual" or an AGC mode ("slow_attack", "fast_attack", "hybrid").
-        rx_hardwaregain: RX gain in dB; used when gain_control_mode is "manual".
-        rx_enabled_channels: RX channel indices.
-        rx_buffer_size: samples per rx() block, per channel.
-        tx_lo: TX center frequency, Hz; None = same as rx_lo.
-        tx_hardwaregain: TX gain (attenuation is negative), dB.
-    """
-
-    rx_lo: float = 2.4e9
-    sample_rate: float = 1e6
-    rx_rf_bandwidth: float | None = None
-    gain_control_mode: str = "manual"
-    rx_hardwaregain: float = 30.0
-    rx_enabled_channels: tuple[int, ...] = (0,)
-    rx_buffer_size: int = 16384
-    tx_lo: float | None = None
-    tx_hardwaregain: float = -10.0
-
-    def __post_init__(self):
-        if self.gain_control_mode not in GAIN_MODES:
-            raise ConfigError(f"gain_control_mode={self.gain_control_mode!r} is not one of {GAIN_MODES}")
-        if not self.sample_rate > 0:
-            raise ConfigError(f"sample_rate={self.sample_rate} must be > 0 samples/s")
-        if int(self.rx_buffer_size) != self.rx_buffer_size or self.rx_buffer_size < 1:
-            raise ConfigError(f"rx_buffer_size={self.rx_buffer_size} must be a positive integer number of samples")
-        if not self.rx_enabled_channels:
-            raise ConfigError("rx_enabled_channels is empty; enable at least one channel, e.g. (0,)")
-        object.__setattr__(self, "rx_enabled_channels", tuple(int(c) for c in self.rx_enabled_channels))
-        object.__setattr__(self, "rx_buffer_size", int(self.rx_buffer_size))
-
-    @property
-    def bandwidth(self) -> float:
-        """Effective RX RF bandwidth, Hz."""
-        return float(self.rx_rf_bandwidth if self.rx_rf_bandwidth is not None else self.sample_rate)
-
-    @property
-    def effective_tx_lo(self) -> float:
-        """TX center frequency, Hz."""
-        return float(self.tx_lo if self.tx_lo is not None else self.rx_lo)
-
-    def replace(self, **changes) -> "RadioConfig":
-        """A copy with ``changes`` applied (names as in this class)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown radio setting(s) {sorted(unknown)}; known: "
-                              f"{[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        """Plain dict (JSON/YAML friendly)."""
-        d = dataclasses.asdict(self)
-        d["rx_enabled_channels"] = list(self.rx_enabled_channels)
-        return d
+from sdrkit.profiles import GAIN_MODES, Profile, RadioConfig  # settings are data below the radios
 
 
 @dataclass
@@ -95,7 +32,8 @@ class RxBlock:
     """One block of received samples.
 
     Attributes:
-        samples: complex64, shape (n,) for one channel or (channels, n).
+        samples: complex64, shape (n,) for one channel or (channels, n) for several (rows in
+            ``rx_enabled_channels`` order).
         start: absolute index of the first sample since the stream began, counting
             lost samples (so ``start`` of the next block = ``start + n`` unless samples
             were lost in between).
@@ -129,7 +67,7 @@ class Radio:
 
     scheme: str = ""
 
-    def __init__(self, config: RadioConfig | None = None, profile: "Profile | None" = None):
+    def __init__(self, config: RadioConfig | None = None, profile: Profile | None = None):
         self._profile = profile
         self._config = config or RadioConfig()
         self._next_index = 0
@@ -147,7 +85,7 @@ class Radio:
         return self._config
 
     @property
-    def profile(self) -> "Profile | None":
+    def profile(self) -> Profile | None:
         """Firmware profile that bounds the settings."""
         return self._profile
 
@@ -156,9 +94,18 @@ class Radio:
 
         Raises:
             SettingOutOfRange: a value is outside the firmware profile.
-            ConfigError: an unknown setting name.
+            ConfigError: an unknown setting name, or a change of ``rx_hardwaregain`` while the
+                gain mode is an AGC mode (the AGC owns the gain; it would never be applied).
         """
         new = (config or self._config).replace(**changes) if changes else (config or self._config)
+        if new.gain_control_mode != "manual" and new.rx_hardwaregain != self._config.rx_hardwaregain:
+            # an AD936x ignores a gain written in AGC mode (pyadi-iio does not even send it):
+            # refuse rather than read back a gain that is not the one in effect
+            raise ConfigError(
+                f"rx_hardwaregain={new.rx_hardwaregain:g} dB is not applied while gain_control_mode="
+                f"{new.gain_control_mode!r}: the AGC sets the RX gain and it is read-only in that mode; "
+                f"set gain_control_mode='manual' first (the gain stays at "
+                f"{self._config.rx_hardwaregain:g} dB until then)")
         if self._profile is not None:
             self._profile.check(new)
         self._ensure_open()
@@ -180,7 +127,8 @@ class Radio:
                                        lambda self, v: self.configure(gain_control_mode=str(v)),
                                        doc="RX gain mode: manual, slow_attack, fast_attack, hybrid.")
     rx_hardwaregain_chan0 = property(lambda self: self._config.rx_hardwaregain,
-                                     lambda self, v: self.configure(rx_hardwaregain=float(v)), doc="RX gain, dB.")
+                                     lambda self, v: self.configure(rx_hardwaregain=float(v)),
+                                     doc="RX gain, dB (manual gain mode only; setting it in an AGC mode raises).")
     tx_hardwaregain_chan0 = property(lambda self: self._config.tx_hardwaregain,
                                      lambda self, v: self.configure(tx_hardwaregain=float(v)), doc="TX gain, dB.")
     rx_enabled_channels = property(lambda self: list(self._config.rx_enabled_channels),
@@ -238,8 +186,18 @@ class Radio:
     def __iter__(self) -> Iterator[RxBlock]:
         return self.stream()
 
+    @property
+    def can_transmit(self) -> bool:
+        """True when this radio has a TX path (its backend implements ``_tx``); receive-only
+        radios (a ``zmq:`` subscription) raise DeviceError from tx()."""
+        return type(self)._tx is not Radio._tx
+
     def tx(self, samples, cyclic: bool = False) -> None:
-        """Transmit complex64 samples (|x| <= 1); ``cyclic`` repeats them until the next tx()."""
+        """Transmit complex64 samples (|x| <= 1); ``cyclic`` repeats them until the next tx().
+
+        Raises:
+            DeviceError: not a non-empty 1-D array, or the radio is receive-only.
+        """
         self._ensure_open()
         x = np.ascontiguousarray(samples, dtype=np.complex64)
         if x.ndim != 1 or x.size == 0:
@@ -270,7 +228,12 @@ class Radio:
         raise NotImplementedError
 
     def _tx(self, samples: np.ndarray, cyclic: bool) -> None:
-        raise NotImplementedError
+        scheme = f" ({self.scheme}:)" if self.scheme else ""
+        raise DeviceError(f"{type(self).__name__}{scheme} is receive-only and cannot transmit; send through a "
+                          f"radio with a TX path (sim:, pluto:, usrp:); can_transmit tells which can")
 
     def _close(self) -> None:
         pass
+
+
+__all__ = ["GAIN_MODES", "Radio", "RadioConfig", "RxBlock"]

@@ -3,10 +3,21 @@
 Stack: Debian's ``libiio0`` 0.24 + the ``pylibiio==0.25`` bindings + ``pyadi-iio``
 (pylibiio 1.0 needs libiio 1.x, which Debian bookworm does not ship).
 
-Sample conversion, in one place (:func:`ci16_to_complex64` / :func:`complex64_to_ci16`):
-the AD9363 RX path delivers 12-bit samples sign-extended into int16 (scan format
-``le:S12/16>>0``), so complex64 = int16 / 2048. The TX path takes 16-bit samples
-(``le:S16/16>>0``, the DAC uses the 12 most significant bits), so int16 = complex64 * 32767.
+Sample conversion, in one place for both ends of the wire:
+
+=========  ==========================  ===================================  ==========================
+direction  on the wire                 host side (this backend)             device side (the emulator)
+=========  ==========================  ===================================  ==========================
+RX         12-bit ADC codes sign-      :func:`ci16_to_complex64`:           :func:`complex64_to_rx_ci16`:
+           extended into int16         complex64 = int16 / 2048             round(x * 2048), clipped
+           (``le:S12/16>>0``)                                               to -2048..2047
+TX         int16, the DAC takes the    :func:`complex64_to_ci16`:           :func:`tx_ci16_to_complex64`:
+           12 MSBs (``le:S16/16>>0``)  int16 = round(clip(x, +-1) * 32767)  complex64 = int16 / 32767
+=========  ==========================  ===================================  ==========================
+
+Gain: in an AGC mode the AD936x owns the RX gain; sdrkit refuses ``rx_hardwaregain`` changes
+there (see :meth:`sdrkit.radio.Radio.configure`), pyadi-iio skips the write, and the driver
+itself accepts and ignores one written directly.
 
 Open with ``open_radio("pluto:ip:192.168.2.1")``, ``pluto:usb:1.2.5`` or
 ``pluto:ip:127.0.0.1:30431?profile=pluto-ad9364`` (the virtual Pluto, ``sdrkit emulate pluto``).
@@ -19,7 +30,7 @@ import urllib.parse
 
 import numpy as np
 
-from sdrkit.errors import ConfigError, DeviceNotFound, DriverMissing, RadioDisconnected, RadioTimeout
+from sdrkit.errors import ConfigError, DeviceError, DeviceNotFound, DriverMissing, RadioDisconnected, RadioTimeout
 from sdrkit.radio.base import Radio, RadioConfig
 
 RX_FULL_SCALE = 2048.0     # 12-bit ADC, sign-extended in int16
@@ -28,6 +39,20 @@ TX_FULL_SCALE = 32767.0    # 16-bit DAC words (12 MSBs used)
 _TIMEOUT_ERRNOS = {errno.ETIMEDOUT, errno.EAGAIN}
 _GONE_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ENODEV, errno.ENOTCONN, errno.ECONNREFUSED, errno.EIO,
                 errno.ESHUTDOWN, errno.EBADF}
+
+
+def complex64_to_rx_ci16(x: np.ndarray) -> np.ndarray:
+    """complex64 (full scale 1.0) -> interleaved int16 12-bit ADC codes, as the RX DMA delivers them."""
+    f = np.asarray(x, np.complex64).view(np.float32) * np.float32(RX_FULL_SCALE)
+    np.rint(f, out=f)
+    np.clip(f, -RX_FULL_SCALE, RX_FULL_SCALE - 1, out=f)
+    return f.astype("<i2")
+
+
+def tx_ci16_to_complex64(raw) -> np.ndarray:
+    """Interleaved int16 TX DMA words (bytes or array) -> complex64 full scale 1.0, as the DAC sees them."""
+    iq = np.frombuffer(raw, "<i2") if isinstance(raw, (bytes, bytearray, memoryview)) else np.asarray(raw, "<i2")
+    return (iq.astype(np.float32) * np.float32(1 / TX_FULL_SCALE)).view(np.complex64)
 
 
 def ci16_to_complex64(x: np.ndarray) -> np.ndarray:
@@ -70,11 +95,15 @@ class PlutoRadio(Radio):
 
     Args:
         uri: libiio URI (``ip:192.168.2.1``, ``usb:1.2.5``, ``ip:127.0.0.1:30431``).
-        config: initial settings; None = the profile's defaults.
+        config: initial settings; None = the settings the device has now (opening does not retune).
         profile: firmware profile name or Profile (default ``pluto-ad9363``, stock firmware).
+        timeout_ms: libiio I/O timeout, ms (0 = wait forever); an rx() that waits longer raises
+            RadioTimeout.
 
     Raises:
-        DriverMissing: libiio / pyadi-iio are not installed.
+        ConfigError: ``timeout_ms`` is not an integer in 0..2**31-1.
+        DriverMissing: libiio / pyadi-iio are not installed (or pylibiio lacks set_timeout).
+        DeviceError: the device refused the timeout (RadioDisconnected: it went away).
         DeviceNotFound: no Pluto answers at ``uri``.
     """
 
@@ -83,6 +112,9 @@ class PlutoRadio(Radio):
     def __init__(self, uri: str, config: RadioConfig | None = None, profile="pluto-ad9363", timeout_ms: int = 5000):
         from sdrkit.profiles import load_profile
 
+        if isinstance(timeout_ms, bool) or int(timeout_ms) != timeout_ms or not 0 <= timeout_ms < 2 ** 31:
+            raise ConfigError(f"timeout_ms={timeout_ms!r} must be an integer number of ms in 0..{2 ** 31 - 1} "
+                              f"(0 = wait forever, the default is 5000)")
         adi = _driver()
         prof = load_profile(profile) if isinstance(profile, str) else profile
         self.uri = uri
@@ -93,9 +125,20 @@ class PlutoRadio(Radio):
                                  f"('sdrkit devices' lists reachable radios; the default is ip:192.168.2.1)") from exc
         self._timeout_ms = int(timeout_ms)
         try:
-            self._dev.ctx.set_timeout(int(timeout_ms))
-        except (AttributeError, OSError):
-            pass
+            self._dev.ctx.set_timeout(self._timeout_ms)
+        except AttributeError as exc:
+            self._dev = None
+            raise DriverMissing(f"the installed pylibiio has no Context.set_timeout ({exc}), so the stream "
+                                f"timeout of {self._timeout_ms} ms cannot be set; install "
+                                f"'pylibiio==0.25' (./setup.sh does)") from exc
+        except OSError as exc:
+            self._dev = None
+            mapped = _map_error(exc, f"set_timeout({self._timeout_ms} ms)")
+            if isinstance(mapped, RadioDisconnected):
+                raise mapped from exc
+            raise DeviceError(f"the Pluto at {uri!r} refused the stream timeout timeout_ms={self._timeout_ms} "
+                              f"({exc}); libiio takes 0 (wait forever) or a positive number of ms: pass another "
+                              f"?timeout_ms= or check that the device answers") from exc
         ctx_attrs = getattr(self._dev.ctx, "attrs", {}) or {}
         self.serial = ctx_attrs.get("hw_serial")
         self.hw_description = f"ADALM-Pluto {ctx_attrs.get('hw_model', '')} fw {ctx_attrs.get('fw_version', '?')}".strip()
@@ -137,8 +180,12 @@ class PlutoRadio(Radio):
             raise ConfigError(f"unknown pluto: option(s) {sorted(unknown)}; known: ['profile', 'timeout_ms']")
         if not uri:
             uri = "ip:192.168.2.1"
-        return cls(uri, config, profile=opts.get("profile", "pluto-ad9363"),
-                   timeout_ms=int(opts.get("timeout_ms", 5000)))
+        timeout = opts.get("timeout_ms", 5000)
+        try:
+            timeout = int(timeout)
+        except (TypeError, ValueError):
+            raise ConfigError(f"pluto: option timeout_ms={timeout!r} is not an integer number of ms") from None
+        return cls(uri, config, profile=opts.get("profile", "pluto-ad9363"), timeout_ms=timeout)
 
     # ---- settings ---------------------------------------------------------------------------
     def _apply(self, c: RadioConfig) -> None:

@@ -27,6 +27,20 @@ loopback by ``tx_lo - rx_lo`` (outside ``+- sample_rate/2`` it is not received a
 Stream clock: the loopback channel, the front end's CFO and realtime pacing all run on
 the absolute stream index (delivered + lost samples), so gaps keep the right phases.
 
+Channels: a recording with ``core:num_channels`` = C replays as a C-channel radio
+(``rx_enabled_channels``, pyadi-iio's name; default: every channel of the recording). Blocks
+are ``(len(rx_enabled_channels), n)`` complex64, rows in ``rx_enabled_channels`` order; one
+enabled channel gives ``(n,)`` as before. The channels share one clock and one LO, as the
+receivers of an AD9361 or an array do, so every stage is applied per channel without
+touching the phase relations between them: the retune shift and the resampler are the same
+for every channel; faults drop the same samples on every channel; TX loops back into every
+channel (one cable split to all RX ports) with independent channel noise per channel; the
+noise floor is independent per channel; gain is common and the AGC runs per channel; the
+front end's impairments are applied to each channel with the same CFO and the same
+phase-noise walk (a shared LO). With ``front_end=ideal`` (or none) and no retune the
+inter-channel phases of the recording come out exactly. Without a recording any channel
+indices may be enabled (each one a noise floor plus the TX loopback).
+
 URI: ``sim:<recording>.sigmf-meta?option=value&...``, or ``sim:`` / ``sim:loopback`` with no
 recording (RX is a -60 dBFS noise floor plus whatever TX loops back). Options (also
 accepted as keyword arguments of :func:`~sdrkit.radio.open_radio`):
@@ -49,6 +63,9 @@ loopback_delay     TX->RX delay, samples (default 0); alias ``delay``
 loopback_taps      multipath taps ``a+bj;c+dj;...`` (default: one unit tap); alias ``taps``
 loopback           (keyword only) a :class:`LoopbackChannel`
 profile            firmware profile to validate settings against (e.g. pluto-ad9363)
+rx_enabled_channels
+                   comma list of channel indices, e.g. ``0,2`` (default: all channels of
+                   the recording; ``0`` without one)
 rx_lo, sample_rate, rx_rf_bandwidth, rx_hardwaregain, gain_control_mode, rx_buffer_size,
 tx_lo, tx_hardwaregain
                    initial settings (default: the recording's rate and frequency)
@@ -161,8 +178,9 @@ class _Loopback:
             u[lo - a:hi - a] = self.wave[lo:hi]
         return u
 
-    def next(self, n: int, fs: float, offset_hz: float, tx_gain_db: float) -> np.ndarray:
-        """The next ``n`` received samples (channel output plus channel noise)."""
+    def next(self, n: int, fs: float, offset_hz: float, tx_gain_db: float, channels: int = 1) -> np.ndarray:
+        """The next ``n`` received samples on each of ``channels`` RX channels, shape ``(channels, n)``:
+        the same channel output on every channel plus independent channel noise per channel."""
         k = self.pos
         self.pos += n
         m = len(self.taps)
@@ -177,7 +195,7 @@ class _Loopback:
                 s = s * np.float32(10 ** ((tx_gain_db - self.tx_gain_db) / 20))
         else:
             s = np.zeros(n, np.complex64)   # TX outside the RX passband: nothing arrives
-        noise = self.rng.standard_normal((n, 2), dtype=np.float32).view(np.complex64)[:, 0]
+        noise = _complex_noise(self.rng, channels, n)
         noise *= self.noise_std
         noise += s
         return noise
@@ -187,12 +205,28 @@ class _Loopback:
         self.pos += n
 
 
+def _complex_noise(rng: np.random.Generator, channels: int, n: int) -> np.ndarray:
+    """``(channels, n)`` complex64 with unit-variance I and Q (one channel draws exactly what a
+    1-D ``(n,)`` draw did, so single-channel streams are unchanged)."""
+    return rng.standard_normal((channels, n, 2), dtype=np.float32).view(np.complex64)[..., 0]
+
+
+class _PerChannel:
+    """One stateful stream processor (a StreamResampler) per channel, applied row by row."""
+
+    def __init__(self, make, channels: int):
+        self.items = [make() for _ in range(channels)]
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([it.process(row) for it, row in zip(self.items, x)])
+
+
 class SimRadio(Radio):
     """A radio that replays a SigMF recording (see the module docstring).
 
     Args:
         recording: path of a ``.sigmf-meta`` (or an open Recording), or None for no recording.
-        config: initial settings; None = the recording's rate and frequency.
+        config: initial settings; None = the recording's rate, frequency and channels.
         loop: replay forever (True) or once (False: EOFError after the last, partial block).
         realtime: pace blocks at the sample rate.
         front_end: a FrontEnd, its name (``fe-a``, ``random:7``), or None.
@@ -246,16 +280,19 @@ class SimRadio(Radio):
             if rec.num_samples == 0:
                 rec.close()
                 raise ConfigError(f"{rec.meta_path}: the recording has no samples to replay")
-            if rec.num_samples * 8 <= _IN_RAM_BYTES:
-                self._data = rec.read()
+            self.rec_channels = int(rec.num_channels)
+            if rec.num_samples * 8 * self.rec_channels <= _IN_RAM_BYTES:
+                self._data = rec.read().reshape(self.rec_channels, -1)     # (C, n), C >= 1
             self.rec_fs, self.rec_fc = float(rec.sample_rate), float(rec.center_frequency)
             rc = rec.global_info.get("sdrkit:radio_config") or {}
             self.rec_gain = float(rc.get("rx_hardwaregain", RadioConfig.rx_hardwaregain))
         else:
             self.rec_fs, self.rec_fc, self.rec_gain = None, None, RadioConfig.rx_hardwaregain
+            self.rec_channels = None
         if config is None:
             if self.recording is not None:
-                config = RadioConfig(rx_lo=self.rec_fc, sample_rate=self.rec_fs, rx_hardwaregain=self.rec_gain)
+                config = RadioConfig(rx_lo=self.rec_fc, sample_rate=self.rec_fs, rx_hardwaregain=self.rec_gain,
+                                     rx_enabled_channels=tuple(range(self.rec_channels)))
             elif profile is not None and profile.defaults:
                 config = profile.default_config()
             else:
@@ -274,14 +311,15 @@ class SimRadio(Radio):
         self._block = 0               # rx() calls so far (the fault schedule's clock)
         self._disconnected = False
         self._txl: _Loopback | None = None
-        self._agc_gain = 1.0
+        self._agc_gain = [1.0]        # per channel
         self._t0: float | None = None
         self._clock = 0               # stream samples so far (delivered + lost): pacing, loopback
-        self._pending = np.zeros(0, np.complex64)
+        self._pending = np.zeros((1, 0), np.complex64)   # (channels, k) converted, not yet delivered
+        self._rows: list[int] | None = None   # recording channels replayed (None = all, in order)
         self._eof = False
         self._applied: RadioConfig | None = None
         self._shift = self._resampler = None
-        self._fe_state = None
+        self._fe_states: list | None = None   # one FrontEndState per channel (same seed: shared LO)
         try:
             super().__init__(config, profile)
             self._apply(self._config)
@@ -291,7 +329,8 @@ class SimRadio(Radio):
 
     # ---- construction from a URI -----------------------------------------------------------
     _SETTINGS = {"rx_lo": float, "sample_rate": float, "rx_rf_bandwidth": float, "rx_hardwaregain": float,
-                 "gain_control_mode": str, "rx_buffer_size": int, "tx_lo": float, "tx_hardwaregain": float}
+                 "gain_control_mode": str, "rx_buffer_size": int, "tx_lo": float, "tx_hardwaregain": float,
+                 "rx_enabled_channels": tuple}
     _ALIASES = {"snr": "loopback_snr", "cfo": "loopback_cfo", "delay": "loopback_delay", "taps": "loopback_taps"}
     _OPTIONS = {"loop", "realtime", "front_end", "seed", "faults", "loopback", "loopback_snr", "loopback_cfo",
                 "loopback_delay", "loopback_taps", "profile", "max_lag_blocks"}
@@ -359,10 +398,20 @@ class SimRadio(Radio):
                     front_end=opts.get("front_end") or None, seed=num("seed", int, default=0),
                     faults=opts.get("faults", ()), loopback=chan, profile=opts.get("profile") or None,
                     max_lag_blocks=num("max_lag_blocks", int, default=8))
+        def channels(name):
+            v = opts[name]
+            if isinstance(v, (list, tuple)):
+                return tuple(v)
+            try:
+                return tuple(int(c) for c in str(v).split(",") if c.strip())
+            except ValueError:
+                raise ConfigError(f"sim: option {name}={v!r} must be channel indices separated by ',', "
+                                  f"e.g. 0,1") from None
+
         changes = {}
         for k, typ in cls._SETTINGS.items():
             if k in opts:
-                changes[k] = opts[k] if typ is str else num(k, typ)
+                changes[k] = opts[k] if typ is str else channels(k) if typ is tuple else num(k, typ)
         if changes:
             try:
                 radio.configure(**changes)
@@ -376,11 +425,20 @@ class SimRadio(Radio):
         from sdrkit.dsp.resample import FrequencyShifter, StreamResampler, resample
 
         # every check first, so a refused setting changes nothing
-        if config.rx_enabled_channels != (0,):
-            raise ConfigError(f"rx_enabled_channels={list(config.rx_enabled_channels)}: the simulated radio "
-                              f"replays one channel; use rx_enabled_channels=(0,)")
+        chans = config.rx_enabled_channels
+        nch = len(chans)
+        rows = None
+        if self.recording is not None:
+            bad = [c for c in chans if c >= self.rec_channels]
+            if bad:
+                raise ConfigError(
+                    f"rx_enabled_channels={list(chans)}: channel {bad[0]} is not in "
+                    f"{self.recording.meta_path.name}, which has {self.rec_channels} channel(s) "
+                    f"(0..{self.rec_channels - 1}); enable channels of the recording only")
+            rows = None if chans == tuple(range(self.rec_channels)) else list(chans)
         old = self._applied
-        retune = old is None or old.rx_lo != config.rx_lo or old.sample_rate != config.sample_rate
+        rechannel = old is None or old.rx_enabled_channels != chans
+        retune = rechannel or old.rx_lo != config.rx_lo or old.sample_rate != config.sample_rate
         shift = resampler = None
         if self.recording is not None:
             lo, hi = config.rx_lo - config.bandwidth / 2, config.rx_lo + config.bandwidth / 2
@@ -394,28 +452,38 @@ class SimRadio(Radio):
                     f"lower sample_rate / rx_rf_bandwidth")
             if retune:
                 offset = self.rec_fc - config.rx_lo
-                src, src_rate = self._data, self.rec_fs
+                data = self._data
+                if data is not None and rows is not None:
+                    data = data[rows]          # the enabled channels, in their order
+                src, src_rate = data, self.rec_fs
                 # may raise ConfigError for an awkward ratio: still before any state changes
-                if config.sample_rate != self.rec_fs and self._data is not None \
-                        and len(self._data) <= _PRECOMPUTE_MAX:
-                    x = FrequencyShifter(offset, self.rec_fs).process(self._data) if offset else self._data
+                if config.sample_rate != self.rec_fs and data is not None \
+                        and data.shape[-1] <= _PRECOMPUTE_MAX:
+                    x = FrequencyShifter(offset, self.rec_fs).process(data) if offset else data
                     src, src_rate = resample(x, self.rec_fs, config.sample_rate), config.sample_rate
                 else:
+                    # one shifter serves all channels (one LO); a resampler keeps state per channel
                     shift = FrequencyShifter(offset, self.rec_fs) if offset else None
-                    resampler = StreamResampler(self.rec_fs, config.sample_rate) \
+                    resampler = _PerChannel(lambda: StreamResampler(self.rec_fs, config.sample_rate), nch) \
                         if config.sample_rate != self.rec_fs else None
         if retune:
             # stale samples from the old settings are discarded, like a real radio after a retune
             self._shift, self._resampler = shift, resampler
-            self._pending = np.zeros(0, np.complex64)
+            self._pending = np.zeros((nch, 0), np.complex64)
+            self._rows = rows
             if self.recording is not None:
                 # keep the replay's place in the recording (in seconds) across the change of units
-                n_src = len(src) if src is not None else self.recording.num_samples
+                n_src = src.shape[-1] if src is not None else self.recording.num_samples
                 self._pos = min(int(round(self._pos * src_rate / self._src_rate)), n_src)
                 self._src, self._src_rate = src, src_rate
-        if old is None or old.sample_rate != config.sample_rate:
-            self._t0 = None   # realtime schedule re-anchors at the new rate
-            self._fe_state = self.front_end.state(config.sample_rate, self.seed) if self.front_end else None
+        if old is None or old.sample_rate != config.sample_rate or rechannel:
+            if old is None or old.sample_rate != config.sample_rate:
+                self._t0 = None   # realtime schedule re-anchors at the new rate
+            # the same seed on every channel: one LO, so one CFO and one phase-noise walk
+            self._fe_states = [self.front_end.state(config.sample_rate, self.seed) for _ in range(nch)] \
+                if self.front_end else None
+        if rechannel:
+            self._agc_gain = [1.0] * nch
         self._gain = np.float32(10 ** ((config.rx_hardwaregain - self.rec_gain) / 20))
         self._applied = config
 
@@ -434,7 +502,7 @@ class SimRadio(Radio):
             buffer (the caller must copy before handing it out or writing to it).
         """
         src = self._src
-        rec_n = len(src) if src is not None else self.recording.num_samples
+        rec_n = self._src_len()
         parts, need = [], n
         while need > 0:
             if self._pos >= rec_n:
@@ -444,23 +512,28 @@ class SimRadio(Radio):
                 self._pos = 0
             k = min(need, rec_n - self._pos)
             if src is not None:
-                parts.append(src[self._pos:self._pos + k])
+                parts.append(src[:, self._pos:self._pos + k])
             else:
-                parts.append(self.recording.read(self._pos, k))
+                parts.append(self.recording.read(self._pos, k, self._rows).reshape(-1, k))
             self._pos += k
             need -= k
         if len(parts) == 1:
             return parts[0], src is None
-        return (np.concatenate(parts) if parts else np.zeros(0, np.complex64)), True
+        return (np.concatenate(parts, axis=-1) if parts else
+                np.zeros((self._config.num_channels, 0), np.complex64)), True
+
+    def _src_len(self) -> int:
+        """Samples per channel in the replay source."""
+        return self._src.shape[-1] if self._src is not None else self.recording.num_samples
 
     def _produce(self, n: int) -> np.ndarray:
-        """``n`` recording samples at the output rate, owned by the caller (fewer only at a
-        one-shot end)."""
+        """``(channels, n)`` recording samples at the output rate, owned by the caller (fewer
+        only at a one-shot end)."""
         if self._fast:
             x, owned = self._source(n)
             return x if owned else x.copy()   # the one copy of the fast path
-        out = [self._pending] if len(self._pending) else []
-        have = len(self._pending)
+        out = [self._pending] if self._pending.shape[-1] else []
+        have = self._pending.shape[-1]
         # a fixed source chunk per block size keeps the shifter's phase table cached
         chunk_n = max(4096, 1 << int(np.ceil(np.log2(n * self.rec_fs / self._config.sample_rate))))
         while have < n and not self._eof:
@@ -470,10 +543,10 @@ class SimRadio(Radio):
             if self._resampler is not None:
                 chunk = self._resampler.process(chunk)
             out.append(chunk)
-            have += len(chunk)
-        buf = np.concatenate(out) if out else np.zeros(0, np.complex64)
-        self._pending = buf[n:]
-        return buf[:n].copy()
+            have += chunk.shape[-1]
+        buf = np.concatenate(out, axis=-1) if out else np.zeros((self._config.num_channels, 0), np.complex64)
+        self._pending = buf[:, n:]
+        return buf[:, :n].copy()
 
     def _drop(self, count: int) -> int:
         """Skip ``count`` output samples (lost); returns how many were skipped."""
@@ -481,7 +554,7 @@ class SimRadio(Radio):
         if self.recording is None:
             dropped = count
         elif self._fast:
-            rec_n = len(self._src) if self._src is not None else self.recording.num_samples
+            rec_n = self._src_len()
             if self.loop:
                 self._pos = (self._pos + count) % rec_n
                 dropped = count
@@ -491,8 +564,8 @@ class SimRadio(Radio):
                 self._eof = dropped < count
         else:
             dropped = 0
-            while dropped < count and not (self._eof and not len(self._pending)):
-                dropped += len(self._produce(min(n, count - dropped)))
+            while dropped < count and not (self._eof and not self._pending.shape[-1]):
+                dropped += self._produce(min(n, count - dropped)).shape[-1]
         if self._txl is not None:
             self._txl.skip(dropped)
         return dropped
@@ -515,42 +588,46 @@ class SimRadio(Radio):
             lost += self._drop(f.count * n)    # overflow: the radio drops whole blocks
         if self.realtime:
             lost += self._pace(n, lost)
+        cfg = self._config
+        nch = cfg.num_channels
         if self.recording is None:
             x = None
         else:
-            if self._eof and not len(self._pending):
+            if self._eof and not self._pending.shape[-1]:
                 raise EOFError("end of recording (one-shot replay)")
-            x = self._produce(n)
-            if len(x) == 0:
+            x = self._produce(n)               # (channels, n), owned
+            if x.shape[-1] == 0:
                 raise EOFError("end of recording (one-shot replay)")
-        cfg = self._config
         if self._txl is not None:
-            lb = self._txl.next(n if x is None else len(x), cfg.sample_rate, cfg.effective_tx_lo - cfg.rx_lo,
-                                cfg.tx_hardwaregain)
+            lb = self._txl.next(n if x is None else x.shape[-1], cfg.sample_rate, cfg.effective_tx_lo - cfg.rx_lo,
+                                cfg.tx_hardwaregain, nch)
             if x is None:
                 x = lb
             else:
                 x += lb
         elif x is None:
-            x = self._rng.standard_normal((n, 2), dtype=np.float32).view(np.complex64)[:, 0]
+            x = _complex_noise(self._rng, nch, n)
             x *= _NOISE_FLOOR
         if cfg.gain_control_mode == "manual":
             if self._gain != 1:
                 x *= self._gain
         else:
-            x = self._agc(x)
-        if self._fe_state is not None:
-            x = self._fe_state.apply(x, self._next_index + lost)
+            self._agc(x)
+        if self._fe_states is not None:
+            for row, st in zip(x, self._fe_states):
+                row[:] = st.apply(row, self._next_index + lost)
         self._block += 1
-        self._clock += lost + len(x)
-        return x, lost
+        self._clock += lost + x.shape[-1]
+        return (x[0] if nch == 1 else x), lost
 
-    def _agc(self, x: np.ndarray) -> np.ndarray:
-        rms = float(np.sqrt(np.mean(np.abs(x) ** 2))) or 1e-9
+    def _agc(self, x: np.ndarray) -> None:
+        """Scale each channel of ``x`` (channels, n) in place by its own AGC loop (one per receiver)."""
         target = 0.25      # -12 dBFS
         alpha = {"slow_attack": 0.1, "fast_attack": 0.7, "hybrid": 0.3}[self._config.gain_control_mode]
-        self._agc_gain = (1 - alpha) * self._agc_gain + alpha * target / rms
-        return x * np.float32(self._agc_gain)
+        for i, row in enumerate(x):
+            rms = float(np.sqrt(np.mean(np.abs(row) ** 2))) or 1e-9
+            self._agc_gain[i] = (1 - alpha) * self._agc_gain[i] + alpha * target / rms
+            row *= np.float32(self._agc_gain[i])
 
     def _pace(self, n: int, lost: int) -> int:
         """Sleep until the next block is due; drop the backlog if the caller fell behind.
@@ -598,11 +675,20 @@ class SimRadio(Radio):
         return int(round(self._pos * self.rec_fs / self._src_rate)) if self.recording is not None else 0
 
     @property
+    def agc_gain_db(self) -> float | None:
+        """RX gain the AGC has settled at on the first enabled channel, dB, on the same scale as
+        ``rx_hardwaregain`` (the recording's gain plus the AGC's correction); None in manual mode."""
+        if self._config.gain_control_mode == "manual":
+            return None
+        return float(self.rec_gain + 20 * np.log10(max(self._agc_gain[0], 1e-12)))
+
+    @property
     def hw_description(self) -> str:
         """What produced the samples, for recordings' ``core:hw``."""
         src = f"replaying {self.recording.meta_path.name}" if self.recording is not None else "no recording"
         fe = f", front end {self.front_end.name}" if self.front_end is not None else ""
-        return f"sdrkit SimRadio ({src}{fe})"
+        ch = f", channels {list(self.rx_enabled_channels)}" if self._config.num_channels > 1 else ""
+        return f"sdrkit SimRadio ({src}{fe}{ch})"
 
     def __repr__(self) -> str:
         src = self.recording.meta_path.name if self.recording is not None else "no recording"

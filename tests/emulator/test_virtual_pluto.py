@@ -152,3 +152,124 @@ def test_vanished_device_is_a_radio_disconnect(rec):
         with pytest.raises((RadioDisconnected, RadioTimeout)) as ei:
             r.rx()
         assert isinstance(ei.value, RadioDisconnected), f"got {ei.value!r}"
+
+
+# ---- gain in AGC mode: the virtual Pluto behaves like the ad9361 driver, sdrkit refuses ----------
+
+def _phy_rx0(uri):
+    import iio
+
+    ctx = iio.Context(uri)
+    return ctx, ctx.find_device("ad9361-phy").find_channel("voltage0", False)
+
+
+def test_agc_gain_write_is_accepted_and_ignored_like_the_ad9361_driver(emu):
+    ctx, ch = _phy_rx0(emu.uri)
+    ch.attrs["gain_control_mode"].value = "fast_attack"
+    ch.attrs["hardwaregain"].value = "10"           # the driver returns success and changes nothing
+    sdr = adi.Pluto(emu.uri)
+    sdr.rx_hardwaregain_chan0 = 12                   # pyadi-iio does not even send it outside manual mode
+    for _ in range(8):
+        sdr.rx()
+    # the tone's RMS is 0.5 at the reference gain of 30 dB; the AGC aims at 0.25 (-6 dB)
+    assert sdr.rx_hardwaregain_chan0 == pytest.approx(24, abs=1)
+    assert float(ch.attrs["hardwaregain"].value.split()[0]) == sdr.rx_hardwaregain_chan0
+    sdr.gain_control_mode_chan0 = "manual"           # manual gain starts where the AGC left it
+    assert sdr.rx_hardwaregain_chan0 == pytest.approx(24, abs=1)
+    sdr.rx_hardwaregain_chan0 = 10
+    assert sdr.rx_hardwaregain_chan0 == 10
+
+
+def test_out_of_range_gain_in_agc_mode_is_ignored_too(emu):
+    _, ch = _phy_rx0(emu.uri)
+    ch.attrs["gain_control_mode"].value = "slow_attack"
+    ch.attrs["hardwaregain"].value = "90"            # ad9361_set_rx_gain returns before its range check
+    assert float(ch.attrs["hardwaregain"].value.split()[0]) == 30
+
+
+def test_sdrkit_pluto_backend_refuses_gain_in_agc_mode(emu):
+    from sdrkit.errors import ConfigError
+
+    with open_radio(f"pluto:{emu.uri}") as r:
+        r.gain_control_mode_chan0 = "slow_attack"
+        with pytest.raises(ConfigError, match=r"rx_hardwaregain=40 dB is not applied while gain_control_mode="
+                                              r"'slow_attack'.*set gain_control_mode='manual' first"):
+            r.rx_hardwaregain_chan0 = 40
+        with pytest.raises(ConfigError, match="set gain_control_mode='manual' first"):
+            r.configure(gain_control_mode="hybrid", rx_hardwaregain=40)
+        assert r.rx_hardwaregain_chan0 == 30 and adi.Pluto(emu.uri).gain_control_mode_chan0 == "slow_attack"
+        r.configure(gain_control_mode="manual", rx_hardwaregain=40)
+        assert adi.Pluto(emu.uri).rx_hardwaregain_chan0 == 40
+
+
+def test_multichannel_recording_is_refused_by_the_one_channel_virtual_pluto(tmp_path):
+    from sdrkit.errors import ConfigError
+
+    rec = write_recording(tmp_path / "two", np.zeros((2, 100), np.complex64), sample_rate=FS, center_frequency=FC)
+    with pytest.raises(ConfigError, match=r"has 2 channels and the virtual Pluto one RX channel.*replay it with sim:"):
+        PlutoEmulator(rec, port=0)
+
+
+# ---- the stream timeout ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("exc, err, match", [
+    (OSError(22, "Invalid argument"), "DeviceError",
+     r"refused the stream timeout timeout_ms=5000 .*pass another \?timeout_ms="),
+    (OSError(104, "Connection reset by peer"), "RadioDisconnected", r"set_timeout\(5000 ms\): device went away"),
+    (AttributeError("'Context' object has no attribute 'set_timeout'"), "DriverMissing",
+     r"timeout of 5000 ms cannot be set; install 'pylibiio==0.25'"),
+])
+def test_failed_set_timeout_raises(emu, monkeypatch, exc, err, match):
+    import iio
+
+    import sdrkit.errors as errors
+
+    def refuse(self, ms):
+        raise exc
+
+    monkeypatch.setattr(iio.Context, "set_timeout", refuse)
+    with pytest.raises(getattr(errors, err), match=match) as ei:
+        open_radio(f"pluto:{emu.uri}")
+    assert ei.value.__cause__ is exc
+
+
+@pytest.mark.parametrize("opt, match", [("abc", "timeout_ms='abc' is not an integer"),
+                                        ("-1", r"timeout_ms=-1 must be an integer number of ms in 0\.\.")])
+def test_bad_timeout_option(emu, opt, match):
+    from sdrkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        open_radio(f"pluto:{emu.uri}?timeout_ms={opt}")
+
+
+# ---- the sdrkit emulate verb and the conversions on both ends of the wire ---------------------
+
+def test_sdrkit_emulate_verb_serves_the_pluto_backend(rec):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sdrkit", "emulate", "pluto", "--replay", str(rec), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        uri = line.split("virtual Pluto on ", 1)[1].split(" ", 1)[0]
+        assert uri.startswith("ip:127.0.0.1:")
+        with open_radio(f"pluto:{uri}") as r:
+            assert r.rx_lo == FC and r.sample_rate == FS
+            assert abs(np.mean(np.abs(r.rx().samples)) - 0.5) < 0.01
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_pluto_sample_conversions_in_one_place():
+    from sdrkit.radio.pluto import complex64_to_ci16, complex64_to_rx_ci16, ci16_to_complex64, tx_ci16_to_complex64
+
+    x = np.array([0.5 + 0.25j, -1 + 0j, 1 - 1j], np.complex64)
+    raw = complex64_to_rx_ci16(x)
+    assert raw.dtype == np.int16 and raw.tolist() == [1024, 512, -2048, 0, 2047, -2048]   # 12-bit codes, clipped
+    assert np.allclose(ci16_to_complex64(raw), x, atol=1 / 2048)
+    assert np.allclose(ci16_to_complex64(raw.astype(np.float64).view(np.complex128)), x, atol=1 / 2048)
+    dac = complex64_to_ci16(x).view(np.float32).astype("<i2")
+    assert dac.tolist()[:2] == [16384, 8192]
+    assert np.allclose(tx_ci16_to_complex64(dac.tobytes()), x, atol=1 / 32767)

@@ -64,3 +64,23 @@ def test_demo_labels_follow_the_looping_recording(qpsk_recording):
         assert _labels_in_window(r, 150_000, 100_000) == [(-50_000, 100_000, "qpsk"), (50_000, 100_000, "qpsk")]
         r.configure(sample_rate=500e3)                  # resampled: recording indices no longer apply
         assert _labels_in_window(r, 0, 1000) == []
+
+
+def test_capture_records_every_channel_of_a_multichannel_radio(array_recording, tmp_path, capsys):
+    out = tmp_path / "arr"
+    assert main(["capture", "--radio", f"sim:{array_recording}?loop=0", "--duration", "0.05",
+                 "--buffer-size", "4096", "--out", str(out)]) == 0
+    assert "50000 samples x 4 channels" in capsys.readouterr().out
+    rec = open_recording(out)
+    assert rec.num_channels == 4 and rec.global_info["sdrkit:channels"] == [0, 1, 2, 3]
+    assert np.array_equal(rec.read(), open_recording(array_recording).read(0, 50_000))
+
+
+def test_capture_of_a_channel_subset_keeps_their_order(array_recording, tmp_path):
+    out = tmp_path / "sub"
+    assert main(["capture", "--radio", f"sim:{array_recording}?rx_enabled_channels=3,1", "--duration", "0.01",
+                 "--out", str(out), "--datatype", "ci16_le"]) == 0
+    rec = open_recording(out)
+    assert rec.num_channels == 2 and rec.global_info["sdrkit:channels"] == [3, 1]
+    assert rec.global_info["sdrkit:radio_config"]["rx_enabled_channels"] == [3, 1]
+    assert np.allclose(rec.read(), open_recording(array_recording).read(0, 10_000, channels=[3, 1]), atol=1 / 32768)

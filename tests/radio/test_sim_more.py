@@ -148,7 +148,9 @@ def test_looping_does_not_reset_the_counter(tone_recording):
 
 
 @pytest.mark.parametrize("uri, err, match", [
-    ("sim:?rx_enabled_channels=0", ConfigError, r"unknown sim: option"),
+    ("sim:?rx_enabled_channel=0", ConfigError, r"unknown sim: option"),
+    ("sim:?rx_enabled_channels=0,x", ConfigError, r"rx_enabled_channels='0,x' must be channel indices"),
+    ("sim:?rx_enabled_channels=1,1", ConfigError, r"rx_enabled_channels=\[1, 1\] must be distinct"),
     ("sim:?seed=1.5", ConfigError, r"seed='1.5' is not an integer"),
     ("sim:?loop=maybe", ConfigError, r"loop='maybe' must be 0 or 1"),
     ("sim:?taps=1;x", ConfigError, r"loopback_taps='1;x' must be complex numbers"),
@@ -160,11 +162,12 @@ def test_bad_options_are_refused(uri, err, match):
         open_radio(uri)
 
 
-def test_second_channel_refused():
-    with SimRadio(None) as r:
-        with pytest.raises(ConfigError, match=r"replays one channel; use rx_enabled_channels=\(0,\)"):
-            r.configure(rx_enabled_channels=(0, 1))
+def test_channel_not_in_the_recording_refused(qpsk_recording):
+    with SimRadio(qpsk_recording) as r:
         assert r.rx_enabled_channels == [0]
+        with pytest.raises(ConfigError, match=r"channel 1 is not in qpsk.sigmf-meta, which has 1 channel\(s\)"):
+            r.configure(rx_enabled_channels=(0, 1))
+        assert r.rx_enabled_channels == [0] and r.rx().samples.ndim == 1
 
 
 def test_realtime_overflow_on_loopback_keeps_counting():
@@ -206,3 +209,18 @@ def test_retune_keeps_the_place_in_the_recording(tone_recording):
         assert r.position == 70_000       # 10k samples at 500 kS/s = 20k recording samples
         r.sample_rate = 1e6
         assert r.position == 70_000 and r.rx().start == 60_000   # the stream index counts output samples
+
+
+def test_rx_gain_in_agc_mode_is_refused_not_ignored(qpsk_recording):
+    with open_radio(f"sim:{qpsk_recording}?gain_control_mode=slow_attack") as r:
+        gain = r.rx_hardwaregain_chan0
+        with pytest.raises(ConfigError, match=rf"rx_hardwaregain={gain + 6:g} dB is not applied while "
+                                              rf"gain_control_mode='slow_attack'.*set gain_control_mode='manual' "
+                                              rf"first \(the gain stays at {gain:g} dB"):
+            r.rx_hardwaregain_chan0 = gain + 6
+        assert r.rx_hardwaregain_chan0 == gain and r.agc_gain_db is not None
+        r.configure(gain_control_mode="fast_attack", rx_hardwaregain=gain)   # the gain unchanged: fine
+        r.configure(gain_control_mode="manual", rx_hardwaregain=gain + 6)    # manual first, in one step
+        assert r.rx_hardwaregain_chan0 == gain + 6 and r.agc_gain_db is None
+    with pytest.raises(ConfigError, match="set gain_control_mode='manual' first"):
+        open_radio(f"sim:{qpsk_recording}?gain_control_mode=hybrid&rx_hardwaregain=10")

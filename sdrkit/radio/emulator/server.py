@@ -7,6 +7,13 @@ real ``adi.Pluto("ip:127.0.0.1")`` (pyadi-iio over libiio) talks to it exactly a
 * attribute state (LOs, sample rate, bandwidths, gain mode and gains, loopback) kept per
   sysfs file and validated against a firmware profile: an out-of-range write gets
   ``-22`` (EINVAL), as from the AD9363 driver;
+* RX gain in an AGC mode (``slow_attack``, ``fast_attack``, ``hybrid``) behaves like the
+  ad9361 driver's ``ad9361_set_rx_gain``: a ``hardwaregain`` write is accepted (the byte count
+  comes back) and ignored, and reading ``hardwaregain`` gives the gain the AGC chose, not the
+  value written. (pyadi-iio's ``rx_hardwaregain_chan0`` setter does not even send the write
+  outside manual mode; sdrkit's ``pluto:`` backend refuses it with a ConfigError.)
+* one RX channel, as on the 1R1T Pluto: a multi-channel recording is refused (replay it
+  with ``sim:``);
 * RX buffers (``iio:device3``, 12-bit samples sign-extended in int16) come from a
   :class:`~sdrkit.radio.sim.SimRadio` replaying the recording, retuned and resampled to the
   current settings and scaled with the gain; tuned outside the recording, RX is noise;
@@ -31,13 +38,12 @@ import numpy as np
 
 from sdrkit.errors import ConfigError
 from sdrkit.radio.emulator.context import IioContext
+from sdrkit.radio.pluto import complex64_to_rx_ci16, tx_ci16_to_complex64
 
 log = logging.getLogger("sdrkit.emulator")
 
 VERSION_LINE = b"0.24.sdrkit0\n"   # major.minor.<7-character tag>: libiio needs >= 7 after the 2nd dot
 PHY, TXDEV, RXDEV = "iio:device0", "iio:device2", "iio:device3"
-RX_FULL_SCALE = 2048.0
-TX_FULL_SCALE = 32767.0
 MAX_LINE = 4096
 MAX_WRITE = 1 << 20            # attribute payloads (filter_fir_config is ~1 kB)
 MAX_BUFFER_BYTES = 1 << 28     # one READBUF/WRITEBUF
@@ -85,8 +91,12 @@ class VirtualPluto:
             from sdrkit.capture import open_recording
 
             rec = open_recording(recording)
-            fc, fs = rec.center_frequency, rec.sample_rate
+            fc, fs, nch = rec.center_frequency, rec.sample_rate, rec.num_channels
             rec.close()
+            if nch != 1:
+                raise ConfigError(f"{rec.meta_path}: the recording has {nch} channels and the virtual Pluto "
+                                  f"one RX channel (1R1T); replay it with sim:{rec.meta_path} "
+                                  f"(all channels), or write the channel to serve to a recording of its own")
             lo = self.profile.ranges["rx_lo"]
             if lo.min <= fc <= lo.max:
                 v[f"{PHY}/out_altvoltage0_RX_LO_frequency"] = str(int(fc))
@@ -131,9 +141,12 @@ class VirtualPluto:
                 v[key] = str(int(f))
             elif key == f"{PHY}/in_voltage0_hardwaregain":
                 f = _num(text)
-                self._check("rx_hardwaregain", f)
                 if v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
-                    raise _Error(errno.EPERM)
+                    # ad9361_set_rx_gain: "Rx gain can be set in MGC mode only", returns 0
+                    log.info("ignored hardwaregain=%s in gain_control_mode %s (the AGC owns the gain)",
+                             text, v[f"{PHY}/in_voltage0_gain_control_mode"])
+                    return
+                self._check("rx_hardwaregain", f)
                 v[key] = f"{f:.6f} dB"
             elif key == f"{PHY}/out_voltage0_hardwaregain":
                 f = _num(text)
@@ -143,10 +156,24 @@ class VirtualPluto:
                 modes = v.get(f"{PHY}/in_voltage_gain_control_mode_available", "").split()
                 if text.strip() not in modes:
                     raise _Error(errno.EINVAL)
+                gain_key = f"{PHY}/in_voltage0_hardwaregain"
+                if v[key] != "manual" and text.strip() == "manual":
+                    v[gain_key] = self.read_attr(gain_key)   # manual gain starts where the AGC left it
                 v[key] = text.strip()
             else:
                 v[key] = text
             self._dirty = True          # the next RX buffer applies the new settings
+
+    def read_attr(self, key: str) -> str:
+        """The value a READ of ``key`` returns (RX gain in an AGC mode: the gain the AGC chose)."""
+        with self.lock:
+            v = self.ctx.values
+            if key == f"{PHY}/in_voltage0_hardwaregain" and v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
+                g = self._radio.agc_gain_db if self._radio is not None else None
+                if g is not None:
+                    rng = self.profile.ranges["rx_hardwaregain"]
+                    return f"{min(max(round(g), rng.min), rng.max):.6f} dB"   # 1 dB steps, as the gain table
+            return v.get(key, "")
 
     def config(self):
         """The RadioConfig the current attribute state describes."""
@@ -182,9 +209,8 @@ class VirtualPluto:
                 radio = None
         if self.recording is not None:
             try:
-                radio = SimRadio(self.recording, None, loop=True, seed=self.seed, front_end=self.front_end,
+                radio = SimRadio(self.recording, cfg, loop=True, seed=self.seed, front_end=self.front_end,
                                  loopback=self.loopback)
-                radio.configure(cfg)
             except ConfigError:
                 radio = None            # tuned outside the recording: only noise (and TX) there
         if radio is None:
@@ -198,16 +224,12 @@ class VirtualPluto:
         """``n`` RX samples as interleaved int16 (12-bit, sign-extended)."""
         with self.lock:
             x = self._source(n).rx().samples
-        f = x.view(np.float32) * np.float32(RX_FULL_SCALE)
-        np.rint(f, out=f)
-        np.clip(f, -RX_FULL_SCALE, RX_FULL_SCALE - 1, out=f)
         self.stats["rx_samples"] += n
-        return f.astype("<i2")
+        return complex64_to_rx_ci16(x)
 
     def write_samples(self, raw: bytes, cyclic: bool) -> None:
         """TX samples (interleaved int16) -> loop back to RX."""
-        iq = np.frombuffer(raw, "<i2").astype(np.float32) * np.float32(1 / TX_FULL_SCALE)
-        x = iq.view(np.complex64).copy()
+        x = tx_ci16_to_complex64(raw)
         with self.lock:
             gain = 10 ** (_num(self.ctx.values[f"{PHY}/out_voltage0_hardwaregain"]) / 20)
             self.tx_wave = (x * np.float32(gain), cyclic)
@@ -324,7 +346,7 @@ class _Handler(socketserver.StreamRequestHandler):
             key, rest = self._attr_key(args)
             if rest:
                 raise _Error(errno.EINVAL)
-            val = p.ctx.values.get(key, "")
+            val = p.read_attr(key)
             if val == "ERROR":
                 raise _Error(errno.EIO)
             self._reply_value(val)
