@@ -4,7 +4,8 @@ A benchmark is a function registered with :func:`benchmark`; it takes a
 :class:`BenchContext` and returns a list of :class:`Result`. ``sdrkit bench [NAME ...]``
 runs them, prints a table and writes JSON.
 
-Benchmark modules are listed in ``BENCH_MODULES`` and imported lazily.
+Benchmark modules are listed in ``BENCH_MODULES`` and imported lazily; a task adds its own
+benchmark modules by listing them in its ``benchmarks`` attribute (found through ``TASKS``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ BENCH_MODULES = [
     "sdrkit.bench.sigmf_write",
     "sdrkit.bench.stream",
     "sdrkit.bench.pluto",
-    "sdrkit.bench.amc_data",
 ]
 
 
@@ -87,13 +87,11 @@ def benchmark(name: str) -> Callable:
 
 
 def load_all() -> None:
-    """Import every benchmark module that exists."""
-    for mod in BENCH_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    """Import every benchmark module: sdrkit's own and those the registered tasks list."""
+    from sdrkit.tasks import TASKS, get_task
+
+    for mod in BENCH_MODULES + [m for name in TASKS.names() for m in get_task(name).benchmarks]:
+        importlib.import_module(mod)
 
 
 def best_rate(fn: Callable[[], int], seconds: float = 1.0, repeats: int = 5) -> float:

@@ -143,7 +143,7 @@ def stream_bench(ctx: BenchContext) -> list[Result]:
 
 @benchmark("stream_e2e")
 def stream_e2e(ctx: BenchContext) -> list[Result]:
-    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled AMC model: latency, analyzed share."""
+    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled demo model: latency, analyzed share."""
     import os
     import subprocess
     import sys
@@ -153,12 +153,13 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     from sdrkit.capture import write_recording
     from sdrkit.dsp import modulate
     from sdrkit.radio import open_radio
+    from sdrkit.resources import DEMO, resolve
     from sdrkit.runtime import load_card
+    from sdrkit.runtime.predict import PredictorOptions
     from sdrkit.stream.pipeline import Pipeline
-    from sdrkit.tasks.amc.gated import GatedClassifier
+    from sdrkit.tasks import get_task
 
-    card_path = Path(__file__).resolve().parents[2] / "models" / "amc" / "card.json"
-    card = load_card(card_path)
+    card = load_card(resolve("models", DEMO["model"]))
     fs = 20e6
     batch = int(os.environ.get("SDRKIT_E2E_BATCH", 32))
     seconds = 3.0 if ctx.quick else 8.0
@@ -178,13 +179,13 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             proc.stdout.readline()
-            clf = GatedClassifier(card, threads=1)
+            predictor = get_task(card.task).predictor(card, PredictorOptions(threads=1))
             with open_radio(f"zmq:{ep}") as radio:
                 # the model is trained at 1 MS/s: this run loads it with a 20 MS/s stream on purpose,
                 # to measure the pipeline, so the card's rate check is not applied here
                 # batches of 32 frames (~8 ms of model time on one core) and a 64-frame queue bound the
                 # latency (batch 64 / queue 128 measured p99 65 ms on the loaded box, 32 / 64: 15 ms)
-                st = Pipeline(radio, clf, card.input.frame_len, batch=batch, max_queue=64).run(seconds=seconds)
+                st = Pipeline(radio, predictor, card.input.frame_len, batch=batch, max_queue=64).run(seconds=seconds)
                 lost = radio.samples_lost
         finally:
             proc.terminate()

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _task_flag_to_positional(argv: list[str], task_verbs) -> list[str]:
-    """``sdrkit calibrate --task beam ...`` (the older spelling) -> ``sdrkit calibrate beam ...``."""
+    """``sdrkit VERB --task NAME ...`` (the older spelling) -> ``sdrkit VERB NAME ...``."""
     if len(argv) >= 3 and argv[0] in task_verbs and "--task" in argv[1:-1]:
         i = argv.index("--task")
         return [argv[0], argv[i + 1]] + argv[1:i] + argv[i + 2:]

@@ -1,7 +1,7 @@
 """``sdrkit classify --radio URI --model CARD``: run any task's model live on any radio.
 
 Pipeline: radio -> framer (the card's frame length and channels) -> the task's predictor
-(looked up from the card: amc's gated classifier, beam's nearest prototypes, ...) -> sinks:
+(looked up from the card's task: a gated classifier, nearest prototypes, a segmenter, ...) -> sinks:
 the live terminal view, and optionally JSONL (``--jsonl``), a SigMF recording with the
 predictions as annotations (``--record``) and a ZeroMQ feed of predictions (``--publish``).
 The card is checked against the stream (sample rate, channels) before any sample flows.
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, metavar="CARD",
                    help="model card (path, or the name of a bundled model: models/NAME/card.json)")
     p.add_argument("--calibration", metavar="FILE", help="calibration file (sdrkit calibrate): nearest prototype")
-    p.add_argument("--threshold", type=float, help="the task's decision threshold (amc: exit entropy, nats)")
+    p.add_argument("--threshold", type=float, help="the task's decision threshold (what it means: the card's thresholds)")
     p.add_argument("--task", help="refuse the card unless it is for this task")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--frames", type=int, help="stop after this many frames")

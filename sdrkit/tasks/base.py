@@ -123,6 +123,8 @@ class Task:
     summary: str = ""
     verbs: tuple = ()
     smoke: SmokeRun | None = None
+    #: modules that register the task's ``sdrkit bench`` benchmarks
+    benchmarks: tuple = ()
 
     def verb(self, name: str) -> Verb:
         """The verb called ``name``.

@@ -184,6 +184,7 @@ class AmcTask(Task):
              EvaluateConfig, "sdrkit.tasks.amc.evaluate:run_evaluation"),
         Verb("calibrate", "prototypes for a new front end from an AMC embedding card", CalibrateConfig, calibrate),
     )
+    benchmarks = ("sdrkit.tasks.amc.bench",)
     smoke = SmokeRun(
         steps=(("dataset", {"out": "{tmp}/data", "train_per_cell": 3, "val_per_cell": 2, "test_per_cell": 2,
                             "workers": 1}),

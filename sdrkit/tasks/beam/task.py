@@ -146,7 +146,7 @@ class BeamTask(Task):
     )
     smoke = SmokeRun(
         steps=(("dataset", {"out": "{tmp}/data", "front_ends": "fe-a", "per_beam": 8}),
-               ("train", {"out": "{tmp}/model", "steps": 20, "train_front_ends": 8, "per_beam": 4}),
+               ("train", {"out": "{tmp}/model", "steps": 20, "train_front_ends": 8, "per_beam": 12}),
                ("evaluate", {"model": "{tmp}/model/card.json", "out": "{tmp}/eval", "front_ends": "fe-a,fe-b",
                              "quick": True}),
                ("calibrate", {"model": "{tmp}/model/card.json", "capture": "{tmp}/data/fe-a.sigmf-meta",
