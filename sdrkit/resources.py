@@ -80,7 +80,7 @@ def resolve(kind: str, name, must_exist: bool = True) -> Path:
         base = root / folder
         for cand in [base / rel] + [Path(str(base / rel) + s) for s in suffixes]:
             tried.append(str(cand))
-            if cand.exists():
+            if cand.is_file():
                 return cand
     if not must_exist:
         return p

@@ -175,3 +175,25 @@ def test_pipeline_skips_frames_when_inference_falls_behind_never_samples(tiny, t
     assert st.frames_in == 64 and st.frames_skipped > 0
     assert st.frames_analyzed + st.frames_skipped == st.frames_in and st.analyzed_fraction < 1
     assert open_recording(tmp_path / "copy").num_samples == 64 * 1024      # every sample recorded
+
+
+def test_adaptive_policy_without_a_backbone_graph_is_refused_not_downgraded(tiny, tmp_path):
+    import json
+    import shutil
+
+    from sdrkit.errors import ModelError
+    from sdrkit.runtime import load_card
+    from sdrkit.tasks.amc.gated import GatedClassifier
+    from sdrkit.tasks.amc.live import AmcPredictor
+
+    _, model = tiny
+    shutil.copytree(model, tmp_path / "m")
+    d = json.loads((tmp_path / "m" / "card.json").read_text())
+    del d["files"]["full"]
+    (tmp_path / "m" / "card.json").write_text(json.dumps(d))
+    card = load_card(tmp_path / "m" / "card.json")
+    with pytest.raises(ModelError, match="adaptive batch policy needs the card's 'full'.*policy='always'"):
+        GatedClassifier(card)
+    assert GatedClassifier(card, policy="always").policy == "always"
+    p = AmcPredictor(card)                                   # the live predictor says what it does
+    assert p.clf.policy == "always" and "every batch is gated" in p.policy_note

@@ -1,0 +1,100 @@
+"""Card version 2: architecture, output kinds, optional classes, channels, spectrogram input;
+version 1 cards still load; the channel check; the MODELS registry rebuilds networks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sdrkit.errors import ConfigError, ModelError, ModelInputMismatch
+from sdrkit.runtime import InputSpec, ModelCard, check_stream, load_card
+from sdrkit.runtime.card import OUTPUT_KINDS, OutputSpec
+
+
+def _save(tmp_path, **kw):
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    base = dict(task="aoa", name="t", classes=(), input=InputSpec(sample_rate=1e6, frame_len=256, channels=4),
+                files={"model": "m.onnx"}, output=OutputSpec("angles", shape=(2,), description="degrees"),
+                architecture={"name": "aoa_net", "kwargs": {"elements": 4}})
+    base.update(kw)
+    return ModelCard(**base).save(tmp_path / "card.json")
+
+
+def test_v2_round_trip_without_classes(tmp_path):
+    c = load_card(_save(tmp_path))
+    assert json.loads((tmp_path / "card.json").read_text())["card_version"] == 2
+    assert c.classes == () and c.output == OutputSpec("angles", (2,), "degrees") and c.input.channels == 4
+    assert c.architecture == {"name": "aoa_net", "kwargs": {"elements": 4}}
+
+
+def test_bundled_v1_cards_still_load_as_one_channel_classes_models():
+    from sdrkit.resources import resolve
+
+    for name in ("amc", "beam"):
+        path = resolve("models", name)
+        assert json.loads(path.read_text())["card_version"] == 1
+        c = load_card(path)
+        assert c.output.kind == "classes" and c.input.channels == 1 and c.classes
+
+
+@pytest.mark.parametrize("patch, match", [
+    ({"output": {"kind": "telepathy"}}, "output .* must be"),
+    ({"output": {"kind": "mask", "shape": [0, 3]}}, "output.shape"),
+    ({"output": {"kind": "classes"}, "classes": []}, "non-empty for a classes output"),
+    ({"input": {"sample_rate": 1e6, "frame_len": 256, "channels": 0}}, "integer channels >= 1"),
+    ({"input": {"sample_rate": 1e6, "frame_len": 256, "representation": "spectrogram"}}, "needs input.spectrogram"),
+    ({"input": {"sample_rate": 1e6, "frame_len": 256, "representation": "spectrogram",
+                "spectrogram": {"nfft": 512, "hop": 64}}}, "nfft <= frame_len"),
+    ({"architecture": {"kwargs": {}}}, "architecture"),
+])
+def test_v2_fields_are_validated(tmp_path, patch, match):
+    p = _save(tmp_path)
+    d = json.loads(p.read_text())
+    d.update(patch)
+    p.write_text(json.dumps(d))
+    with pytest.raises(ModelError, match=match):
+        load_card(p)
+
+
+def test_output_kinds_cover_the_coming_tasks():
+    assert {"classes", "mask", "forecast", "reconstruction", "angles", "bits", "samples"} <= set(OUTPUT_KINDS)
+
+
+def test_channel_check_takes_channel_0_only_for_one_channel_models(tmp_path):
+    four = load_card(_save(tmp_path))
+    assert check_stream(four, 1e6, 256, channels=4) == (0, 1, 2, 3)
+    with pytest.raises(ModelInputMismatch, match="stream has 2 channel.*takes 4.*rx_enabled_channels"):
+        check_stream(four, 1e6, 256, channels=2)
+    one = load_card(_save(tmp_path, input=InputSpec(sample_rate=1e6, frame_len=256)))
+    assert check_stream(one, 1e6, 256, channels=4) == (0,)
+
+
+def test_prediction_check_against_the_card(tmp_path):
+    from sdrkit.runtime.predict import Prediction, check_prediction
+
+    card = load_card(_save(tmp_path))
+    check_prediction(card, Prediction(n=3, outputs={"angles": np.zeros((3, 2))}), 3)
+    with pytest.raises(ModelError, match=r"output 'angles' has shape \(3, 3\), the card promises \(3, 2\)"):
+        check_prediction(card, Prediction(n=3, outputs={"angles": np.zeros((3, 3))}), 3)
+    with pytest.raises(ModelError, match="has outputs"):
+        check_prediction(card, Prediction(n=3), 3)
+
+
+def test_models_registry_rebuilds_every_registered_architecture():
+    pytest.importorskip("torch")
+    import torch
+
+    from sdrkit.nn import MODELS, create_model
+
+    runtime = {"protobeam_encoder": {"preamble": np.ones(64, np.complex64)}}
+    kwargs = {"amc_earlyexit": {"n_classes": 11}, "protobeam_encoder": {"frame_len": 1024}}
+    assert set(MODELS.names()) <= set(kwargs), "give the new architecture constructor arguments here"
+    for name in MODELS.names():
+        net = create_model({"name": name, "kwargs": kwargs[name]}, **runtime.get(name, {})).eval()
+        with torch.no_grad():
+            out = net(torch.randn(2, 2, 1024))
+        assert out is not None
+    with pytest.raises(ConfigError, match="unknown model architecture 'nope'"):
+        create_model("nope")
