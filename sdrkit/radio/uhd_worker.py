@@ -64,6 +64,7 @@ def serve(endpoint: str, device_args: str) -> int:
     sock.send_json({"ok": True, "device": usrp.get_pp_string()})
     rx_stream = tx_stream = None
     fs = 1.0
+    nch = 1
     next_index = None
     buf = None
     while True:
@@ -73,6 +74,7 @@ def serve(endpoint: str, device_args: str) -> int:
         if cmd == "configure":
             c = msg["config"]
             fs = float(c["sample_rate"])
+            nch = len(c.get("rx_enabled_channels", [0]))
             for ch in c.get("rx_enabled_channels", [0]):
                 usrp.set_rx_rate(fs, ch)
                 usrp.set_rx_freq(tune_request(uhd, c["rx_lo"]), ch)
@@ -96,8 +98,8 @@ def serve(endpoint: str, device_args: str) -> int:
                                                    "rx_lo": usrp.get_rx_freq(0), "rx_gain": usrp.get_rx_gain(0)}})
         elif cmd == "rx":
             n = int(msg["n"])
-            if buf is None or buf.shape[-1] != 2 * n:
-                buf = np.zeros((1, 2 * n), np.int16)
+            if buf is None or buf.shape != (nch, 2 * n):
+                buf = np.zeros((nch, 2 * n), np.int16)     # one row per enabled channel
             md = uhd.types.RXMetadata()
             got = rx_stream.recv(buf, md, 1.0)
             err = ""
@@ -111,8 +113,10 @@ def serve(endpoint: str, device_args: str) -> int:
                 lost = start - next_index          # the gap, from timestamps
             if start is not None:
                 next_index = start + got
-            sock.send_multipart([json.dumps({"start": start, "lost": lost, "error": err, "n": int(got)}).encode(),
-                                 buf[0, : 2 * got].tobytes()])
+            # channel 0's samples, then channel 1's, ...
+            sock.send_multipart([json.dumps({"start": start, "lost": lost, "error": err, "n": int(got),
+                                             "channels": nch}).encode(),
+                                 buf[:, : 2 * got].tobytes()])
         elif cmd == "tx":
             if tx_stream is None:
                 tx_stream = usrp.get_tx_stream(stream_args(uhd, [0]))

@@ -10,6 +10,10 @@ the worker: the next call here raises :class:`~sdrkit.errors.RadioDisconnected`.
 Sample conversion, in one place (:func:`sc16_to_complex64`): UHD's sc16 host format is
 interleaved int16 I/Q with full scale 32768, so complex64 = int16 / 32768.
 
+Channels: every enabled RX channel is streamed (one UHD rx_streamer over all of them); the
+worker sends channel 0's samples, then channel 1's, and blocks come out as ``(channels, n)``.
+TX uses channel 0.
+
 Metadata mapping: an RX overflow becomes a gap whose size comes from the timestamps
 (``time_spec * sample_rate`` of the next packet minus the expected index); an RX timeout
 raises :class:`~sdrkit.errors.RadioTimeout`.
@@ -39,6 +43,12 @@ WORKER = Path(__file__).with_name("uhd_worker.py")
 def sc16_to_complex64(raw: bytes) -> np.ndarray:
     """UHD sc16 bytes (interleaved int16 I/Q) -> complex64 with full scale 1.0."""
     return (np.frombuffer(raw, "<i2").astype(np.float32) * np.float32(1 / FULL_SCALE)).view(np.complex64)
+
+
+def rows_to_block(x: np.ndarray, channels: int) -> np.ndarray:
+    """The worker's samples (channel 0's, then channel 1's, ...) as an RxBlock array: ``(n,)``
+    for one channel, ``(channels, n)`` for several."""
+    return x if channels == 1 else x.reshape(channels, -1)
 
 
 def complex64_to_sc16(x: np.ndarray) -> bytes:
@@ -152,7 +162,7 @@ class UsrpRadio(Radio):
         h = json.loads(head)
         if h["error"] == "timeout":
             raise RadioTimeout("USRP RX timed out (RXMetadata timeout); is the device streaming?")
-        return sc16_to_complex64(data), int(h.get("lost", 0))
+        return rows_to_block(sc16_to_complex64(data), int(h.get("channels", 1))), int(h.get("lost", 0))
 
     def _tx(self, samples: np.ndarray, cyclic: bool) -> None:
         self._sock.send_multipart([json.dumps({"cmd": "tx", "cyclic": cyclic}).encode(), complex64_to_sc16(samples)])

@@ -61,3 +61,11 @@ def test_usrp_streams_on_the_bench():
     with open_radio("usrp:type=b200") as r:
         b = r.rx()
         assert b.samples.dtype == np.complex64 and len(b) == r.rx_buffer_size
+
+
+def test_worker_rows_become_channel_rows():
+    from sdrkit.radio.usrp import rows_to_block
+
+    x = np.arange(8, dtype=np.float32).view(np.complex64)       # 4 samples: 2 of channel 0, then 2 of channel 1
+    assert rows_to_block(x, 1) is x
+    assert rows_to_block(x, 2).tolist() == [[0 + 1j, 2 + 3j], [4 + 5j, 6 + 7j]]
