@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sdrkit.dsp import channel as ch
+from sdrkit.dsp import impair
 from sdrkit.errors import ConfigError
 from sdrkit.registry import Registry
 
@@ -41,10 +41,11 @@ class FrontEnd:
 
     Attributes:
         name: identifier written into recordings (``sdrkit:front_end``).
-        iq_amp_db: Q/I gain mismatch, dB.
-        iq_phase_deg: quadrature phase error, degrees.
+        iq_amp_db: Q-branch gain relative to I, dB (:func:`sdrkit.dsp.impair.iq_imbalance`).
+        iq_phase_deg: Q-branch quadrature error, degrees (positive: the Q axis sits more
+            than 90 degrees from I; :mod:`sdrkit.dsp.impair` states the convention).
         dc: DC offset, full-scale units (complex).
-        cfo_hz: residual carrier frequency offset, Hz.
+        cfo_hz: residual carrier frequency offset, Hz (positive moves the spectrum up).
         phase_noise_rad: Wiener phase-noise step, radians per sample at 1 MS/s
             (scaled by sqrt(1e6 / fs) so the noise is a property of the oscillator, not the rate).
         gain_db: gain error, dB.
@@ -93,12 +94,15 @@ class FrontEndState:
         self._rng = np.random.default_rng(seed)
         self._n = 0
         self._pn_phase = 0.0
-        self._gain = np.float32(10 ** (fe.gain_db / 20))
+        self._cfo = fe.cfo_hz / self.fs                          # cycles/sample
         self._pn_step = fe.phase_noise_rad * np.sqrt(1e6 / self.fs)
         self._cfo_table = np.zeros(0, np.complex64)
 
     def apply(self, x: np.ndarray, start_index: int | None = None) -> np.ndarray:
-        """Impair one block (complex64 in, complex64 out).
+        """Impair one block (complex64 in, complex64 out; ``x`` is never written).
+
+        The chain, all from :mod:`sdrkit.dsp.impair` (its conventions): one rotation for
+        CFO and phase noise, then IQ imbalance, gain and DC offset.
 
         Args:
             x: complex64 samples, shape (n,).
@@ -108,46 +112,34 @@ class FrontEndState:
         fe = self.fe
         y = np.asarray(x, np.complex64)
         n = y.shape[-1]
-        owned = False          # never write into the caller's array
         if start_index is not None:
             self._n = int(start_index)
         if fe.cfo_hz or self._pn_step:
-            rot = np.empty(n, np.complex64)
+            rot = None
             if fe.cfo_hz:
-                # exp(j w (start + k)) = exp(j w start) * table[k]; the table is cached per block
-                # length and the start phase is reduced mod 2 pi in float64, so long streams stay exact
-                w = 2 * np.pi * fe.cfo_hz / self.fs
+                # exp(j w (start + k)) = exp(j w start) * table[k]: the table is cached per block
+                # length, the start phase reduced mod 2 pi in float64, so long streams stay exact
                 if len(self._cfo_table) != n:
-                    self._cfo_table = np.exp(1j * w * np.arange(n, dtype=np.float64)).astype(np.complex64)
-                np.multiply(self._cfo_table, np.complex64(np.exp(1j * ((w * self._n) % (2 * np.pi)))), out=rot)
-            else:
-                rot[:] = 1
+                    self._cfo_table = impair.cfo_phasor(n, self._cfo)
+                rot = self._cfo_table * impair.cfo_phasor(1, self._cfo, start=self._n)[0]
             if self._pn_step:
-                walk = np.cumsum(self._rng.standard_normal(n) * self._pn_step)
-                walk += self._pn_phase
+                walk = impair.wiener_phase(n, self._pn_step, self._rng, phase0=self._pn_phase)
                 self._pn_phase = float(walk[-1]) % (2 * np.pi)
-                walk32 = walk.astype(np.float32)      # a random walk of small steps: float32 is plenty
-                pn = np.empty(n, np.complex64)
-                parts = pn.view(np.float32).reshape(n, 2)
-                np.cos(walk32, out=parts[:, 0])
-                np.sin(walk32, out=parts[:, 1])
-                rot *= pn
-            rot *= y
-            y, owned = rot, True
+                pn = impair.phasor(walk)       # a random walk of small steps: float32 is plenty
+                if rot is None:
+                    rot = pn
+                else:
+                    rot *= pn
+            rot *= y                           # rot is a fresh array, never the cached table
+            y = rot
         if fe.iq_amp_db or fe.iq_phase_deg:
-            y, owned = ch.iq_imbalance(y, fe.iq_amp_db, fe.iq_phase_deg), True
-        if self._gain != 1:
-            if owned:
-                y *= self._gain
-            else:
-                y, owned = y * self._gain, True
+            y = impair.iq_imbalance(y, fe.iq_amp_db, fe.iq_phase_deg)
+        if fe.gain_db:
+            y = impair.gain(y, fe.gain_db)
         if fe.dc:
-            if owned:
-                y += np.complex64(fe.dc)
-            else:
-                y = y + np.complex64(fe.dc)
+            y = impair.dc_offset(y, fe.dc)
         self._n += n
-        return y.astype(np.complex64, copy=False)
+        return y
 
 
 for _fe in (

@@ -16,7 +16,7 @@ IQ imbalance                +/-1 dB, +/-5 degrees
 phase noise                 Wiener, 0..0.002 rad/sample (a 1 MS/s receiver with a decent TCXO;
                             0.01 rad/sample, tried first, scrambles 8PSK within one frame)
 DC offset                   |dc| <= 0.05 of the signal RMS
-SNR                         -20..30 dB in 2 dB steps (AWGN, sdrkit.dsp.channel definition)
+SNR                         -20..30 dB in 2 dB steps (AWGN, sdrkit.dsp.impair definition)
 ==========================  ===========================================================
 
 Frames are normalized to unit RMS by the model's input stage, not here, so recordings keep
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sdrkit.dsp import MODULATIONS, modulate
-from sdrkit.dsp import channel as ch
+from sdrkit.dsp import impair
 
 CLASSES = MODULATIONS
 SNRS = tuple(range(-20, 31, 2))
@@ -73,14 +73,72 @@ def _stretch(x: np.ndarray, factor: np.ndarray, n: int) -> np.ndarray:
     return a + (b - a) * f
 
 
-def noise_pool(rng: np.random.Generator, n: int = 1 << 21) -> np.ndarray:
-    """A pool of unit-power complex Gaussian noise; frames take random windows of it.
+noise_pool = impair.noise_pool    # kept here: the data set's noise pool (see generate_frames)
 
-    Drawing fresh Gaussians costs more than the rest of a frame; a 2M-sample pool with a
-    random offset per frame gives noise that is Gaussian and, across frames, practically
-    independent (two frames share samples with probability ~ frame_len / pool size).
+
+@dataclass(frozen=True, eq=False)
+class ReceiverDraw:
+    """One batch's receiver impairments, per frame: what :func:`generate_frames` draws.
+
+    :func:`draw_receiver` makes one from a spec and a generator; build one by hand to apply
+    chosen values with :func:`apply_receiver`. Conventions are :mod:`sdrkit.dsp.impair`'s.
+
+    Attributes:
+        cfo: carrier frequency offset, cycles/sample; float32 (frames, 1).
+        phase0: carrier phase at sample 0, rad; float32 (frames, 1).
+        phase_noise: Wiener phase walk, rad; float32 (frames, n), or 0.0 for none.
+        iq_amp_db: Q-branch gain relative to I, dB; (frames, 1).
+        iq_phase_deg: Q-branch quadrature error, degrees; (frames, 1).
+        dc: DC offset, full-scale units; complex64 (frames,).
     """
-    return rng.standard_normal((n, 2), dtype=np.float32).view(np.complex64)[:, 0] * np.float32(np.sqrt(0.5))
+
+    cfo: np.ndarray
+    phase0: np.ndarray
+    phase_noise: np.ndarray | float
+    iq_amp_db: np.ndarray
+    iq_phase_deg: np.ndarray
+    dc: np.ndarray
+
+
+def draw_receiver(m: int, rng: np.random.Generator, spec: AmcDataSpec = AmcDataSpec()) -> ReceiverDraw:
+    """Draw ``m`` frames' receiver impairments from the ranges of ``spec`` (module docstring)."""
+    n = spec.frame_len
+    cfo = rng.uniform(-spec.max_cfo, spec.max_cfo, (m, 1)).astype(np.float32)
+    phase0 = rng.uniform(0, 2 * np.pi, (m, 1)).astype(np.float32)
+    # Wiener phase noise drawn every 8th sample and held: the same random walk statistics
+    # at 1/8 of the cost, in float32 (phases of a 1024-sample frame stay small)
+    pn_std = rng.uniform(0, spec.max_phase_noise, (m, 1)).astype(np.float32)
+    walk = impair.wiener_phase((m, n), pn_std, rng, hold=8, dtype=np.float32)
+    amp = rng.uniform(-spec.iq_amp_db, spec.iq_amp_db, (m, 1))
+    phase = rng.uniform(-spec.iq_phase_deg, spec.iq_phase_deg, (m, 1))
+    dc = (rng.uniform(0, spec.max_dc, m) * np.exp(2j * np.pi * rng.uniform(0, 1, m))).astype(np.complex64)
+    return ReceiverDraw(cfo, phase0, walk, amp, phase, dc)
+
+
+def apply_receiver(x: np.ndarray, r: ReceiverDraw, snrs, rng: np.random.Generator,
+                   pool: np.ndarray | None = None) -> np.ndarray:
+    """The receiver chain: one rotation (CFO + start phase + phase noise), IQ imbalance, DC, AWGN.
+
+    Args:
+        x: complex64 (frames, n).
+        r: the frames' impairments.
+        snrs: SNR per frame, dB (:mod:`sdrkit.dsp.impair` definition), or None for no noise.
+        rng: random generator (noise).
+        pool: noise pool (:func:`noise_pool`; made from ``rng`` when None and noise is added).
+
+    Returns:
+        complex64 (frames, n).
+    """
+    ph = impair.cfo_phase(x.shape[-1], r.cfo, phase0=r.phase0, dtype=np.float32)
+    ph += r.phase_noise
+    y = impair.rotate(x, ph)
+    y = impair.iq_imbalance(y, r.iq_amp_db, r.iq_phase_deg)
+    y = impair.dc_offset(y, r.dc)
+    if snrs is None:
+        return y
+    if pool is None:
+        pool = noise_pool(rng)
+    return impair.awgn(y, np.asarray(snrs, np.float64), rng, pool=pool)
 
 
 def generate_frames(labels: np.ndarray, snrs: np.ndarray, rng: np.random.Generator,
@@ -108,43 +166,14 @@ def generate_frames(labels: np.ndarray, snrs: np.ndarray, rng: np.random.Generat
             r = float(np.median(roll[idx]))
             y = modulate(name, gen_len, rng=rng, sps=int(s), rolloff=r, n_frames=len(idx))
             out[idx] = _stretch(y, stretch[idx], n)
-    # channel: multipath, then one combined rotation (CFO + phase noise), IQ imbalance, DC, noise
+    # channel: multipath, then the receiver (apply_receiver)
     taps = rng.integers(1, spec.max_taps + 1, m)
     for k in np.unique(taps):
         idx = np.flatnonzero(taps == k)
         if k > 1:
-            out[idx] = ch.multipath(out[idx], rng, n_taps=int(k), decay=float(rng.uniform(0.3, 1.0)),
-                                    rician_k=float(rng.uniform(2, 10)))
-    t = np.arange(n, dtype=np.float32)[None, :]
-    cfo = rng.uniform(-spec.max_cfo, spec.max_cfo, (m, 1)).astype(np.float32)
-    ph = (2 * np.pi) * cfo * t + rng.uniform(0, 2 * np.pi, (m, 1)).astype(np.float32)
-    # Wiener phase noise drawn every 8th sample and held: the same random walk statistics
-    # at 1/8 of the cost (the steps are small, so holding is indistinguishable from interpolating)
-    pn = rng.uniform(0, spec.max_phase_noise, (m, 1)).astype(np.float32) * np.float32(np.sqrt(8))
-    walk = np.cumsum(rng.standard_normal((m, n // 8), dtype=np.float32) * pn, axis=1)
-    ph += np.repeat(walk, 8, axis=1)[:, :n]
-    rot = np.empty((m, n), np.complex64)
-    rot.real = np.cos(ph)
-    rot.imag = np.sin(ph)
-    out *= rot
-    # IQ imbalance on the float view: Q' = g (Q cos(phi) - I sin(phi))
-    g = (10 ** (rng.uniform(-spec.iq_amp_db, spec.iq_amp_db, (m, 1)) / 20)).astype(np.float32)
-    phi = np.deg2rad(rng.uniform(-spec.iq_phase_deg, spec.iq_phase_deg, (m, 1))).astype(np.float32)
-    re, im = out.real.copy(), out.imag
-    im *= g * np.cos(phi)
-    im -= re * (g * np.sin(phi))
-    dc = (rng.uniform(0, spec.max_dc, m) * np.exp(2j * np.pi * rng.uniform(0, 1, m))).astype(np.complex64)
-    out += dc[:, None]
-    if pool is None:
-        pool = noise_pool(rng)
-    ps = np.mean(out.real ** 2 + out.imag ** 2, axis=1, keepdims=True)
-    sigma = np.sqrt(ps / 10.0 ** (np.asarray(snrs, np.float64)[:, None] / 10)).astype(np.float32)
-    off = rng.integers(0, len(pool) - n, m)
-    windows = np.lib.stride_tricks.sliding_window_view(pool, n)   # a view: no copy until indexed
-    noise = windows[off]
-    noise *= sigma
-    out += noise
-    return out
+            out[idx] = impair.multipath(out[idx], rng, n_taps=int(k), decay=float(rng.uniform(0.3, 1.0)),
+                                        rician_k=float(rng.uniform(2, 10)))
+    return apply_receiver(out, draw_receiver(m, rng, spec), snrs, rng, pool)
 
 
 def draw_labels(n_frames: int, rng: np.random.Generator, spec: AmcDataSpec = AmcDataSpec(), offset: int = 0):

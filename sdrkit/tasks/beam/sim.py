@@ -9,11 +9,16 @@ Signal model (one frame)::
     A_p       = sum_n c_n(b) a_n(theta_p)      array response toward path p (a_n: ULA steering)
     B_p       = sum_n c_n(b) beta_n a_n(theta_p)   per-element PA nonlinearity (s3 = |s|^2 s)
 
-then RX impairments: random gain (distance), CFO, phase noise, IQ imbalance, AWGN, random
-start phase/time. Paths: line of sight toward the RX (random angle in a sector around the
-rig's nominal angle) plus fixed environment reflectors with jitter. The beam identity lives in
-the relative amplitudes/phases of the preamble's echoes, which per-element errors distort
-differently on each front end.
+then a random start time and the RX impairments (:func:`receiver`, built from
+:mod:`sdrkit.dsp.impair` with its conventions): random gain (distance), CFO, random start
+phase, phase noise, IQ imbalance, AWGN. Paths: line of sight toward the RX (random angle in
+a sector around the rig's nominal angle) plus fixed environment reflectors with jitter. The
+beam identity lives in the relative amplitudes/phases of the preamble's echoes, which
+per-element errors distort differently on each front end.
+
+The IQ imbalance is impair's (``Q' = g (Q cos(phi) - I sin(phi))``). Before the library
+was shared this simulator used the opposite sign of ``phi`` (``Q' = g (Q cos(phi) +
+I sin(phi))``); the bundled beam encoder (``models/beam``) was trained on that data.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from sdrkit.dsp import impair
 from sdrkit.errors import ConfigError
 
 
@@ -57,8 +63,8 @@ class BeamFrontEnd:
     pa_beta: tuple                     # per element AM/AM-AM/PM coefficient (complex as (re, im) pairs)
     drift_deg_per_c: tuple             # per element phase drift with temperature
     temp_range_c: tuple = (-5.0, 5.0)  # temperature offset around calibration
-    iq_amp_db: float = 0.0
-    iq_phase_deg: float = 0.0
+    iq_amp_db: float = 0.0             # Q-branch gain relative to I, dB (sdrkit.dsp.impair)
+    iq_phase_deg: float = 0.0          # Q-branch quadrature error, degrees (sdrkit.dsp.impair)
     cfo_max: float = 0.0               # max |CFO| as a fraction of the sample rate
     phase_noise_std: float = 0.0       # rad per sample (random walk)
 
@@ -179,24 +185,36 @@ def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Gen
     y1 = np.fft.ifft(Y, axis=1)                                            # (n, P), one period
     reps = -(-L // P)
     y = np.tile(y1, (1, reps))[:, :L]
-    # RX: gain, start phase, CFO, phase noise
-    t = np.arange(L)
+    # RX: gain (distance), carrier (CFO, start phase, phase noise), IQ imbalance, AWGN
     cfo = rng.uniform(-1, 1, n_fr) * front_end.cfo_max
-    pn = np.cumsum(rng.normal(0, front_end.phase_noise_std, (n_fr, L)), axis=1) if front_end.phase_noise_std else 0.0
-    phase = 2 * np.pi * cfo[:, None] * t[None, :] + rng.uniform(0, 2 * np.pi, n_fr)[:, None] + pn
-    gain = 10 ** (rng.uniform(-20, 0, n_fr) / 20)                          # distance
-    y = y * (gain[:, None] * np.exp(1j * phase))
-    # IQ imbalance
-    ea = 10 ** (front_end.iq_amp_db / 20)
-    ep = np.deg2rad(front_end.iq_phase_deg)
-    i_, q_ = y.real, y.imag
-    y = i_ + 1j * ea * (q_ * np.cos(ep) + i_ * np.sin(ep))
-    # AWGN
-    snr = rng.uniform(*spec.snr_db, n_fr)
-    p_sig = np.mean(np.abs(y) ** 2, axis=1)
-    nstd = np.sqrt(p_sig / 10 ** (snr / 10) / 2)
-    y = y + nstd[:, None] * (rng.standard_normal((n_fr, L)) + 1j * rng.standard_normal((n_fr, L)))
-    return y.astype(np.complex64)
+    phase0 = rng.uniform(0, 2 * np.pi, n_fr)
+    gain_db = rng.uniform(-20, 0, n_fr)                                     # distance
+    snr_db = rng.uniform(*spec.snr_db, n_fr)
+    return receiver(front_end, gain_db, cfo, phase0, snr_db)(y.astype(np.complex64), rng)
+
+
+def receiver(front_end: BeamFrontEnd, gain_db=0.0, cfo=0.0, phase0=0.0, snr_db=None) -> impair.Compose:
+    """The RX chain of a batch of frames, from :mod:`sdrkit.dsp.impair` (its conventions).
+
+    Gain, CFO from ``phase0``, the front end's phase noise, its IQ imbalance, then AWGN.
+
+    Args:
+        front_end: supplies the phase noise and IQ imbalance.
+        gain_db: amplitude gain, dB; scalar or (frames,).
+        cfo: carrier frequency offset, cycles/sample; scalar or (frames,).
+        phase0: carrier phase at sample 0, rad; scalar or (frames,).
+        snr_db: SNR per frame, dB, or None for no noise.
+
+    Returns:
+        a :class:`~sdrkit.dsp.impair.Compose`, called as ``chain(x, rng)``.
+    """
+    steps = [impair.Gain(gain_db), impair.CFO(cfo, phase0=phase0)]
+    if front_end.phase_noise_std:
+        steps.append(impair.PhaseNoise(front_end.phase_noise_std))
+    steps.append(impair.IQImbalance(front_end.iq_amp_db, front_end.iq_phase_deg))
+    if snr_db is not None:
+        steps.append(impair.AWGN(snr_db))
+    return impair.Compose(steps)
 
 
 def make_split(spec: ArraySpec, front_end: BeamFrontEnd, per_beam: int, rng: np.random.Generator,
