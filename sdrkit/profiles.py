@@ -112,8 +112,6 @@ class RadioConfig:
         return d
 
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "firmware_profiles"
-
 # RadioConfig field -> profile range key (the same names, one place to change them)
 _CHECKED = {
     "rx_lo": "rx_lo",
@@ -248,21 +246,26 @@ def _load(path: str) -> Profile:
 
 
 def profile_names() -> list[str]:
-    """Names of the bundled profiles (file stems in firmware_profiles/)."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+    """Names of the bundled profiles (file stems in firmware_profiles/, found by sdrkit.resources)."""
+    from sdrkit.resources import names
+
+    return names("profiles")
 
 
 def load_profile(name_or_path: str) -> Profile:
     """Load a bundled profile by name (``pluto-ad9363``) or any profile file by path.
 
+    A path relative to the working directory comes first; otherwise the bundled
+    ``firmware_profiles/`` (of the source tree or of an installed wheel, see
+    :mod:`sdrkit.resources`) is searched, so names work from any directory.
+
     Raises:
         ConfigError: unknown name, unreadable file or invalid contents.
     """
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    from sdrkit.resources import resolve
+
+    p = resolve("profiles", str(name_or_path), must_exist=False)
+    if p.exists() or p.suffix in (".yaml", ".yml"):
         return _load(str(p.resolve()))
-    cand = PROFILE_DIR / f"{name_or_path}.yaml"
-    if not cand.exists():
-        raise ConfigError(f"unknown firmware profile {name_or_path!r}; bundled: {', '.join(profile_names())} "
-                          f"(or pass a path to a .yaml file)")
-    return _load(str(cand))
+    raise ConfigError(f"unknown firmware profile {name_or_path!r}; bundled: {', '.join(profile_names())} "
+                      f"(or pass a path to a .yaml file)")

@@ -262,7 +262,18 @@ class Recording:
 def open_recording(path) -> Recording:
     """Open a SigMF recording (``.sigmf-meta``, ``.sigmf-data`` or base path).
 
+    A path that does not exist relative to the working directory is looked up among the
+    bundled captures (``captures/demo_mixed.sigmf-meta`` or just ``demo_mixed``, see
+    :mod:`sdrkit.resources`), so the bundled recordings open from any directory.
+
     Raises:
         CaptureError: missing or invalid meta, missing data, unknown datatype, truncated data.
     """
+    if isinstance(path, (str, os.PathLike)) and not recording_paths(path)[0].exists():
+        from sdrkit.resources import resolve
+
+        meta = recording_paths(path)[0]
+        found = resolve("captures", meta, must_exist=False)
+        if found != meta:
+            path = found
     return Recording(path)

@@ -165,3 +165,12 @@ def test_writer_killed_mid_write_leaves_readable_recording(tmp_path):
     expect = (0.1 * np.exp(1j * np.arange(rec.num_samples))).astype(np.complex64)
     assert np.max(np.abs(x - expect)) < 1e-4
     assert len([l for l in rec.labels() if l[2] == "tone"]) >= 20
+
+
+def test_bundled_capture_opens_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("captures/demo_mixed.sigmf-meta", "captures/demo_mixed", "demo_mixed"):
+        with open_recording(name) as rec:
+            assert rec.meta_path.name == "demo_mixed.sigmf-meta" and rec.meta_path.is_absolute()
+    with pytest.raises(CaptureError, match="metadata file not found"):
+        open_recording("captures/no_such_capture.sigmf-meta")
