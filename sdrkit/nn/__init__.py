@@ -7,17 +7,39 @@ names an entry, so a trained network can be rebuilt from its card::
     net = create_model(card.architecture)             # same constructor arguments as trained
     net.load_state_dict(torch.load(card.file("torch"), weights_only=True))
 
-Entries are lazy (``"module:attr"``) so that ``import sdrkit.nn`` imports no torch. A new
-task's networks go into their own module here with one registry line.
+A module registers its networks with the :func:`register_model` decorator; ``import
+sdrkit.nn`` imports no torch, and the modules are imported (all of them, once) the first time
+a name is looked up. So a new task's networks need one module here and nothing else.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from sdrkit.registry import Registry
 
 MODELS = Registry("model architecture")
-MODELS.register_lazy("amc_earlyexit", "sdrkit.nn.amc:EarlyExitNet")
-MODELS.register_lazy("protobeam_encoder", "sdrkit.nn.beam:build_encoder")
+_discovered = False
+
+
+def register_model(name: str):
+    """Decorator: register a network class or factory as architecture ``name``."""
+    return MODELS.register(name)
+
+
+def list_models() -> list[str]:
+    """Every registered architecture name (imports the ``sdrkit.nn`` modules)."""
+    _discover()
+    return MODELS.names()
+
+
+def _discover() -> None:
+    global _discovered
+    if not _discovered:
+        for info in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{info.name}")
+        _discovered = True
 
 
 def create_model(architecture, **runtime_kwargs):
@@ -32,5 +54,6 @@ def create_model(architecture, **runtime_kwargs):
     """
     if isinstance(architecture, str):
         architecture = {"name": architecture}
+    _discover()
     factory = MODELS.get(architecture["name"])
     return factory(**{**dict(architecture.get("kwargs") or {}), **runtime_kwargs})

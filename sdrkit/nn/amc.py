@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sdrkit.nn import register_model
+
 EXIT_PLACEMENTS = {"V0": 1, "V1": 2, "V2": 3, "V3": 5}
 
 # (in, out, kernel, pool, stride) per conv block; the first takes the 7 feature rows of
@@ -183,6 +185,7 @@ class Backbone(nn.Module):
         self.head = Head(BLOCKS[-1][1], n_classes, hist_dim)
 
 
+@register_model("amc_earlyexit")
 class EarlyExitNet(nn.Module):
     """Backbone plus exit heads after the given conv blocks (any of 1, 2, 3, 5).
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sdrkit.nn import register_model
 
+
+@register_model("protobeam_encoder")
 def build_encoder(preamble: np.ndarray, frame_len: int = 1024, lags: int = 24, emb_dim: int = 64,
                   hidden: int = 256, normalize_input: bool = True):
     """A torch ``nn.Module`` mapping (B, 2, frame_len) float32 to (B, emb_dim)."""

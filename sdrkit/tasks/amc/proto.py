@@ -93,6 +93,8 @@ def evaluate_amc_proto(card, fewshot, front_end: str = "fe-d", snr_db: float = 2
     from sdrkit.runtime.session import onnx_session
     from sdrkit.tasks.amc.data import AmcDataSpec, generate_frames
 
+    from sdrkit.dsp.framing import to_model_input
+
     rng = np.random.default_rng(seed)
     C = len(card.classes)
     y = np.repeat(np.arange(C), per_class)
@@ -102,7 +104,7 @@ def evaluate_amc_proto(card, fewshot, front_end: str = "fe-d", snr_db: float = 2
                   for i, f in enumerate(x)])
     emb = Embedder(card)(x)
     sess = onnx_session(card.file("full"), threads=2)
-    xx = np.stack([x.real, x.imag], 1).astype(np.float32)
+    xx = to_model_input(x)
     logits = np.concatenate([sess.run(None, {"x": xx[i:i + 256]})[0] for i in range(0, len(xx), 256)])
     half = np.concatenate([np.flatnonzero(y == c)[per_class // 2:] for c in range(C)])
     res = {"front_end": front_end, "snr_db": snr_db, "frames_per_class": per_class,

@@ -18,7 +18,9 @@ def to_tensor(x: np.ndarray):
     """complex (n, L) -> torch float32 (n, 2, L)."""
     import torch
 
-    return torch.from_numpy(np.stack([x.real, x.imag], axis=1).astype(np.float32))
+    from sdrkit.dsp.framing import to_model_input
+
+    return torch.from_numpy(to_model_input(x))
 
 
 def augment(x, gen):
