@@ -96,8 +96,15 @@ class Publisher:
 
     def send(self, samples: np.ndarray, first: int, rate: float, freq: float, lost: int = 0,
              overflow: bool = False, tags: dict | None = None) -> None:
-        """Send one block (complex64) whose first sample has absolute index ``first``."""
+        """Send one block (complex64, one channel) whose first sample has absolute index ``first``.
+
+        Raises:
+            StreamError: a multi-channel block (the wire format carries one channel per stream).
+        """
         x = np.ascontiguousarray(samples, np.complex64)
+        if x.ndim != 1:
+            raise StreamError(f"block of shape {x.shape}: a stream carries one channel; publish each channel as "
+                              f"its own stream, or open the radio with one channel (rx_enabled_channels=0)")
         if self.raw:
             self.sock.send(memoryview(x).cast("B"), copy=False)
         else:

@@ -62,9 +62,15 @@ class ZmqSource(Radio):
             raise ConfigError(f"zmq: options {opts}: {exc}") from None
 
     def _apply(self, config: RadioConfig) -> None:
+        import dataclasses
+
         c = self._config
-        if (config.rx_lo, config.sample_rate) != (c.rx_lo, c.sample_rate):
-            raise ConfigError("a zmq: stream cannot be retuned here; retune the capture process that publishes it")
+        changed = [f"{f.name} {getattr(c, f.name)!r} -> {getattr(config, f.name)!r}" for f in dataclasses.fields(config)
+                   if getattr(config, f.name) != getattr(c, f.name)]
+        if changed:
+            raise ConfigError(f"a zmq: stream's settings ({'; '.join(changed)}) are the publisher's: this end cannot "
+                              f"change them; set them on the capture process ('sdrkit stream --radio URI ...') "
+                              f"that publishes it")
 
     def rx(self):
         """Next block, with the stream's own start index and loss count."""

@@ -15,15 +15,6 @@ from sdrkit.radio import GAIN_MODES, RADIOS, RadioConfig, RxBlock, open_radio
 
 from tests.radio.conftest import RIGS, TONE_HZ
 
-ZMQ_IGNORES_SETTINGS = ("stream/source.py: ZmqSource._apply checks only rx_lo and sample_rate and accepts every "
-                        "other setting without applying it (rx_buffer_size, rx_hardwaregain, rx_enabled_channels, "
-                        "gain_control_mode): a silent fallback; it should refuse them with a ConfigError")
-
-
-def _known_gap(request, rig, scheme: str, reason: str) -> None:
-    if rig.scheme == scheme:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
 
 def _set_or_refused(r, name: str, value) -> bool:
     """Set a pyadi-iio property: True when it took (reads back), False when refused with a
@@ -112,8 +103,7 @@ def test_iterating_a_radio_streams_blocks(rig):
     assert all(b.start == a.start + len(a) + b.lost for a, b in zip(got, got[1:]))
 
 
-def test_buffer_size_applies_or_is_refused(rig, request):
-    _known_gap(request, rig, "zmq", ZMQ_IGNORES_SETTINGS)
+def test_buffer_size_applies_or_is_refused(rig):
     with rig.open() as r:
         for n in (4096, 2048):
             if _set_or_refused(r, "rx_buffer_size", n):
@@ -133,8 +123,7 @@ def test_retune_within_band_applies_or_is_refused(rig):
                 assert abs(_peak_hz(x, r.sample_rate)) < 2e3
 
 
-def test_manual_gain_applies_or_is_refused(rig, request):
-    _known_gap(request, rig, "zmq", ZMQ_IGNORES_SETTINGS)
+def test_manual_gain_applies_or_is_refused(rig):
     with rig.open() as r:
         _set_or_refused(r, "gain_control_mode_chan0", "manual")
         r.rx()
@@ -160,8 +149,7 @@ def test_gain_is_read_only_in_agc_mode(rig):
         assert _set_or_refused(r, "rx_hardwaregain_chan0", gain - 10)
 
 
-def test_enabling_a_channel_the_radio_lacks_is_refused(rig, request):
-    _known_gap(request, rig, "zmq", ZMQ_IGNORES_SETTINGS)
+def test_enabling_a_channel_the_radio_lacks_is_refused(rig):
     with rig.open() as r:
         before = r.rx_enabled_channels
         with pytest.raises(ConfigError, match="64"):

@@ -164,3 +164,15 @@ def test_stream_and_capture_commands_end_to_end_and_killed_recorder(tmp_path):
     finally:
         streamer.terminate()
         streamer.wait(10)
+
+
+def test_a_multichannel_block_is_refused_not_flattened():
+    import numpy as np
+    import pytest
+
+    from sdrkit.errors import StreamError
+    from sdrkit.stream.endpoints import Publisher
+
+    with Publisher("tcp://127.0.0.1:0") as pub:
+        with pytest.raises(StreamError, match=r"shape \(2, 8\).*one channel"):
+            pub.send(np.zeros((2, 8), np.complex64), 0, 1e6, 0.0)

@@ -80,10 +80,7 @@ class AmcSplit:
 
     def frames(self, idx) -> np.ndarray:
         """complex64 frames for an index array (sorted internally for locality)."""
-        idx = np.asarray(idx)
-        raw = self.rec._map().reshape(-1, 2 * self.frame_len)
-        x = raw[idx].astype(np.float32) * np.float32(1 / FULL_SCALE)
-        return x.view(np.complex64)
+        return self.rec.read_frames(idx, self.frame_len)
 
 
 def load_split(data_dir, split: str) -> AmcSplit:
