@@ -50,7 +50,7 @@ def capture(tmp_path_factory):
 def test_calibrate_capture_writes_valid_file(model, capture, tmp_path):
     from sdrkit.runtime.calibration import load_calibration
     from sdrkit.runtime.card import sha256_file
-    from sdrkit.tasks.beam.calibrate import calibrate_capture
+    from sdrkit.runtime.calibration import calibrate_capture
 
     cal, _ = calibrate_capture(model.path, capture, shots=3, out=tmp_path / "c.json")
     c = load_calibration(tmp_path / "c.json")
@@ -61,7 +61,7 @@ def test_calibrate_capture_writes_valid_file(model, capture, tmp_path):
 
 def test_too_few_shots_and_unlabelled_capture(model, capture, tmp_path):
     from sdrkit.capture import write_recording
-    from sdrkit.tasks.beam.calibrate import calibrate_capture
+    from sdrkit.runtime.calibration import calibrate_capture
 
     with pytest.raises(ConfigError, match="only 3 labelled frames, fewer than --shots 4"):
         calibrate_capture(model.path, capture, shots=4)
@@ -74,7 +74,7 @@ def test_too_few_shots_and_unlabelled_capture(model, capture, tmp_path):
 
 def test_mismatched_encoder_is_refused(model, capture, tmp_path):
     from sdrkit.runtime.calibration import load_calibration
-    from sdrkit.tasks.beam.calibrate import calibrate_capture
+    from sdrkit.runtime.calibration import calibrate_capture
 
     calibrate_capture(model.path, capture, shots=2, out=tmp_path / "c.json")
     d = json.loads((tmp_path / "c.json").read_text())
