@@ -52,12 +52,7 @@ def save_spectrogram_png(x, fs: float, fc: float, out, *, nfft: int = 1024, titl
         ax.annotate(label, xy=(xr, (ta + tb) / 2), xytext=(-4, 0), textcoords="offset points",
                     ha="right", va="center", fontsize=7, color="white",
                     bbox=dict(boxstyle="round,pad=0.15", fc="black", alpha=0.5, lw=0))
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
@@ -132,9 +127,16 @@ def save_confusion_png(cm, labels, path, title: str, xlabel: str = "predicted", 
             ax.text(j, i, f"{cmn[i, j]:.2f}", ha="center", va="center", fontsize=6,
                     color="white" if cmn[i, j] > 0.5 else "black")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path, **savefig_kwargs) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure; returns the path."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, **savefig_kwargs)
     plt.close(fig)
     return path
