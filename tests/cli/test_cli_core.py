@@ -57,3 +57,13 @@ def test_task_verbs_accept_the_older_task_flag():
 
     assert _task_flag_to_positional(["calibrate", "--shots", "4", "--task", "beam", "--out", "c.json"],
                                     {"calibrate": []}) == ["calibrate", "beam", "--shots", "4", "--out", "c.json"]
+
+
+def test_a_benchmark_module_that_fails_to_import_is_an_error_not_skipped(monkeypatch):
+    import pytest
+
+    from sdrkit import bench
+
+    monkeypatch.setattr(bench, "BENCH_MODULES", bench.BENCH_MODULES + ["sdrkit.bench.nosuch"])
+    with pytest.raises(ModuleNotFoundError, match="sdrkit.bench.nosuch"):
+        bench.load_all()

@@ -15,8 +15,8 @@ figures and the :class:`~sdrkit.tasks.targets.Target` rows it is responsible for
 Outputs (``--out``, default ``out/amc_eval``): ``evaluation.json`` (``targets`` and
 ``results``, see :func:`sdrkit.tasks.targets.write_report`) and PNGs: accuracy vs SNR,
 fraction exiting early vs SNR, latency vs SNR, the threshold sweep, the confusion matrix.
-Unless ``--quick`` or ``--no-card-update``, the figures also go into the card's
-``metrics["test"]``.
+With ``--update-card`` (and not ``--quick``) the figures also go into the card's
+``metrics["test"]``; without it the card is never written.
 """
 
 from __future__ import annotations
@@ -262,11 +262,11 @@ def measure_ort_vs_torch(card, tf: EvalFrames, reps: int, frames: int = 64) -> t
 
 def run_evaluation(cfg) -> int:
     """Measure everything, write ``evaluation.json`` and the PNGs, print the targets table, and
-    (unless ``cfg.quick`` or ``cfg.no_card_update``) record the figures in the model card.
+    (with ``cfg.update_card``, not ``cfg.quick``) record the figures in the model card.
 
     Args:
         cfg: ``model``, ``data``, ``out``, ``max_per_snr`` (0: all), ``quick``,
-            ``no_card_update``, ``command_line`` (see ``AmcTask.add_evaluate_arguments``).
+            ``update_card``, ``command_line`` (see ``AmcTask.add_evaluate_arguments``).
     """
     from sdrkit.runtime import load_card
 
@@ -289,7 +289,7 @@ def run_evaluation(cfg) -> int:
         res.update(figures)
         targets += rows
     write_report(out / "evaluation.json", "amc", targets, res, quick=cfg.quick)
-    if not cfg.quick and not cfg.no_card_update:
+    if cfg.update_card and not cfg.quick:
         metrics = dict(card.metrics)
         metrics["test"] = {"command": res["command"], "test_sha256": res["test_sha256"], "frames": res["frames"],
                            "targets": [t.to_dict() for t in targets], "snrs": tf.bins,

@@ -66,7 +66,7 @@ class EvaluateConfig:
     out: str = option("out/amc_eval", help="folder for JSON and PNGs")
     max_per_snr: int = option(0, help="test frames per SNR for accuracy (0: all; latency uses at most 512)")
     quick: bool = option(False, help="fewer frames and repeats (smoke test; card untouched)")
-    no_card_update: bool = option(False, help="do not write the metrics into the model card")
+    update_card: bool = option(False, help="also write the figures into the model card (never done otherwise)")
     command_line: str = option("", cli=False)
 
 

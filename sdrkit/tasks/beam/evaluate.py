@@ -22,7 +22,7 @@ figures and the :class:`~sdrkit.tasks.targets.Target` rows it is responsible for
 
 Writes ``<out>/beam_eval.json`` (``targets`` and ``results``, see
 :func:`sdrkit.tasks.targets.write_report`), ``table1.md``, ``pca.png``, ``confusion.png``, and,
-unless ``--quick``, the figures into the model card's ``metrics["evaluation"]``.
+with ``--update-card`` (not ``--quick``), the figures into the model card's ``metrics["evaluation"]``.
 """
 
 from __future__ import annotations
@@ -259,11 +259,11 @@ def measure_amc_prototype_head(out: Path, seed: int) -> tuple[dict, list[Target]
 
 def run_evaluation(cfg) -> int:
     """Measure everything, write ``beam_eval.json``, ``table1.md`` and the PNGs, print the
-    targets table, and (unless ``cfg.quick``) record the figures in the model card.
+    targets table, and (with ``cfg.update_card``, not ``cfg.quick``) record the figures in the model card.
 
     Args:
         cfg: ``model``, ``out``, ``front_ends`` (comma-separated, held out), ``per_beam``,
-            ``trials``, ``ablations``, ``quick``, ``seed``, ``command_line`` (see
+            ``trials``, ``ablations``, ``quick``, ``update_card``, ``seed``, ``command_line`` (see
             ``BeamTask.add_evaluate_arguments``).
     """
     import torch
@@ -311,7 +311,7 @@ def run_evaluation(cfg) -> int:
     (out / "table1.md").write_text(_table(res))
     print(_table(res))
     write_report(out / "beam_eval.json", "beam", targets, res, quick=cfg.quick)
-    if not cfg.quick:
+    if cfg.update_card and not cfg.quick:
         evaluation = {k: res[k] for k in ("protobeam", "deepbeam", "confusion", "new_beams_32",
                                           "calibration_seconds", "embedding_frames_per_s")}
         evaluation["targets"] = [t.to_dict() for t in targets]

@@ -54,7 +54,8 @@ class EvaluateConfig:
     per_beam: int = option(64, help="frames per beam per front end")
     trials: int = option(20, help="random support draws per cell")
     ablations: bool = option(False, help="also train the DN/Aug/PN ablation encoders (short runs) for Table I")
-    quick: bool = option(False, help="small smoke run (card untouched)")
+    quick: bool = option(False, help="small smoke run")
+    update_card: bool = option(False, help="also write the figures into the model card (never done otherwise)")
     seed: int = option(1, help="evaluation seed")
     command_line: str = option("", cli=False)
 
