@@ -39,8 +39,16 @@ def register(sub) -> None:
 def run(args) -> int:
     from sdrkit.errors import ConfigError
 
+    import math
+
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise ConfigError(f"--seconds {args.seconds} must be a finite number > 0")
+    if args.frames is not None and args.frames < 1:
+        raise ConfigError(f"--frames {args.frames} must be >= 1")
+    if args.batch < 1:
+        raise ConfigError(f"--batch {args.batch} must be >= 1 frame per model call")
     return live(args.radio or f"zmq:{args.subscribe}", args.model, seconds=args.seconds, frames=args.frames,
                 batch=args.batch, threshold=args.threshold, calibration=args.calibration, task=args.task,
                 jsonl=args.jsonl, out_dir=args.out, record=args.record, publish=args.publish,

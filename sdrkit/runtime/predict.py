@@ -75,6 +75,17 @@ class PredictorOptions:
     calibration: str | None = None
     threads: int = 1
 
+    def __post_init__(self):
+        import math
+
+        from sdrkit.errors import ConfigError
+
+        if self.threshold is not None and not (isinstance(self.threshold, (int, float))
+                                               and math.isfinite(self.threshold)):
+            raise ConfigError(f"threshold {self.threshold!r} must be a finite number")
+        if int(self.threads) != self.threads or self.threads < 1:
+            raise ConfigError(f"threads {self.threads!r} must be an integer >= 1")
+
 
 class Predictor(Protocol):
     """The live contract: ``predict(frames) -> Prediction``; ``reset()`` between streams."""

@@ -4,6 +4,7 @@ Every sink has the same three methods (:class:`Sink`), called by
 :class:`sdrkit.stream.pipeline.Pipeline`:
 
 * ``on_block(block)``: every radio block, in the source thread (recordings need every sample);
+* ``on_timeout(error)``: the radio delivered nothing in time (the run goes on);
 * ``on_batch(batch)``: every batch of predictions (:class:`PredictionBatch`), in the inference thread;
 * ``close(stats) -> list[str]``: at the end; returns summary lines for the terminal.
 

@@ -33,6 +33,9 @@ class Sink:
     def on_batch(self, batch: PredictionBatch) -> None:
         """Every batch of predictions (inference thread)."""
 
+    def on_timeout(self, error) -> None:
+        """The radio delivered nothing in time (source thread); the run goes on."""
+
     def close(self, stats) -> list[str]:
         """End of the run; returns summary lines."""
         return []

@@ -32,8 +32,9 @@ class JsonlSink(Sink):
 class SigMFSink(Sink):
     """Record every sample of the stream (all channels); each prediction becomes an annotation.
 
-    Lost samples are not in the file: each gap is annotated (``gap``, with ``lost_samples``)
-    and prediction annotations are placed at the frame's index in the file, not in the stream.
+    Lost samples are not in the file: each gap is annotated (``gap``, with ``lost_samples``),
+    each radio timeout too (``timeout``, zero length, where it happened), and prediction
+    annotations are placed at the frame's index in the file, not in the stream.
 
     Args:
         path: recording path (``.sigmf-meta``/``.sigmf-data`` are added).
@@ -63,6 +64,9 @@ class SigMFSink(Sink):
             self.writer.add_gap(self.written, block.lost)
         self.writer.write(block.samples)
         self.written += n
+
+    def on_timeout(self, error) -> None:
+        self.writer.annotate(self.written, 0, "timeout", comment=f"radio timeout: {error}")
 
     def file_index(self, stream_index: int) -> int:
         """Where stream sample ``stream_index`` sits in the file (lost samples are not recorded)."""

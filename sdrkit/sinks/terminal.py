@@ -66,6 +66,8 @@ class TerminalView(Sink):
         for key, v in st.counters.items():
             parts.append(f"{key} {v / max(st.frames_analyzed, 1):5.1%}")
         parts.append(f"latency p50 {np.median(batch.latencies) * 1e3:5.1f} ms  lost {st.samples_lost}")
+        if st.timeouts:
+            parts.append(f"timeouts {st.timeouts}")
         if self.score is not None and self.score.scored:
             parts.append(f"acc {self.score.accuracy:.1%}")
         if self.extra is not None:

@@ -15,6 +15,9 @@ fraction of the stream it analyzed. Sinks that want every sample get every block
 Every sample is accounted for: delivered by the radio (``samples_in``) or lost before it
 (``samples_lost``); of those delivered, framed, discarded at a gap by the framer
 (``samples_discarded``), or left over in a partial frame at the end (``samples_unframed``).
+A radio timeout (no samples in time: a stalled device, a publisher that is down) does not end
+the run: it is counted (``timeouts``), the sinks are told (a recording marks it), and the source
+keeps reading; whatever the radio lost meanwhile arrives as the next block's ``lost``.
 
 Latency of a prediction = the time it is made minus the time the frame's block came out of
 the radio: ``radio.rx()`` here, or, for a ``zmq:`` stream, the capture process's ``rx()`` (from the
@@ -45,6 +48,7 @@ class PipelineStats:
     samples_discarded: int = 0
     samples_unframed: int = 0
     gaps: int = 0
+    timeouts: int = 0
     model_seconds: float = 0.0
     latencies: list = field(default_factory=list)
     queue_peak: int = 0
@@ -67,7 +71,8 @@ class PipelineStats:
                 f"({self.analyzed_fraction:.1%}){extra}, model "
                 f"{self.model_seconds / max(self.frames_analyzed, 1) * 1e3:.3f} ms/frame, latency p50 "
                 f"{self.latency_ms(50):.1f} ms p99 {self.latency_ms(99):.1f} ms, {self.samples_lost} samples lost "
-                f"before the host, {self.samples_discarded} discarded at gaps, {self.frames_skipped} frames skipped")
+                f"before the host, {self.samples_discarded} discarded at gaps, {self.frames_skipped} frames skipped"
+                + (f", {self.timeouts} radio timeouts" if self.timeouts else ""))
 
 
 class Pipeline:
@@ -87,7 +92,10 @@ class Pipeline:
     def __init__(self, radio, predictor, framer, batch: int = 64, max_queue: int = 2048, sinks=(),
                  check_output: bool = True):
         from sdrkit.dsp.framing import Framer
+        from sdrkit.errors import ConfigError
 
+        if int(batch) != batch or batch < 1 or int(max_queue) != max_queue or max_queue < 1:
+            raise ConfigError(f"batch {batch!r} and max_queue {max_queue!r} must be integers >= 1 (frames)")
         self.radio, self.predictor = radio, predictor
         self.framer = framer if isinstance(framer, Framer) else Framer(int(framer), channels=(0,))
         self.batch, self.max_queue = batch, max_queue
@@ -106,6 +114,8 @@ class Pipeline:
 
     # ---- source ---------------------------------------------------------------------------
     def _source(self, until) -> None:
+        from sdrkit.errors import RadioTimeout
+
         st, fr = self.stats, self.framer
         try:
             while not self._stop.is_set() and not until(st):
@@ -113,6 +123,11 @@ class Pipeline:
                     b = self.radio.rx()
                 except EOFError:
                     break
+                except RadioTimeout as exc:
+                    st.timeouts += 1
+                    for s in self.sinks:
+                        s.on_timeout(exc)
+                    continue
                 t = b.tags.get("t_radio", time.monotonic()) if b.tags else time.monotonic()
                 st.samples_in += b.samples.shape[-1]
                 st.samples_lost += b.lost
