@@ -20,7 +20,13 @@ real ``adi.Pluto("ip:127.0.0.1")`` (pyadi-iio over libiio) talks to it exactly a
 * TX buffers (``iio:device2``, int16 with 12 MSBs used) loop back to RX through the
   simulated channel, cyclic or once;
 * unknown or malformed commands get ``-22`` and the connection goes on; a client that
-  vanishes mid-buffer only ends its own thread.
+  vanishes mid-buffer only ends its own thread;
+* one client cannot break the device for the others: a malformed request is refused before
+  it changes any shared state (an empty ``WRITEBUF`` gets ``-22`` and stores no TX wave), and
+  an error inside a command answers that client alone with ``-errno`` and is counted in
+  ``stats["errors"]`` (an sdrkit error: its errno, the connection goes on; anything else:
+  ``-5`` EIO, logged with its traceback, and that connection is closed because its state is
+  unknown).
 
 Protocol reference: shared/reference/iiod-protocol.md (libiio 0.24).
 """
@@ -36,7 +42,7 @@ import threading
 
 import numpy as np
 
-from sdrkit.errors import ConfigError
+from sdrkit.errors import ConfigError, DeviceError, RadioDisconnected, RadioTimeout, SdrkitError
 from sdrkit.radio.emulator.context import IioContext
 from sdrkit.radio.pluto import complex64_to_rx_ci16, tx_ci16_to_complex64
 
@@ -53,6 +59,17 @@ _TOKEN = re.compile(r"^(iio:)?[A-Za-z0-9._,-]+$")
 class _Error(Exception):
     def __init__(self, code: int):
         self.code = code
+
+
+def _errno_of(exc: SdrkitError) -> int:
+    """The errno a Linux iiod would answer for what went wrong (as the driver would fail)."""
+    if isinstance(exc, ConfigError):
+        return errno.EINVAL
+    if isinstance(exc, RadioTimeout):
+        return errno.ETIMEDOUT
+    if isinstance(exc, RadioDisconnected):
+        return errno.EPIPE
+    return errno.EIO
 
 
 def _num(text: str) -> float:
@@ -228,8 +245,15 @@ class VirtualPluto:
         return complex64_to_rx_ci16(x)
 
     def write_samples(self, raw: bytes, cyclic: bool) -> None:
-        """TX samples (interleaved int16) -> loop back to RX."""
+        """TX samples (interleaved int16) -> loop back to RX.
+
+        Raises:
+            _Error: EINVAL for no samples (nothing is stored: an empty wave would break every
+                later RX buffer of every client).
+        """
         x = tx_ci16_to_complex64(raw)
+        if x.size == 0:
+            raise _Error(errno.EINVAL)
         with self.lock:
             gain = 10 ** (_num(self.ctx.values[f"{PHY}/out_voltage0_hardwaregain"]) / 20)
             self.tx_wave = (x * np.float32(gain), cyclic)
@@ -283,8 +307,21 @@ class _Handler(socketserver.StreamRequestHandler):
                 try:
                     self._dispatch(cmd, toks[1:])
                 except _Error as e:
-                    self.pluto.stats["errors"] += 1
-                    self._reply_int(-e.code)
+                    self._refuse(e.code)
+                except SdrkitError as exc:
+                    # a refused setting or a failed buffer: this client's answer, not the server's end
+                    log.info("%s %s failed: %s: %s", cmd, " ".join(toks[1:3]), type(exc).__name__, exc)
+                    self._refuse(_errno_of(exc))
+                except (ConnectionError, OSError):
+                    raise
+                except Exception:
+                    # a bug in this server: answer EIO, keep the traceback, and drop only this
+                    # connection (its buffers' state is unknown); the server and the others go on
+                    log.exception("internal error in %s from %s; closing that connection", cmd,
+                                  self.client_address)
+                    self._refuse(errno.EIO)
+                    self.wfile.flush()
+                    break
                 self.wfile.flush()
         except (ConnectionError, OSError) as exc:
             log.info("connection ended: %s", exc)
@@ -292,6 +329,11 @@ class _Handler(socketserver.StreamRequestHandler):
             self.pluto.sockets.discard(self.connection)
             if RXDEV in self.opened or TXDEV in self.opened:
                 self._close_buffers()
+
+    def _refuse(self, code: int) -> None:
+        with self.pluto.lock:
+            self.pluto.stats["errors"] += 1
+        self._reply_int(-code)
 
     def _close_buffers(self):
         if self.opened.pop(TXDEV, None) is not None:
@@ -434,8 +476,8 @@ class _Handler(socketserver.StreamRequestHandler):
         if d.id not in self.opened or d.id != TXDEV:
             raise _Error(errno.EBADF)
         nbytes = int(args[1])
-        if nbytes > MAX_BUFFER_BYTES or nbytes % 4:
-            raise _Error(errno.EINVAL)
+        if nbytes == 0 or nbytes > MAX_BUFFER_BYTES or nbytes % 4:
+            raise _Error(errno.EINVAL)     # before the go-ahead: the client then sends no data
         self._reply_int(0)
         self.wfile.flush()
         data = self.rfile.read(nbytes)
