@@ -1,9 +1,13 @@
-"""Stream throughput over tcp loopback: sdrkit messages vs raw pyzmq frames of the same size."""
+"""Stream benchmarks: throughput over tcp loopback (sdrkit messages vs raw pyzmq frames of the same
+size), and the end-to-end run (capture process -> ZeroMQ -> live pipeline) with every lost sample
+attributed to where it was lost: the publisher's radio, ZeroMQ, or the pipeline."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import re
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -141,10 +145,62 @@ def stream_bench(ctx: BenchContext) -> list[Result]:
     return out
 
 
+_PUBLISHED = re.compile(r"published (\d+) blocks, (\d+) samples in [\d.]+ s; radio lost (\d+)")
+
+
+@dataclass(frozen=True)
+class LossReport:
+    """Where the samples of one end-to-end run were lost, from the counters each stage keeps.
+
+    Attributes:
+        block: samples per published message (the capture radio's rx_buffer_size).
+        radio: samples the publisher's radio dropped (overflows) while the subscriber listened:
+            the subscriber's gap total minus the samples of the messages it never got.
+        transport_messages: messages ZeroMQ lost (sequence gaps the subscriber saw).
+        transport: samples in those messages (``transport_messages * block``; every message of
+            this run carries ``block`` samples).
+        publisher_radio: the capture process's own count of its radio's losses over its whole
+            run (also before the subscriber connected and after it left), None if it did not say.
+        frames_skipped: frames the pipeline's drop-oldest queue skipped (model too slow).
+        samples_discarded: samples the pipeline's framer discarded at gaps (partial frames).
+    """
+
+    block: int
+    radio: int
+    transport_messages: int
+    transport: int
+    publisher_radio: int | None
+    frames_skipped: int
+    samples_discarded: int
+
+    @classmethod
+    def measure(cls, block: int, lost_at_subscriber: int, lost_messages: int, publisher_stdout: str,
+                frames_skipped: int, samples_discarded: int) -> "LossReport":
+        """Attribute ``lost_at_subscriber`` (every gap the subscriber reported) to radio and transport."""
+        m = _PUBLISHED.search(publisher_stdout or "")
+        transport = lost_messages * block
+        return cls(block, lost_at_subscriber - transport, lost_messages, transport,
+                   int(m.group(3)) if m else None, frames_skipped, samples_discarded)
+
+    @property
+    def lost(self) -> int:
+        """Samples that never reached the model's input: radio + transport + discarded at gaps."""
+        return self.radio + self.transport + self.samples_discarded
+
+    def notes(self) -> str:
+        pub = "did not report" if self.publisher_radio is None else f"{self.publisher_radio} over its whole run"
+        return (f"lost at the publisher's radio (overflow) {self.radio} samples (capture process: {pub}); "
+                f"in ZeroMQ transport {self.transport} samples ({self.transport_messages} messages of "
+                f"{self.block}); in the pipeline {self.frames_skipped} frames skipped by the drop-oldest queue, "
+                f"{self.samples_discarded} samples discarded at gaps")
+
+
 @benchmark("stream_e2e")
 def stream_e2e(ctx: BenchContext) -> list[Result]:
-    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled demo model: latency, analyzed share."""
+    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled demo model: latency, analyzed
+    share, and every lost sample attributed to where it was lost (publisher radio, ZeroMQ, pipeline)."""
     import os
+    import signal
     import subprocess
     import sys
     import tempfile
@@ -161,6 +217,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
 
     card = load_card(resolve("models", DEMO["model"]))
     fs = 20e6
+    block = 16384
     batch = int(os.environ.get("SDRKIT_E2E_BATCH", 32))
     seconds = 3.0 if ctx.quick else 8.0
     rng = np.random.default_rng(0)
@@ -174,9 +231,10 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     with tempfile.TemporaryDirectory() as d:
         rec = write_recording(Path(d) / "r", x, sample_rate=fs, center_frequency=2.4e9)
         proc = subprocess.Popen([sys.executable, "-m", "sdrkit", "stream", "--radio", f"sim:{rec}?realtime=1",
-                                 "--buffer-size", "16384", "--publish", ep, "--seconds", str(seconds + 4)],
+                                 "--buffer-size", str(block), "--publish", ep, "--seconds", str(seconds + 4)],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        out = ""
         try:
             proc.stdout.readline()
             predictor = get_task(card.task).predictor(card, PredictorOptions(threads=1))
@@ -186,14 +244,24 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
                 # batches of 32 frames (~8 ms of model time on one core) and a 64-frame queue bound the
                 # latency (batch 64 / queue 128 measured p99 65 ms on the loaded box, 32 / 64: 15 ms)
                 st = Pipeline(radio, predictor, card.input.frame_len, batch=batch, max_queue=64).run(seconds=seconds)
-                lost = radio.samples_lost
+                lost_sub, lost_msgs = radio.samples_lost, radio.stats.lost_messages
+            # SIGINT ends the capture process the way Ctrl-C does: it prints its radio's loss count
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=10)
         finally:
-            proc.terminate()
-            proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    loss = LossReport.measure(block, lost_sub, lost_msgs, out, st.frames_skipped, st.samples_discarded)
     rate = st.frames_analyzed / seconds
-    notes = (f"{st.frames_in} frames in, {st.frames_analyzed} analyzed ({st.analyzed_fraction:.1%}), "
-             f"{lost} samples lost in transport; 1 inference thread, batch {batch}")
+    notes = (f"{st.frames_in} frames in, {st.frames_analyzed} analyzed ({st.analyzed_fraction:.1%}); "
+             f"{loss.notes()}; 1 inference thread, batch {batch}")
+    where = {"radio": loss.radio, "transport": loss.transport, "transport_messages": loss.transport_messages,
+             "publisher_radio": loss.publisher_radio, "frames_skipped": loss.frames_skipped,
+             "samples_discarded": loss.samples_discarded}
     return [Result("e2e latency p50", st.latency_ms(50), "ms", notes=notes, higher_is_better=False),
             Result("e2e latency p99", st.latency_ms(99), "ms", target=50.0, higher_is_better=False, notes=notes),
             Result("frames classified per s (1 core)", rate, "frames/s", fs / card.input.frame_len,
-                   "frames/s arriving at 20 MS/s", notes=f"fraction of the stream analyzed {st.analyzed_fraction:.1%}")]
+                   "frames/s arriving at 20 MS/s", notes=f"fraction of the stream analyzed {st.analyzed_fraction:.1%}"),
+            Result("e2e samples lost before the model", loss.lost, "samples", target=0, higher_is_better=False,
+                   notes=loss.notes(), extra=where)]
