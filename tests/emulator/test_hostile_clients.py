@@ -3,6 +3,7 @@
 No pyadi-iio here: raw IIOD lines, so each test says exactly what a client sent.
 """
 
+import re
 import socket
 
 import numpy as np
@@ -134,3 +135,42 @@ def test_a_bug_in_a_handler_drops_only_that_connection(emu, monkeypatch):
     assert other.readbuf(4096).size == 2048                   # the other client never noticed
     other.close()
     _rx_works(emu)
+
+
+# ---- item 9: a port that cannot be served is a ConfigError, not a traceback ------------------------
+
+@pytest.mark.parametrize("port", [65536, 70000, -1])
+def test_port_out_of_range_is_a_config_error(rec, port):
+    from sdrkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"port={port} is not a TCP port: choose one in 0\.\.65535"):
+        PlutoEmulator(rec, port=port)
+
+
+def test_port_in_use_is_a_config_error_naming_it(rec):
+    from sdrkit.errors import ConfigError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"cannot serve the virtual Pluto on 127\.0\.0\.1:{port}: .*"
+                                              r"stop it, or choose another --port") as ei:
+            PlutoEmulator(rec, port=port)
+        assert isinstance(ei.value.__cause__, OSError)
+
+
+@pytest.mark.parametrize("port, match", [("70000", r"port=70000 is not a TCP port"),
+                                         (None, r"cannot serve the virtual Pluto on 127\.0\.0\.1:\d+")])
+def test_emulate_verb_reports_a_bad_port_without_a_traceback(rec, capsys, port, match):
+    from sdrkit.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = port or str(busy.getsockname()[1])
+        assert main(["emulate", "pluto", "--replay", str(rec), "--port", port]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("ConfigError: ") and len(err.strip().splitlines()) == 1
+    assert re.search(match, err)

@@ -504,8 +504,28 @@ class PlutoEmulator:
     """
 
     def __init__(self, recording=None, host: str = "127.0.0.1", port: int = 30431, **kw):
+        """Bind ``host:port`` and load the state; :meth:`start` or :meth:`serve_forever` serves.
+
+        Raises:
+            ConfigError: ``port`` outside 0..65535, or ``host:port`` cannot be bound (in use,
+                a privileged port, an address not on this machine), with the fix.
+        """
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(f"port={port!r} is not a TCP port: choose one in 0..65535 (--port 30431 is "
+                              f"libiio's default, --port 0 picks a free one)")
         self.pluto = VirtualPluto(recording, **kw)
-        self.server = _Server((host, port), _Handler)
+        try:
+            self.server = _Server((host, port), _Handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fix = (f"another program (an iiod, or another sdrkit emulate) is listening there; stop it, or "
+                       f"choose another --port (--port 0 picks a free one)")
+            elif exc.errno == errno.EACCES:
+                fix = "ports below 1024 need privileges; choose a --port of 1024 or more"
+            else:
+                fix = "check --host (an address of this machine, default 127.0.0.1) and --port"
+            raise ConfigError(f"cannot serve the virtual Pluto on {host}:{port}: {exc.strerror or exc}; "
+                              f"{fix}") from exc
         self.server.pluto = self.pluto
         self.host, self.port = self.server.server_address[:2]
         self._thread: threading.Thread | None = None
