@@ -19,7 +19,14 @@ range with its unit and where the numbers come from::
     sample_format: {datatype: ci16_le, bits: 12, full_scale: 2048}
     host_streaming_rate: {value: 6e6, unit: samples/s, note: ...}
     defaults: {rx_lo: 2.4e9, sample_rate: 1e6, ...}
+    rx_buffering: {buffers: 4, note: ..., source: ...}
     sources: [...]
+
+``rx_buffering`` (:class:`RxBuffering`) is how much the radio and its driver hold for a reader
+that falls behind before they overflow, given as exactly one of ``seconds`` (a time),
+``samples`` (a fixed count per channel, e.g. UHD's receive frames) or ``buffers`` (a count of
+``rx_buffer_size`` blocks, e.g. libiio's kernel buffers); :meth:`RxBuffering.seconds_at` turns
+any of them into a time at given settings. The simulated radio models its overflows with it.
 
 :meth:`Profile.check` validates a :class:`RadioConfig`; a value out of range raises
 :class:`~sdrkit.errors.SettingOutOfRange` naming the setting, the range and the profile file.
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +145,69 @@ class Range:
 
 
 @dataclass(frozen=True)
+class RxBuffering:
+    """How much a radio and its driver hold for a reader that falls behind, before they overflow.
+
+    Exactly one amount is given; the others are None:
+
+    Attributes:
+        seconds: a fixed time, s.
+        samples: a fixed number of samples per channel (e.g. UHD: num_recv_frames x samples
+            per receive frame).
+        buffers: a number of ``rx_buffer_size``-sample blocks (e.g. libiio's kernel buffers), so
+            the time grows with ``rx_buffer_size`` and shrinks with ``sample_rate``.
+        note: how the figure was derived, and how far it is an approximation.
+        source: where the numbers come from.
+
+    Raises:
+        ConfigError: not exactly one amount, or an amount that is not a positive finite number
+            (``samples`` and ``buffers`` whole numbers).
+    """
+
+    seconds: float | None = None
+    samples: int | None = None
+    buffers: int | None = None
+    note: str = ""
+    source: str = ""
+
+    def __post_init__(self):
+        given = {k: v for k, v in (("seconds", self.seconds), ("samples", self.samples),
+                                   ("buffers", self.buffers)) if v is not None}
+        if len(given) != 1:
+            raise ConfigError(f"rx_buffering needs exactly one of seconds, samples or buffers; got "
+                              f"{sorted(given) or 'none'} (e.g. {{buffers: 4}} for libiio's 4 kernel buffers)")
+        (key, v), = given.items()
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"rx_buffering {key}={v!r} is not a number") from None
+        if not math.isfinite(f) or f <= 0 or (key != "seconds" and f != int(f)):
+            what = "a time > 0 s" if key == "seconds" else "a whole number > 0"
+            raise ConfigError(f"rx_buffering {key}={v!r} must be {what}")
+        object.__setattr__(self, key, f if key == "seconds" else int(f))
+
+    def samples_at(self, sample_rate: float, rx_buffer_size: int) -> int:
+        """Samples per channel held at ``sample_rate`` (samples/s) with ``rx_buffer_size``-sample blocks."""
+        if self.seconds is not None:
+            return int(self.seconds * sample_rate)
+        if self.samples is not None:
+            return self.samples
+        return self.buffers * int(rx_buffer_size)
+
+    def seconds_at(self, sample_rate: float, rx_buffer_size: int) -> float:
+        """The same as a time, s: how long a reader may stall without losing samples."""
+        if self.seconds is not None:
+            return self.seconds
+        return self.samples_at(sample_rate, rx_buffer_size) / sample_rate
+
+    def describe(self) -> str:
+        """``0.1 s`` / ``32640 samples`` / ``4 x rx_buffer_size``."""
+        if self.seconds is not None:
+            return f"{self.seconds:g} s"
+        return f"{self.samples} samples" if self.samples is not None else f"{self.buffers} x rx_buffer_size"
+
+
+@dataclass(frozen=True)
 class Profile:
     """One radio + firmware variant's capabilities (see module docstring)."""
 
@@ -149,6 +220,7 @@ class Profile:
     sample_format: dict = field(default_factory=dict)
     host_streaming_rate: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
+    rx_buffering: RxBuffering | None = None
     sources: tuple = ()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -218,13 +290,24 @@ def parse_profile(data: dict, path: str) -> Profile:
     for k in ("rx_lo", "sample_rate", "rx_rf_bandwidth", "rx_hardwaregain", "tx_lo", "tx_hardwaregain"):
         if defaults.get(k) is not None:
             defaults[k] = _num(defaults[k], f"{path}: defaults.{k}")
+    buffering = data.get("rx_buffering")
+    if buffering is not None:
+        amounts = ("seconds", "samples", "buffers")
+        if not isinstance(buffering, dict) or set(buffering) - {*amounts, "note", "source"}:
+            raise ConfigError(f"{path}: rx_buffering must be a mapping with one of {list(amounts)} and "
+                              f"optional note, source; e.g. {{buffers: 4, source: libiio docs}}")
+        try:
+            buffering = RxBuffering(**{k: buffering.get(k) for k in amounts},
+                                    note=str(buffering.get("note", "")), source=str(buffering.get("source", "")))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     prof = Profile(
         name=str(data["name"]), radio=str(data["radio"]), path=path, ranges=ranges,
         rx_channels=int(data.get("rx_channels", 1)),
         gain_modes=tuple(data.get("gain_modes", ["manual"])),
         sample_format=dict(data.get("sample_format") or {}),
         host_streaming_rate=dict(data.get("host_streaming_rate") or {}),
-        defaults=defaults, sources=tuple(data.get("sources") or ()), raw=data,
+        defaults=defaults, rx_buffering=buffering, sources=tuple(data.get("sources") or ()), raw=data,
     )
     if defaults:
         prof.check(prof.default_config())

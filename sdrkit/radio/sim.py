@@ -27,6 +27,19 @@ loopback by ``tx_lo - rx_lo`` (outside ``+- sample_rate/2`` it is not received a
 Stream clock: the loopback channel, the front end's CFO and realtime pacing all run on
 the absolute stream index (delivered + lost samples), so gaps keep the right phases.
 
+Buffering and overflows (``realtime=1``): like a real radio, the simulated one keeps producing
+samples whether or not the caller reads them, and holds what it has produced for a while, the
+way libiio's kernel buffers hold a Pluto's samples and UHD's receive frames a B210's. How much it
+holds is :class:`~sdrkit.profiles.RxBuffering` data: the ``rx_buffering`` option (seconds) if
+given, else ``max_lag_blocks`` (blocks of ``rx_buffer_size``), else the ``rx_buffering`` of the
+``profile`` (e.g. 4 kernel buffers for ``pluto-ad9363``), else that of the ``simulated`` profile
+(0.1 s). It holds ``max(1, floor(held samples / rx_buffer_size))`` whole blocks. A caller that
+comes back with more completed blocks waiting than that loses the oldest excess (whole blocks):
+the rx() call reports them as ``lost`` (counted in ``samples_lost`` and ``overflows``) and then
+delivers the oldest block still held; a caller lagging less loses nothing. (A real libiio or UHD
+buffer keeps its oldest blocks and loses the newest instead, so on hardware the gap shows up up
+to one buffer later in the stream; how many samples are lost is the same.)
+
 Channels: a recording with ``core:num_channels`` = C replays as a C-channel radio
 (``rx_enabled_channels``, pyadi-iio's name; default: every channel of the recording). Blocks
 are ``(len(rx_enabled_channels), n)`` complex64, rows in ``rx_enabled_channels`` order; one
@@ -55,8 +68,11 @@ faults             comma list: ``overflow@K[:M]`` (drop M blocks before rx() cal
                    call reports ``lost = M * rx_buffer_size``), ``timeout@K`` (call K raises
                    RadioTimeout once, the stream continues), ``disconnect@K`` (call K and
                    every later call raise RadioDisconnected)
-max_lag_blocks     realtime only: a caller more than this many blocks behind loses the
-                   backlog (whole blocks, reported as a gap) like a real radio (default 8)
+rx_buffering       realtime only: how long the radio holds samples for a caller that falls
+                   behind, s (default: the profile's ``rx_buffering``, else the simulated
+                   profile's 0.1 s); a caller lagging longer loses the excess (see above)
+max_lag_blocks     the same as a number of ``rx_buffer_size`` blocks (libiio's kernel buffer
+                   count); give rx_buffering or max_lag_blocks, not both
 loopback_snr       TX->RX channel SNR, dB (default 30); alias ``snr``
 loopback_cfo       TX->RX carrier offset, Hz (default 0); alias ``cfo``
 loopback_delay     TX->RX delay, samples (default 0); alias ``delay``
@@ -81,6 +97,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdrkit.errors import ConfigError, RadioDisconnected, RadioTimeout
+from sdrkit.profiles import RxBuffering
 from sdrkit.radio.base import Radio, RadioConfig
 
 _IN_RAM_BYTES = 512 * 2 ** 20   # recordings up to this size (as complex64) are held in memory
@@ -234,8 +251,10 @@ class SimRadio(Radio):
         faults: Fault objects or specs (``"overflow@10:3"``, ``"timeout@20"``, ``"disconnect@30"``).
         loopback: the TX -> RX :class:`LoopbackChannel` (default: 30 dB SNR, no CFO/delay).
         profile: a firmware Profile (or its name) to validate settings against.
-        max_lag_blocks: in realtime mode, a caller more than this many blocks behind loses
-            its backlog (whole blocks, reported as lost samples), as on a real radio.
+        rx_buffering: in realtime mode, how long the radio holds samples for a caller that
+            falls behind, s, or an :class:`~sdrkit.profiles.RxBuffering`; None = the profile's,
+            else the ``simulated`` profile's (see the module docstring).
+        max_lag_blocks: the same as a number of ``rx_buffer_size`` blocks; give one of the two.
 
     Raises:
         CaptureError: the recording is missing or malformed.
@@ -247,7 +266,8 @@ class SimRadio(Radio):
 
     def __init__(self, recording=None, config: RadioConfig | None = None, *, loop: bool = True,
                  realtime: bool = False, front_end=None, seed: int = 0, faults=(),
-                 loopback: LoopbackChannel | None = None, profile=None, max_lag_blocks: int = 8):
+                 loopback: LoopbackChannel | None = None, profile=None, rx_buffering=None,
+                 max_lag_blocks: int | None = None):
         from sdrkit.profiles import Profile, load_profile
         from sdrkit.radio.frontends import FrontEnd, get_front_end
 
@@ -262,8 +282,21 @@ class SimRadio(Radio):
             raise ConfigError(f"front_end={front_end!r} must be a FrontEnd or a name from FRONT_ENDS")
         if loopback is not None and not isinstance(loopback, LoopbackChannel):
             raise ConfigError(f"loopback={loopback!r} must be a LoopbackChannel (sdrkit.radio.sim.Channel)")
-        if int(max_lag_blocks) < 1:
-            raise ConfigError(f"max_lag_blocks={max_lag_blocks} must be >= 1 block")
+        if rx_buffering is not None and max_lag_blocks is not None:
+            raise ConfigError(f"rx_buffering={rx_buffering!r} and max_lag_blocks={max_lag_blocks!r} both say how "
+                              f"much the radio holds; give one (rx_buffering in seconds, max_lag_blocks in blocks)")
+        if max_lag_blocks is not None:
+            if isinstance(max_lag_blocks, bool) or not isinstance(max_lag_blocks, (int, np.integer)) \
+                    or max_lag_blocks < 1:
+                raise ConfigError(f"max_lag_blocks={max_lag_blocks!r} must be a whole number of blocks >= 1")
+            rx_buffering = RxBuffering(buffers=int(max_lag_blocks), note="max_lag_blocks option")
+        elif rx_buffering is not None and not isinstance(rx_buffering, RxBuffering):
+            if isinstance(rx_buffering, bool) or not isinstance(rx_buffering, (int, float, np.number)):
+                raise ConfigError(f"rx_buffering={rx_buffering!r} must be a time in seconds > 0 (or an RxBuffering)")
+            try:
+                rx_buffering = RxBuffering(seconds=float(rx_buffering), note="rx_buffering option")
+            except ConfigError as exc:
+                raise ConfigError(f"sim: {exc}, e.g. rx_buffering=0.1") from None
         if isinstance(faults, str):
             faults = [f for f in faults.split(",") if f.strip()]
         faults = sorted((Fault.parse(f) for f in faults), key=lambda f: f.block)
@@ -303,7 +336,7 @@ class SimRadio(Radio):
         self.loop, self.realtime, self.seed = bool(loop), bool(realtime), int(seed)
         self.faults = list(faults)
         self.loopback_channel = loopback or LoopbackChannel()
-        self.max_lag_blocks = int(max_lag_blocks)
+        self._buffering: RxBuffering | None = rx_buffering   # None: the profile's, found when first needed
         self._rng = np.random.default_rng([self.seed, 1])
         self._src = self._data        # what the fast path replays: the recording or its conversion
         self._src_rate = self.rec_fs  # sample rate of _src, samples/s
@@ -333,7 +366,7 @@ class SimRadio(Radio):
                  "rx_enabled_channels": tuple}
     _ALIASES = {"snr": "loopback_snr", "cfo": "loopback_cfo", "delay": "loopback_delay", "taps": "loopback_taps"}
     _OPTIONS = {"loop", "realtime", "front_end", "seed", "faults", "loopback", "loopback_snr", "loopback_cfo",
-                "loopback_delay", "loopback_taps", "profile", "max_lag_blocks"}
+                "loopback_delay", "loopback_taps", "profile", "rx_buffering", "max_lag_blocks"}
 
     @classmethod
     def from_uri(cls, rest: str, config: RadioConfig | None = None, **options) -> "SimRadio":
@@ -397,7 +430,8 @@ class SimRadio(Radio):
         radio = cls(recording, config, loop=flag("loop", True), realtime=flag("realtime", False),
                     front_end=opts.get("front_end") or None, seed=num("seed", int, default=0),
                     faults=opts.get("faults", ()), loopback=chan, profile=opts.get("profile") or None,
-                    max_lag_blocks=num("max_lag_blocks", int, default=8))
+                    rx_buffering=opts["rx_buffering"] if isinstance(opts.get("rx_buffering"), RxBuffering)
+                    else num("rx_buffering"), max_lag_blocks=num("max_lag_blocks", int))
         def channels(name):
             v = opts[name]
             if isinstance(v, (list, tuple)):
@@ -629,24 +663,50 @@ class SimRadio(Radio):
             self._agc_gain[i] = (1 - alpha) * self._agc_gain[i] + alpha * target / rms
             row *= np.float32(self._agc_gain[i])
 
+    @property
+    def rx_buffering(self):
+        """How much this radio holds for a caller that falls behind (realtime mode): an
+        :class:`~sdrkit.profiles.RxBuffering` from the option, the profile, or the simulated profile."""
+        if self._buffering is None:
+            from sdrkit.profiles import load_profile
+
+            prof = self.profile if self.profile is not None and self.profile.rx_buffering is not None \
+                else load_profile("simulated")
+            self._buffering = prof.rx_buffering
+        return self._buffering
+
+    @property
+    def rx_buffer_blocks(self) -> int:
+        """Whole ``rx_buffer_size`` blocks the radio holds at the current settings (at least 1)."""
+        c = self._config
+        return max(1, self.rx_buffering.samples_at(c.sample_rate, c.rx_buffer_size) // c.rx_buffer_size)
+
+    @property
+    def rx_buffer_seconds(self) -> float:
+        """How long a caller may stall without losing samples at the current settings, s."""
+        return self.rx_buffer_blocks * self._config.rx_buffer_size / self._config.sample_rate
+
     def _pace(self, n: int, lost: int) -> int:
-        """Sleep until the next block is due; drop the backlog if the caller fell behind.
+        """Sleep until the next block is due; if the caller fell behind by more blocks than the
+        radio holds, drop the oldest excess (whole blocks, as real radios lose whole buffers).
 
         The schedule is absolute (``t0 + stream_index / fs`` on the monotonic clock), so
-        sleeping never accumulates drift. Returns the samples dropped here.
+        sleeping never accumulates drift; block ``[i, i + n)`` is complete at ``t0 + (i + n) / fs``.
+        Returns the samples dropped here.
         """
         fs = self._config.sample_rate
         now = time.monotonic()
         if self._t0 is None:
             self._t0 = now - self._clock / fs
-        due = self._t0 + (self._clock + lost + n) / fs
+        pos = self._clock + lost
+        due = self._t0 + (pos + n) / fs
         if due > now:
             time.sleep(due - now)
             return 0
-        behind = int((now - self._t0) * fs) - (self._clock + lost)
-        if behind > self.max_lag_blocks * n:
-            return self._drop((behind // n) * n)   # real radios drop whole buffers
-        return 0
+        # completed blocks waiting for the caller; the radio holds rx_buffer_blocks of them
+        waiting = (int((now - self._t0) * fs) - pos) // n
+        excess = waiting - self.rx_buffer_blocks
+        return self._drop(excess * n) if excess > 0 else 0
 
     def _tx(self, samples: np.ndarray, cyclic: bool) -> None:
         self._txl = _Loopback(samples.copy(), cyclic, self.loopback_channel, self._rng,
