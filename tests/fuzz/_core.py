@@ -1,0 +1,290 @@
+"""What every fuzz harness shares: the crash rule, saving crashing inputs, and the mutators.
+
+The crash rule (issue 11): running one input through a parser may
+
+* succeed, or raise an :class:`~sdrkit.errors.SdrkitError` (a refusal: the input was bad
+  and sdrkit said so) -- both fine;
+* raise anything else -- a **crash**;
+* take longer than :data:`HANG_S` seconds -- a **hang** (interrupted with SIGALRM where the
+  code is Python; a C call that overruns is still counted when it returns);
+* for a server: leave it dead or unable to answer a valid command -- a **crash** too
+  (the target raises :class:`ServerDown`).
+
+A crash or hang saves the input under ``$SDRKIT_FUZZ_CRASHES`` (default
+``out/fuzz-crashes/``) as ``<target>/<kind>-<sha1>.bin``, with a ``.txt`` beside it holding
+the signature and the traceback. ``python -m tests.fuzz.run --target T --replay FILE``
+runs a saved input again.
+
+Inputs are bytes, so the same target runs under hypothesis (CI), the seeded random
+mutator (:mod:`tests.fuzz.run`) and atheris (coverage-guided, where it installs). A target
+is an object with ``name``, ``seeds()`` (valid inputs), ``mutate(data, rnd)`` (a structured
+mutation of one input, driven by a :class:`random.Random`) and ``execute(data)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import struct
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdrkit.errors import SdrkitError
+
+HANG_S = 2.0
+
+
+class Hang(BaseException):
+    """Raised by the alarm when one input runs past HANG_S (a BaseException, so that a
+    parser's own ``except Exception`` cannot swallow it)."""
+
+
+class ServerDown(Exception):
+    """A server died or stopped answering valid commands after an input."""
+
+
+@dataclass
+class Result:
+    kind: str                 # "ok", "refused" (an SdrkitError), "crash" or "hang"
+    seconds: float
+    signature: str = ""       # crash/hang: "Type at file:line: message"
+    saved: Path | None = None
+
+    @property
+    def bad(self) -> bool:
+        return self.kind in ("crash", "hang")
+
+
+def crash_dir() -> Path:
+    return Path(os.environ.get("SDRKIT_FUZZ_CRASHES", "out/fuzz-crashes"))
+
+
+def signature(exc: BaseException) -> str:
+    """``Type at file:line (function): message``, the line being the innermost frame in sdrkit
+    (else the innermost one): two inputs with one signature are one bug."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in tb if "/sdrkit/" in f.filename.replace("\\", "/")] or list(tb)
+    where = ""
+    if frames:
+        f = frames[-1]
+        name = f.filename.replace("\\", "/")
+        name = name[name.rfind("/sdrkit/") + 1:] if "/sdrkit/" in name else Path(name).name
+        where = f" at {name}:{f.lineno} ({f.name})"
+    msg = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}{where}: {msg}"
+
+
+def save(target: str, kind: str, data: bytes, sig: str, tb: str = "") -> Path:
+    d = crash_dir() / target
+    d.mkdir(parents=True, exist_ok=True)
+    stem = f"{kind}-{hashlib.sha1(data).hexdigest()[:16]}"
+    (d / f"{stem}.bin").write_bytes(data)
+    (d / f"{stem}.txt").write_text(f"{sig}\n\nreplay: python -m tests.fuzz.run --target {target} --replay "
+                                   f"{d / (stem + '.bin')}\n\n{tb}")
+    return d / f"{stem}.bin"
+
+
+def _alarm(signum, frame):
+    raise Hang()
+
+
+def run_one(target, data: bytes, save_bad: bool = True) -> Result:
+    """Run one input through ``target.execute`` under the crash rule."""
+    use_alarm = threading.current_thread() is threading.main_thread()
+    if use_alarm:
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, HANG_S)
+    t0 = time.perf_counter()
+    kind, sig, tb = "ok", "", ""
+    try:
+        target.execute(data)
+    except SdrkitError:
+        kind = "refused"
+    except Hang:
+        kind, sig = "hang", f"Hang: more than {HANG_S:g} s"
+        tb = traceback.format_exc()
+    except BaseException as exc:  # noqa: BLE001 - the crash rule: anything else is a crash
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        kind, sig, tb = "crash", signature(exc), traceback.format_exc()
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    dt = time.perf_counter() - t0
+    if kind in ("ok", "refused") and dt > HANG_S:
+        kind, sig = "hang", f"Hang: {dt:.2f} s (more than {HANG_S:g} s)"
+    if kind == "hang" and hasattr(target, "recover"):
+        target.recover()
+    res = Result(kind, dt, sig)
+    if res.bad and save_bad:
+        res.saved = save(target.name, kind, data, sig, tb)
+    return res
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, bytes (Linux)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# ---- containers: several byte strings in one input ------------------------------------------
+
+def pack(parts: list[bytes]) -> bytes:
+    """Parts as ``count(u8) + (len(u32 le) + bytes)*``."""
+    out = [struct.pack("<B", len(parts))]
+    for p in parts:
+        out.append(struct.pack("<I", len(p)) + p)
+    return b"".join(out)
+
+
+def unpack(data: bytes, max_parts: int = 255) -> list[bytes]:
+    """Inverse of :func:`pack`, forgiving: whatever bytes there are make the parts (a
+    coverage-guided fuzzer hands over arbitrary bytes)."""
+    if not data:
+        return []
+    count, i, parts = min(data[0], max_parts), 1, []
+    for _ in range(count):
+        if i + 4 > len(data):
+            break
+        n = struct.unpack_from("<I", data, i)[0]
+        i += 4
+        parts.append(data[i:i + n])
+        i += n
+    return parts
+
+
+# ---- JSON mutation -----------------------------------------------------------------------------
+
+class Raw:
+    """JSON text spliced in verbatim (what ``json.dumps`` refuses to write: 5000-digit
+    integers, NaN, 10^5-deep nesting)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def nasty_values(rnd: random.Random):
+    """One hostile JSON value."""
+    depth = rnd.choice([9, 50, 1000, 100_000])
+    choices = [
+        0, -1, 1, 2, 7, 2 ** 31, 2 ** 32 + 1, 2 ** 63, 2 ** 64, -(2 ** 63), 10 ** 20, 10 ** 300,
+        Raw("9" * rnd.choice([41, 4301, 5000, 20000])), Raw("-" + "9" * 4400),
+        Raw("1e999"), Raw("-1e999"), Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1" + "0" * 400 + ".5"),
+        1e308, -1e308, 5e-324, 0.5, -0.0, 1e9, 1e10, 6.144e7, 3.0e11,
+        True, False, None, "", "x", "\udcff", "\x00", "../../etc/passwd", "A" * rnd.choice([100, 100_000]),
+        "cf32_le", "ci16_le", "ci8", "cu8", "ri16_le", "cf64_be", "gap", "manual",
+        [], {}, [1, 2], [None], {"a": 1}, [0] * rnd.choice([10, 10_000]),
+        Raw("[" * depth + "]" * depth), Raw('{"a":' * depth + "1" + "}" * depth),
+        Raw("[" * depth),
+    ]
+    return rnd.choice(choices)
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj[:20]):
+            yield from _paths(v, prefix + (i,))
+
+
+def _get(obj, path):
+    for p in path:
+        obj = obj[p]
+    return obj
+
+
+def mutate_json(obj, rnd: random.Random, extra_keys=(), rounds: int | None = None):
+    """A copy of ``obj`` with one to a few structural mutations: a value replaced by a hostile
+    one, a key deleted, a key (from ``extra_keys`` or random) added, a value wrapped in a list
+    or object, a value's type changed."""
+    obj = json.loads(json.dumps(obj))
+    for _ in range(rounds or rnd.choice([1, 1, 1, 2, 3])):
+        paths = list(_paths(obj))
+        path = rnd.choice(paths)
+        op = rnd.randrange(7)
+        if not path:
+            if op == 0:
+                obj = nasty_values(rnd)
+                break
+            path = ()
+        parent = _get(obj, path[:-1]) if path else None
+        key = path[-1] if path else None
+        target = _get(obj, path)
+        if op <= 2 and parent is not None:                       # replace with a hostile value
+            parent[key] = nasty_values(rnd)
+        elif op == 3 and parent is not None:                     # delete
+            del parent[key]
+        elif op == 4 and isinstance(target, dict):               # add a key
+            k = rnd.choice(list(extra_keys) or ["x"]) if extra_keys and rnd.random() < 0.8 else \
+                rnd.choice(["", "x", "core:x", "sdrkit:x", "\x00"])
+            target[k] = nasty_values(rnd)
+        elif op == 5 and parent is not None:                     # wrap
+            parent[key] = [target] if rnd.random() < 0.5 else {"value": target}
+        elif parent is not None:                                 # change type
+            parent[key] = rnd.choice([str(target)[:50], [target], None, bool(target) if not
+                                      isinstance(target, (dict, list)) else 0])
+    return obj
+
+
+NOT_JSON = object()
+
+
+def loads_or_none(raw: bytes):
+    """The JSON value of ``raw`` for a mutator to work on, or ``NOT_JSON`` when it is not
+    (already-mutated inputs may be too deep, too long or not text)."""
+    if len(raw) > 200_000:
+        return NOT_JSON
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def dumps(obj) -> bytes:
+    """JSON bytes of ``obj``, splicing :class:`Raw` texts and keeping lone surrogates."""
+    raws: list[str] = []
+
+    def default(o):
+        if isinstance(o, Raw):
+            raws.append(o.text)
+            return f"\u0001RAW{len(raws) - 1}\u0001"
+        raise TypeError(type(o).__name__)
+
+    text = json.dumps(obj, default=default)        # ensure_ascii: surrogates become \udcff
+    for i, r in enumerate(raws):
+        text = text.replace(f'"\\u0001RAW{i}\\u0001"', r, 1)
+    return text.encode()
+
+
+def mutate_bytes(data: bytes, rnd: random.Random) -> bytes:
+    """A byte-level mutation: truncate, flip, insert, delete, duplicate a range, or not UTF-8."""
+    b = bytearray(data)
+    op = rnd.randrange(6)
+    if op == 0:
+        return bytes(b[:rnd.randrange(len(b) + 1)])
+    if op == 1 and b:
+        for _ in range(rnd.randint(1, 8)):
+            b[rnd.randrange(len(b))] = rnd.randrange(256)
+    elif op == 2:
+        i = rnd.randrange(len(b) + 1)
+        b[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 16)))
+    elif op == 3 and b:
+        i = rnd.randrange(len(b))
+        del b[i:i + rnd.randint(1, 64)]
+    elif op == 4 and b:
+        i = rnd.randrange(len(b))
+        b[i:i] = b[i:i + rnd.randint(1, 256)] * rnd.randint(1, 4)
+    else:
+        i = rnd.randrange(len(b) + 1)
+        b[i:i] = rnd.choice([b"\xff\xfe", b"\xc3", b"\x00", b"\xed\xa0\x80"])
+    return bytes(b)
