@@ -9,9 +9,11 @@ midway is still a readable recording (see sdrkit.capture.writer).
 
 from __future__ import annotations
 
+import math
 import time
 
 from sdrkit.cli._common import add_radio_options, open_radio_from_args
+from sdrkit.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -27,21 +29,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+MAX_CAPTURE_SAMPLES = 1 << 48      # 2 PiB of cf32 per channel: beyond it a duration is a mistake, not a plan
+
+
+def samples_for(duration: float, sample_rate: float) -> int:
+    """How many samples ``duration`` seconds are at ``sample_rate`` samples/s.
+
+    Raises:
+        ConfigError: the product is not finite or exceeds :data:`MAX_CAPTURE_SAMPLES`.
+    """
+    n = duration * sample_rate
+    if not (math.isfinite(n) and 0 <= n <= MAX_CAPTURE_SAMPLES):
+        raise ConfigError(f"--duration {duration:g} s at {sample_rate:g} samples/s is {n:g} samples, more than "
+                          f"the {MAX_CAPTURE_SAMPLES} one capture can record; give a shorter --duration")
+    return int(round(n))
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
     from sdrkit.capture import RecordingWriter
-    from sdrkit.errors import ConfigError, DeviceError, RadioTimeout
+    from sdrkit.errors import DeviceError, RadioTimeout
 
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
     if args.subscribe:
         args.radio = f"zmq:{args.subscribe}"
-    if args.duration <= 0:
-        raise ConfigError(f"--duration {args.duration} must be > 0 seconds")
+    if not (math.isfinite(args.duration) and args.duration > 0):
+        raise ConfigError(f"--duration {args.duration} must be a finite number of seconds > 0")
     with open_radio_from_args(args) as radio:
         cfg = radio.config
-        total = int(round(args.duration * cfg.sample_rate))
+        total = samples_for(args.duration, cfg.sample_rate)
         hw = getattr(radio, "hw_description", None) or repr(radio)
         channels = list(cfg.rx_enabled_channels)
         nch = len(channels)

@@ -27,6 +27,7 @@ what GNU Radio's gr-zeromq stream blocks with itemsize 8 and no tags exchange.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -42,7 +43,11 @@ HEADER_SIZE = struct.calcsize(HEADER_FMT)
 FLAG_GAP, FLAG_OVERFLOW, FLAG_RESTART = 1, 2, 4
 DTYPES = {0: np.complex64}
 MAX_SAMPLES = 1 << 24          # 128 MB of complex64: anything larger is refused
-MAX_TAGS = 1 << 16
+MAX_TAGS = 1 << 16             # bytes of tags JSON
+MAX_TAG_DEPTH = 8              # nesting of objects/arrays in the tags
+MAX_TAG_DIGITS = 40            # digits of one JSON number in the tags (a 128-bit integer has 39)
+MAX_RATE = 1e11                # samples/s: 100 GS/s, above any radio sdrkit drives
+MAX_FREQ = 1e12                # |Hz|: 1 THz
 
 
 def stream_id(name: str) -> int:
@@ -109,21 +114,66 @@ def decode(frames, expect_stream: int | None = None, max_samples: int = MAX_SAMP
     payload = frames[1].buffer if hasattr(frames[1], "buffer") else memoryview(frames[1])
     if len(payload) != 8 * n:
         raise _bad("malformed", f"payload is {len(payload)} bytes, header says {n} samples ({8 * n} bytes)")
-    if not (rate > 0 and np.isfinite(rate) and np.isfinite(freq)):
-        raise _bad("malformed", f"sample rate {rate} / frequency {freq} invalid")
+    # bounded so that everything computed from them later (restart gaps: clock delta x rate) stays finite
+    if not 0 < rate <= MAX_RATE:
+        raise _bad("malformed", f"sample rate {rate!r} samples/s is outside (0, {MAX_RATE:g}]")
+    if not -MAX_FREQ <= freq <= MAX_FREQ:
+        raise _bad("malformed", f"center frequency {freq!r} Hz is outside [-{MAX_FREQ:g}, {MAX_FREQ:g}]")
     tags = {}
     if len(frames) == 3:
         raw = bytes(frames[2].buffer if hasattr(frames[2], "buffer") else frames[2])
         if len(raw) > MAX_TAGS:
             raise _bad("oversize", f"tags frame of {len(raw)} bytes exceeds {MAX_TAGS}")
-        try:
-            tags = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise _bad("malformed", "tags frame is not JSON") from None
-        if not isinstance(tags, dict):
-            raise _bad("malformed", "tags frame must be a JSON object")
+        tags = _decode_tags(raw)
     samples = np.frombuffer(payload, np.complex64)
     return Message(Header(sid, session, seq, first, n, rate, freq, lost, flags, t_ns, dtype), samples, tags)
+
+
+def _number(kind):
+    def parse(text: str):
+        if len(text) > MAX_TAG_DIGITS:
+            raise ValueError(f"a number of {len(text)} characters in the tags exceeds {MAX_TAG_DIGITS}")
+        value = kind(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text} overflows a float (tags must be finite)")
+        return value
+    return parse
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value (tags must be finite)")
+
+
+def _decode_tags(raw: bytes) -> dict:
+    """The tags object, or StreamError: not UTF-8 JSON, a number too long, NaN/Infinity, nested too deep."""
+    # the depth is checked on the bytes first, so no recursive parser ever sees a deep document
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:                                  # backslash
+                escaped = True
+            elif c == 0x22:                                  # closing quote
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x7B, 0x5B):                              # { [
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_TAG_DEPTH:
+                raise _bad("malformed", f"tags nest deeper than {MAX_TAG_DEPTH} levels; send flat key/values")
+        elif c in (0x7D, 0x5D):                              # } ]
+            depth -= 1
+    try:
+        tags = json.loads(raw.decode("utf-8"), parse_int=_number(int), parse_float=_number(float),
+                          parse_constant=_no_constant)
+    except ValueError as exc:                                # covers UnicodeDecodeError and JSONDecodeError
+        raise _bad("malformed", f"tags frame is not valid JSON: {exc}") from None
+    if not isinstance(tags, dict):
+        raise _bad("malformed", f"tags frame must be a JSON object, not {type(tags).__name__}")
+    return tags
 
 
 def _bad(reason: str, msg: str) -> StreamError:
