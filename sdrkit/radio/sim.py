@@ -664,7 +664,7 @@ class SimRadio(Radio):
             row *= np.float32(self._agc_gain[i])
 
     @property
-    def rx_buffering(self):
+    def rx_buffering(self) -> RxBuffering:
         """How much this radio holds for a caller that falls behind (realtime mode): an
         :class:`~sdrkit.profiles.RxBuffering` from the option, the profile, or the simulated profile."""
         if self._buffering is None:
