@@ -1,15 +1,14 @@
 """Predictions out over ZeroMQ: one JSON message per batch on a PUB socket.
 
 Message: ``{"model", "frame_len", "frames": [{"start", "pred", "p", ...}, ...]}`` (UTF-8
-JSON). Binds 127.0.0.1 unless an address is given explicitly; a wildcard bind needs
-``allow_remote=True``, as for I/Q streams.
+JSON). Binds through :func:`sdrkit.stream.endpoints.bind_socket`, as I/Q streams do: any address that is
+not loopback (``*``, ``0``, ``[::]``, an interface, a host address) needs ``allow_remote=True``.
 """
 
 from __future__ import annotations
 
 import json
 
-from sdrkit.errors import ConfigError
 from sdrkit.sinks.base import PredictionBatch, Sink, frame_records
 
 
@@ -19,18 +18,13 @@ class ZmqSink(Sink):
     def __init__(self, endpoint: str, model: str, allow_remote: bool = False):
         import zmq
 
-        if ("*" in endpoint or "0.0.0.0" in endpoint) and not allow_remote:
-            raise ConfigError(f"endpoint {endpoint!r} listens on every interface; bind tcp://127.0.0.1:PORT or "
-                              f"pass allow_remote=True (--allow-remote) to publish predictions off this host")
-        self.endpoint, self.model = endpoint, model
+        from sdrkit.stream.endpoints import bind_socket
+
+        self.model = model
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.PUB)
         self.sock.setsockopt(zmq.LINGER, 0)
-        try:
-            self.sock.bind(endpoint)
-        except zmq.ZMQError as exc:
-            self.sock.close()
-            raise ConfigError(f"cannot bind {endpoint!r} for predictions: {exc}") from exc
+        self.endpoint = bind_socket(self.sock, endpoint, allow_remote)    # the one loopback-unless-allowed check
         self.messages = 0
 
     def on_batch(self, batch: PredictionBatch) -> None:

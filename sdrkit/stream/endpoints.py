@@ -8,15 +8,18 @@ Patterns:
 * ``push``/``pull``: lossless delivery with back-pressure (the sender blocks when the receiver
   is full), and load sharing when several workers pull.
 
-Endpoints: ``tcp://127.0.0.1:5555`` style. A bare port or ``tcp://*:5555`` is refused unless
-``allow_remote`` is set: servers bind to 127.0.0.1 unless an address is given explicitly.
+Endpoints: ``tcp://127.0.0.1:5555`` style, port 0..65535. Every server binds through :func:`bind_socket`,
+which serves loopback only unless ``allow_remote`` is set: ``tcp://*``, ``tcp://0:P``, ``tcp://[::]:P``,
+an interface name or a host address are all refused by the address they resolve to.
 CURVE authentication: pass key files made by ``sdrkit stream keys`` (zmq.auth certificates).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -28,17 +31,104 @@ from sdrkit.stream import wire
 PATTERNS = {"pub": "PUB", "push": "PUSH", "sub": "SUB", "pull": "PULL"}
 
 
+def _split_tcp(endpoint: str, addr: str, binding: bool) -> tuple[str, str]:
+    """``(host, port)`` of a tcp address, the port checked: libzmq keeps only its low 16 bits."""
+    addr = addr.rsplit(";", 1)[-1]                  # connect may name a source: "src:port;host:port"
+    host, sep, port = addr.rpartition(":")
+    if not sep:
+        raise ConfigError(f"endpoint {endpoint!r} has no port; write tcp://127.0.0.1:5555")
+    if port == "*" and binding:
+        return host, port
+    low = 0 if binding else 1
+    if not (port.isdigit() and low <= int(port) <= 65535):
+        wraps = f" (libzmq would silently use port {int(port) % 65536})" if port.isdigit() else ""
+        free = "; 0 or * picks a free port" if binding else ""
+        raise ConfigError(f"endpoint {endpoint!r}: port {port!r} is not in {low}..65535{wraps}{free}")
+    return host, port
+
+
+def _host_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None:
+    """The addresses a numeric bind host means, as libzmq reads it; None for a name (interface, localhost)."""
+    if host in ("*", ""):
+        return [ipaddress.ip_address("0.0.0.0")]
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:                                            # inet_aton rules, as libzmq: "0", "0.0", "00.0.0.0", "127.1"
+        infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST | socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None
+    return [_unmapped(info[4][0]) for info in infos]
+
+
+def _unmapped(text: str):
+    """An address, an IPv4-mapped IPv6 one (``::ffff:0.0.0.0``) read as the IPv4 address it carries."""
+    a = ipaddress.ip_address(text.split("%")[0])
+    return a.ipv4_mapped if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped else a
+
+
 def check_endpoint(endpoint: str, binding: bool, allow_remote: bool = False) -> str:
-    """Validate an endpoint; a wildcard bind needs ``allow_remote``."""
+    """Validate an endpoint's syntax and port; a bind to a numeric non-loopback address needs ``allow_remote``.
+
+    Names (``localhost``, an interface such as ``eth0``) are decided after binding, by :func:`bind_socket`.
+
+    Raises:
+        ConfigError: not tcp/ipc/inproc, a port outside 0..65535, or a non-loopback bind without ``allow_remote``.
+    """
     if not isinstance(endpoint, str) or "://" not in endpoint:
         raise ConfigError(f"endpoint {endpoint!r} must look like tcp://127.0.0.1:5555 or ipc:///tmp/x")
     proto, addr = endpoint.split("://", 1)
     if proto not in ("tcp", "ipc", "inproc"):
         raise ConfigError(f"endpoint {endpoint!r}: transport {proto!r} is not tcp, ipc or inproc")
-    if binding and proto == "tcp" and addr.split(":")[0] in ("*", "0.0.0.0", "") and not allow_remote:
-        raise ConfigError(f"refusing to bind {endpoint} on all interfaces; use tcp://127.0.0.1:PORT, or pass "
-                          f"--allow-remote (and --curve-keys) to serve other hosts")
+    if proto == "tcp":
+        host, _ = _split_tcp(endpoint, addr, binding)
+        if binding and not allow_remote:
+            addresses = _host_addresses(host)
+            if addresses is not None:
+                _refuse_remote(endpoint, [a for a in addresses if not a.is_loopback])
     return endpoint
+
+
+def _refuse_remote(endpoint: str, remote: list) -> None:
+    if remote:
+        where = "every interface" if any(a.is_unspecified for a in remote) else ", ".join(map(str, remote))
+        raise ConfigError(f"refusing to bind {endpoint}: it listens on {where}, not only loopback; use "
+                          f"tcp://127.0.0.1:PORT, or pass --allow-remote (allow_remote=True, with --curve-keys) "
+                          f"to serve other hosts")
+
+
+def bind_socket(sock, endpoint: str, allow_remote: bool = False) -> str:
+    """Bind ``sock`` to ``endpoint`` and return the endpoint it resolved to; every sdrkit server binds here.
+
+    Only loopback is served without ``allow_remote``: the address is checked before binding when it is
+    numeric, and the address libzmq actually bound (``LAST_ENDPOINT``) is checked after, so a name such
+    as an interface cannot slip through (the socket is closed before anything is sent).
+
+    Raises:
+        ConfigError: a bad endpoint, a non-loopback address without ``allow_remote``, or a bind that fails
+            (port in use, no such interface).
+    """
+    import zmq
+
+    try:
+        check_endpoint(endpoint, True, allow_remote)
+    except ConfigError:
+        sock.close()
+        raise
+    if endpoint.startswith("tcp://["):
+        sock.setsockopt(zmq.IPV6, 1)                # libzmq binds IPv6 only when asked
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as exc:
+        sock.close()
+        raise ConfigError(f"cannot bind {endpoint}: {exc.strerror}; is the port in use, or the address not "
+                          f"one of this host's?") from exc
+    bound = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    if bound.startswith("tcp://") and not allow_remote:
+        address = _unmapped(bound[len("tcp://"):].rpartition(":")[0].strip("[]"))
+        if not address.is_loopback:
+            sock.close(linger=0)
+            _refuse_remote(endpoint, [address])
+    return bound
 
 
 def _apply_curve(sock, keys_dir: str | None, server: bool, server_public: str | None = None) -> None:
@@ -86,8 +176,7 @@ class Publisher:
             self.sock.connect(check_endpoint(endpoint, False))
             self.endpoint = endpoint
         else:
-            self.sock.bind(check_endpoint(endpoint, True, allow_remote))
-            self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            self.endpoint = bind_socket(self.sock, endpoint, allow_remote)
         self.raw, self.pattern = raw, pattern
         self.stream_id = wire.stream_id(stream)
         self.session = random.getrandbits(32)
@@ -166,7 +255,7 @@ class Subscriber:
         if pattern == "sub":
             self.sock.setsockopt(zmq.SUBSCRIBE, b"")
         if bind:
-            self.sock.bind(check_endpoint(endpoint, True, allow_remote))
+            bind_socket(self.sock, endpoint, allow_remote)
         else:
             self.sock.connect(check_endpoint(endpoint, False))
         self.endpoint = endpoint

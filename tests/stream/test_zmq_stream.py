@@ -119,7 +119,7 @@ def test_curve_authenticated_stream(tmp_path):
 
 
 def test_binding_all_interfaces_needs_allow_remote():
-    with pytest.raises(ConfigError, match="refusing to bind tcp://\\*:5599 on all interfaces"):
+    with pytest.raises(ConfigError, match="refusing to bind tcp://\\*:5599: it listens on every interface"):
         Publisher("tcp://*:5599")
 
 
