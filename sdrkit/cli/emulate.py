@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("--front-end", help="impair RX with a named front end")
     p.add_argument("--loopback-snr", type=float, default=30.0, help="TX->RX channel SNR, dB")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-connections", type=int, default=16,
+                   help="TCP connections served at once (a libiio client uses 1-3; default 16)")
     p.set_defaults(func=run)
 
 
@@ -23,7 +25,8 @@ def run(args) -> int:
     from sdrkit.radio.sim import LoopbackChannel
 
     emu = PlutoEmulator(args.replay, host=args.host, port=args.port, profile=args.profile,
-                        front_end=args.front_end, seed=args.seed, loopback=LoopbackChannel(snr_db=args.loopback_snr))
+                        front_end=args.front_end, seed=args.seed, loopback=LoopbackChannel(snr_db=args.loopback_snr),
+                        max_connections=args.max_connections)
     print(f"virtual Pluto on {emu.uri} (replaying {args.replay or 'noise'}, profile {args.profile}); "
           f"connect with adi.Pluto('{emu.uri}') or --radio pluto:{emu.uri}. Ctrl-C stops.", flush=True)
     try:

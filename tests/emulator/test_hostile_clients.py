@@ -174,3 +174,149 @@ def test_emulate_verb_reports_a_bad_port_without_a_traceback(rec, capsys, port, 
     assert "Traceback" not in err
     assert err.startswith("ConfigError: ") and len(err.strip().splitlines()) == 1
     assert re.search(match, err)
+
+
+# ---- item 8: bounded work per request, per connection count, and no global stall ------------------
+
+def test_oversize_buffers_are_refused_before_any_work(emu):
+    c = Client(emu)
+    assert c.cmd("OPEN iio:device3 16777217 00000003") == -12      # past the profile's rx_buffer_size max
+    assert c.cmd("OPEN iio:device3 1024 00000003") == 0
+    assert c.readbuf(256 << 20) == -22                               # more than the opened buffer
+    assert c.readbuf(4096 + 4) == -22
+    assert c.readbuf(4096).size == 2048
+    tx = Client(emu)
+    assert tx.cmd("OPEN iio:device2 256 00000003") == 0
+    assert tx.cmd("WRITEBUF iio:device2 2048") == -22                # 512 samples into a 256-sample buffer
+    assert emu.pluto.tx_wave is None
+    c.close()
+    tx.close()
+
+
+def _write(c: Client, attr: str, value: bytes) -> int:
+    c.send(f"WRITE iio:device0 {attr} {len(value)}\r\n".encode() + value)
+    return c.int_reply()
+
+
+def test_attribute_writes_are_bounded_and_validated(emu):
+    c = Client(emu)
+    ensm = "ensm_mode"
+    assert _write(c, ensm, b"x" * 5000) == -22                     # past one sysfs page: skipped, in step
+    assert _write(c, ensm, b"f" * 2000 + b"\0") == -22             # would not fit a read (1023 bytes)
+    assert _write(c, ensm, b"bogus\0") == -22                      # not in ensm_mode_available
+    assert _write(c, ensm, b"alert\0") == 6
+    assert c.read(f"READ iio:device0 {ensm}") == b"alert\0"
+    assert _write(c, "DEBUG loopback", b"two\0") == -22            # a numeric attribute stays numeric
+    assert _write(c, "DEBUG loopback", b"1\0") == 2
+    assert _write(c, "xo_correction", b"50000000\0") == -22        # outside [39992159 1 40008159]
+    assert _write(c, "INPUT voltage9 hardwaregain", b"1\0") == -2  # refused target: payload skipped
+    assert c.cmd("TIMEOUT 100") == 0                               # still in step after every refusal
+    c.send(b"WRITE iio:device0 ensm_mode 999999999\r\n")           # a payload too long to skip
+    assert c.int_reply() == -22
+    with pytest.raises(ConnectionError):
+        c.int_reply()
+    _rx_works(emu)
+
+
+def test_fir_config_reads_back_as_the_driver_summary(emu):
+    taps = "".join(f"{t},{t}\n" for t in 300 * np.r_[np.arange(-64, 0), np.arange(64, 0, -1)])
+    fir = f"RX 3 GAIN -6 DEC 4\nTX 3 GAIN 0 INT 4\n{taps}\n".encode() + b"\0"
+    assert len(fir) > 1023
+    c = Client(emu)
+    assert _write(c, "filter_fir_config", fir) == len(fir)
+    assert c.read("READ iio:device0 filter_fir_config") == b"FIR Rx: 128,4 Tx: 128,4\0"
+    assert _write(c, "filter_fir_config", b"RX 3 GAIN -6 DEC 4\n1,2,3\n\0") == -22
+    assert _write(c, "filter_fir_config", b"RX 3 GAIN -6 DEC 4\n99999,0\n\0") == -22
+    c.close()
+
+
+def test_connections_are_bounded_and_extra_ones_refused_cleanly(rec):
+    with PlutoEmulator(rec, port=0, max_connections=3) as emu:
+        held = [Client(emu) for _ in range(3)]
+        for c in held:
+            assert c.cmd("TIMEOUT 100") == 0
+        extra = Client(emu)
+        assert extra.int_reply() == -16                              # EBUSY, then closed
+        with pytest.raises(ConnectionError):
+            extra.int_reply()
+        assert emu.pluto.stats["refused_connections"] == 1
+        held.pop().close()
+        for _ in range(50):                                          # its thread ends asynchronously
+            c = Client(emu)
+            try:
+                if c.cmd("TIMEOUT 100") == 0:
+                    break
+            except ConnectionError:
+                pass
+            c.close()
+        else:
+            pytest.fail("a freed connection slot was never reused")
+        assert held[0].cmd("TIMEOUT 100") == 0
+
+
+def test_a_second_client_is_served_while_a_first_reads_a_large_buffer(emu, monkeypatch):
+    """The RX source is made slow (2 s per 4 Mi samples); the other client must not wait for it."""
+    import threading
+    import time
+
+    from sdrkit.radio.sim import SimRadio
+
+    rx, started = SimRadio.rx, threading.Event()
+
+    def slow_rx(self):
+        if self.rx_buffer_size > 1024:
+            started.set()
+            time.sleep(self.rx_buffer_size / 2e6)
+        return rx(self)
+
+    monkeypatch.setattr(SimRadio, "rx", slow_rx)
+    n = 1 << 22
+    big, done = _open_rx(emu, n), {}
+
+    def read_big():
+        d = big.readbuf(4 * n)
+        done["t"], done["size"] = time.monotonic(), d.size
+
+    t = threading.Thread(target=read_big)
+    t.start()
+    assert started.wait(10)
+    other = _open_rx(emu)
+    t0 = time.monotonic()
+    assert other.read("READ iio:device0 OUTPUT altvoltage0 frequency") == str(int(FC)).encode() + b"\0"
+    t_read = time.monotonic() - t0
+    assert other.readbuf(4096).size == 2048
+    t_rx = time.monotonic()
+    t.join(30)
+    assert done["size"] == 2 * n
+    assert t_read < 0.5, f"an attribute READ waited {t_read:.2f} s behind another client's buffer"
+    assert t_rx < done["t"], "a 1024-sample RX buffer waited for another client's 4 Mi-sample buffer"
+    big.close()
+    other.close()
+
+
+def test_a_large_readbuf_is_made_in_bounded_memory(emu):
+    import tracemalloc
+
+    n = 1 << 22                                                    # 16 MiB on the wire
+    c = _open_rx(emu, n)
+    assert c.readbuf(4096).size == 2048                            # warm up: the source is built
+    tracemalloc.start()
+    try:
+        c.send(b"READBUF iio:device3 %d\r\n" % (4 * n))
+        got, first = 0, True
+        while got < 4 * n:
+            k = c.int_reply()
+            assert k > 0
+            if first:
+                c.f.readline()
+                first = False
+            left = k
+            while left:
+                left -= len(c.f.read(min(left, 1 << 16)))
+            got += k
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == 4 * n
+    assert peak < 24 << 20, f"{peak / 2**20:.0f} MiB traced for a 16 MiB buffer"
+    c.close()

@@ -26,7 +26,17 @@ real ``adi.Pluto("ip:127.0.0.1")`` (pyadi-iio over libiio) talks to it exactly a
   an error inside a command answers that client alone with ``-errno`` and is counted in
   ``stats["errors"]`` (an sdrkit error: its errno, the connection goes on; anything else:
   ``-5`` EIO, logged with its traceback, and that connection is closed because its state is
-  unknown).
+  unknown);
+* every request has a bounded cost: a buffer is at most the profile's ``rx_buffer_size`` max
+  (a bigger OPEN gets ``-12`` ENOMEM, as from the kernel), a READBUF or WRITEBUF at most the
+  opened buffer (``-22``); RX is made and sent in chunks of :data:`CHUNK_SAMPLES`, so memory
+  stays at one chunk; an attribute write is at most one sysfs page (:data:`MAX_WRITE`) and a
+  value the client could read back (:data:`MAX_VALUE`), checked against the context's
+  ``*_available`` lists; at most :data:`MAX_CONNECTIONS` connections are served, one more is
+  answered ``-16`` (EBUSY) and closed;
+* the attribute lock is never held while samples are made or a retune resamples, so one
+  client's big buffer does not stall another's settings (RX buffers of two clients take turns
+  by chunk, since they share one simulated receiver).
 
 Protocol reference: shared/reference/iiod-protocol.md (libiio 0.24).
 """
@@ -51,9 +61,14 @@ log = logging.getLogger("sdrkit.emulator")
 VERSION_LINE = b"0.24.sdrkit0\n"   # major.minor.<7-character tag>: libiio needs >= 7 after the 2nd dot
 PHY, TXDEV, RXDEV = "iio:device0", "iio:device2", "iio:device3"
 MAX_LINE = 4096
-MAX_WRITE = 1 << 20            # attribute payloads (filter_fir_config is ~1 kB)
-MAX_BUFFER_BYTES = 1 << 28     # one READBUF/WRITEBUF
+MAX_WRITE = 4096               # one attribute write: a sysfs store takes one page (filter_fir_config ~1.5 kB)
+MAX_DRAIN = 1 << 20            # a longer refused payload is skipped to stay in step; past this: hang up
+MAX_VALUE = 1023               # a stored value: libiio reads at most 1023 bytes (a longer one is EIO to all)
+CHUNK_SAMPLES = 1 << 18        # RX is made and sent in chunks of this many samples (1 MiB at I+Q)
+MAX_CONNECTIONS = 16           # control + RX + TX per client: 5 clients; more are refused (-EBUSY)
 _TOKEN = re.compile(r"^(iio:)?[A-Za-z0-9._,-]+$")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?( dB)?")
+_FIR_HEAD = re.compile(r"(RX|TX) (\d+) GAIN (-?\d+) (DEC|INT) (\d+)")
 
 
 class _Error(Exception):
@@ -79,6 +94,29 @@ def _num(text: str) -> float:
     return float(m.group(0))
 
 
+def _fir_summary(text: str) -> str:
+    """What the ad9361 driver reads back from ``filter_fir_config`` after a write of ``text``
+    (``RX 3 GAIN -6 DEC 4`` / ``TX 3 GAIN 0 INT 4`` headers, then one ``tap[,tap]`` line per
+    tap, int16, at most 128 taps); a file it would not parse is EINVAL."""
+    heads, taps = {"RX": 1, "TX": 1}, 0
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "BWRX", "BWTX", "RTX", "RRX")):
+            continue
+        head = _FIR_HEAD.fullmatch(line)
+        if head:
+            heads[head.group(1)] = int(head.group(5))
+            continue
+        cols = line.split(",")
+        if len(cols) > 2 or not all(re.fullmatch(r"-?\d{1,6}", c.strip()) for c in cols) \
+                or not all(-32768 <= int(c) <= 32767 for c in cols):
+            raise _Error(errno.EINVAL)
+        taps += 1
+    if not 1 <= taps <= 128:
+        raise _Error(errno.EINVAL)
+    return f"FIR Rx: {taps},{heads['RX']} Tx: {taps},{heads['TX']}"
+
+
 class VirtualPluto:
     """State of one emulated Pluto shared by all connections (thread-safe)."""
 
@@ -93,11 +131,21 @@ class VirtualPluto:
         self.seed = seed
         self.front_end = front_end
         self.loopback = loopback or LoopbackChannel(snr_db=30.0)
+        # Two locks: ``lock`` guards the attribute store, the TX wave and the stats, and is held
+        # only for dictionary-sized work; ``rx_lock`` guards the SimRadio behind RX and is held
+        # while samples are made (one chunk at a time) and while a retune resamples, so a big
+        # buffer on one connection never stalls another client's attribute traffic.
         self.lock = threading.RLock()
+        self.rx_lock = threading.Lock()
         self.tx_wave: tuple[np.ndarray, bool] | None = None
         self._radio = None
-        self._dirty = True
-        self.stats = {"connections": 0, "errors": 0, "rx_samples": 0, "tx_samples": 0}
+        self._settings_gen = 0         # bumped by every attribute write
+        self._tx_gen = 0               # bumped by every TX wave change
+        self._radio_gens = (-1, -1)    # (settings, tx) generations the SimRadio was last given
+        self.max_buffer_samples = int(self.profile.ranges["rx_buffer_size"].max) \
+            if "rx_buffer_size" in self.profile.ranges else 1 << 24
+        self.stats = {"connections": 0, "refused_connections": 0, "errors": 0, "rx_samples": 0,
+                      "tx_samples": 0}
         self.stall_rx = threading.Event()      # fault injection: RX buffers stop coming (tests)
         self.sockets: set = set()
         # start from a sane state (the snapshot in pluto.xml has 71 dB gain, slow_attack)
@@ -178,8 +226,31 @@ class VirtualPluto:
                     v[gain_key] = self.read_attr(gain_key)   # manual gain starts where the AGC left it
                 v[key] = text.strip()
             else:
-                v[key] = text
-            self._dirty = True          # the next RX buffer applies the new settings
+                v[key] = self._plain_value(key, text)
+            self._settings_gen += 1     # the next RX buffer applies the new settings
+
+    def _plain_value(self, key: str, text: str) -> str:
+        """Check a write to an attribute the emulator does not model, as far as the served
+        context says (refused: EINVAL): the value fits a read (<= MAX_VALUE bytes, one line),
+        a numeric attribute stays numeric, and a phy attribute with an ``*_available`` list
+        takes one of its words or a number in its ``[min step max]``. ``filter_fir_config``
+        reads back as the driver's summary."""
+        v = self.ctx.values
+        if key == f"{PHY}/attrs/filter_fir_config":
+            return _fir_summary(text)
+        t = text.strip()                  # as sysfs: a trailing newline is not part of the value
+        if len(t.encode()) > MAX_VALUE or not t.isprintable():
+            raise _Error(errno.EINVAL)
+        if _NUMBER.fullmatch(v.get(key, "").strip()) and not _NUMBER.fullmatch(t):
+            raise _Error(errno.EINVAL)
+        avail = v.get(key + "_available", "").strip() if key.startswith(PHY + "/") else ""
+        if avail.startswith("["):
+            lo, _, hi = (float(a) for a in avail.strip("[]").split())
+            if not _NUMBER.fullmatch(t) or not lo <= _num(t) <= hi:
+                raise _Error(errno.EINVAL)
+        elif avail and t not in avail.split():
+            raise _Error(errno.EINVAL)
+        return t
 
     def read_attr(self, key: str) -> str:
         """The value a READ of ``key`` returns (RX gain in an AGC mode: the gain the AGC chose)."""
@@ -208,44 +279,57 @@ class VirtualPluto:
             tx_hardwaregain=_num(v[f"{PHY}/out_voltage0_hardwaregain"]))
 
     # ---- samples -----------------------------------------------------------------------------
-    def _source(self, n: int):
-        """The SimRadio behind RX, configured like the attributes say (kept across changes, so
-        the replay position and phase continue; rebuilt only to switch between replay and noise)."""
+    def _source(self, cfg, gens: tuple[int, int], wave):
+        """The SimRadio behind RX, configured like the attributes said when ``gens`` were read
+        (kept across changes, so the replay position and phase continue; rebuilt only to switch
+        between replay and noise). Called with ``rx_lock`` held and ``lock`` free: a retune
+        may resample the whole recording."""
         from sdrkit.radio.sim import SimRadio
 
-        if self._radio is not None and not self._dirty and self._radio.rx_buffer_size == n:
-            return self._radio
-        cfg = self.config().replace(rx_buffer_size=n)
         radio = self._radio
+        if radio is not None and self._radio_gens == gens and radio.rx_buffer_size == cfg.rx_buffer_size:
+            return radio
         if radio is not None:
             try:
                 radio.configure(cfg)
-                self._dirty = False
-                return radio
             except ConfigError:
                 radio = None
-        if self.recording is not None:
-            try:
-                radio = SimRadio(self.recording, cfg, loop=True, seed=self.seed, front_end=self.front_end,
-                                 loopback=self.loopback)
-            except ConfigError:
-                radio = None            # tuned outside the recording: only noise (and TX) there
         if radio is None:
-            radio = SimRadio(None, cfg, seed=self.seed, front_end=self.front_end, loopback=self.loopback)
-        if self.tx_wave is not None:
-            radio.tx(*self.tx_wave)
-        self._radio, self._dirty = radio, False
+            if self.recording is not None:
+                try:
+                    radio = SimRadio(self.recording, cfg, loop=True, seed=self.seed, front_end=self.front_end,
+                                     loopback=self.loopback)
+                except ConfigError:
+                    radio = None            # tuned outside the recording: only noise (and TX) there
+            if radio is None:
+                radio = SimRadio(None, cfg, seed=self.seed, front_end=self.front_end, loopback=self.loopback)
+            if wave is not None:
+                radio.tx(*wave)
+        elif gens[1] != self._radio_gens[1]:
+            if wave is not None:
+                radio.tx(*wave)
+            elif radio.transmitting:
+                radio.tx_destroy_buffer()
+        self._radio, self._radio_gens = radio, gens
         return radio
 
     def read_samples(self, n: int) -> np.ndarray:
-        """``n`` RX samples as interleaved int16 (12-bit, sign-extended)."""
+        """``n`` RX samples as interleaved int16 (12-bit, sign-extended).
+
+        Callers keep ``n`` to a chunk (:data:`CHUNK_SAMPLES`): ``rx_lock`` is held meanwhile.
+        """
+        with self.rx_lock:
+            with self.lock:
+                cfg = self.config().replace(rx_buffer_size=n)
+                gens, wave = (self._settings_gen, self._tx_gen), self.tx_wave
+            x = self._source(cfg, gens, wave).rx().samples
+            raw = complex64_to_rx_ci16(x)
         with self.lock:
-            x = self._source(n).rx().samples
-        self.stats["rx_samples"] += n
-        return complex64_to_rx_ci16(x)
+            self.stats["rx_samples"] += n
+        return raw
 
     def write_samples(self, raw: bytes, cyclic: bool) -> None:
-        """TX samples (interleaved int16) -> loop back to RX.
+        """TX samples (interleaved int16) -> loop back to RX (from the next RX buffer on).
 
         Raises:
             _Error: EINVAL for no samples (nothing is stored: an empty wave would break every
@@ -257,15 +341,13 @@ class VirtualPluto:
         with self.lock:
             gain = 10 ** (_num(self.ctx.values[f"{PHY}/out_voltage0_hardwaregain"]) / 20)
             self.tx_wave = (x * np.float32(gain), cyclic)
-            if self._radio is not None:
-                self._radio.tx(*self.tx_wave)
-        self.stats["tx_samples"] += len(x)
+            self._tx_gen += 1
+            self.stats["tx_samples"] += len(x)
 
     def stop_tx(self) -> None:
         with self.lock:
             self.tx_wave = None
-            if self._radio is not None:
-                self._radio.tx_destroy_buffer()
+            self._tx_gen += 1
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -278,8 +360,9 @@ class _Handler(socketserver.StreamRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.pluto: VirtualPluto = self.server.pluto
         self.opened: dict[str, tuple[int, int, bool]] = {}   # dev -> (samples, mask, cyclic)
-        self.pluto.stats["connections"] += 1
-        self.pluto.sockets.add(self.connection)
+        with self.pluto.lock:
+            self.pluto.stats["connections"] += 1
+            self.pluto.sockets.add(self.connection)
 
     def _reply_int(self, v: int) -> None:
         self.wfile.write(b"%d\n" % v)
@@ -326,9 +409,22 @@ class _Handler(socketserver.StreamRequestHandler):
         except (ConnectionError, OSError) as exc:
             log.info("connection ended: %s", exc)
         finally:
-            self.pluto.sockets.discard(self.connection)
+            with self.pluto.lock:
+                self.pluto.sockets.discard(self.connection)
             if RXDEV in self.opened or TXDEV in self.opened:
                 self._close_buffers()
+
+    def _skip_payload(self, n: int) -> None:
+        """Read and drop the ``n`` payload bytes of a refused WRITE, in small pieces."""
+        if n > MAX_DRAIN:
+            self._refuse(errno.EINVAL)
+            self.wfile.flush()
+            raise ConnectionError(f"WRITE of {n} bytes: too long to skip; hanging up")
+        while n > 0:
+            got = self.rfile.read(min(n, 1 << 16))
+            if not got:
+                raise ConnectionError("client vanished mid-WRITE")
+            n -= len(got)
 
     def _refuse(self, code: int) -> None:
         with self.pluto.lock:
@@ -393,10 +489,20 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise _Error(errno.EIO)
             self._reply_value(val)
         elif cmd == "WRITE":
-            key, rest = self._attr_key(args)
-            if len(rest) != 1 or not rest[0].isdigit() or int(rest[0]) > MAX_WRITE:
+            if not args or not args[-1].isdigit() or len(args[-1]) > 9:
                 raise _Error(errno.EINVAL)
-            n = int(rest[0])
+            n = int(args[-1])
+            if n > MAX_WRITE:
+                self._skip_payload(n)
+                raise _Error(errno.EINVAL)
+            try:
+                key, rest = self._attr_key(args)
+            except _Error:
+                self._skip_payload(n)      # the client sends the value anyway: stay in step
+                raise
+            if len(rest) != 1:
+                self._skip_payload(n)
+                raise _Error(errno.EINVAL)
             data = self.rfile.read(n)
             if len(data) != n:
                 raise ConnectionError("client vanished mid-WRITE")
@@ -409,8 +515,13 @@ class _Handler(socketserver.StreamRequestHandler):
             d = self._dev(args[0])
             if d.id not in (RXDEV, TXDEV):
                 raise _Error(errno.ENODEV)
-            if not args[1].isdigit() or int(args[1]) < 1 or not re.fullmatch(r"[0-9a-f]{8}", args[2]):
+            if not args[1].isdigit() or len(args[1]) > 12 or int(args[1]) < 1 \
+                    or not re.fullmatch(r"[0-9a-f]{8}", args[2]):
                 raise _Error(errno.EINVAL)
+            if int(args[1]) > p.max_buffer_samples:
+                # the kernel cannot allocate the DMA buffer (profile rx_buffer_size max)
+                log.info("refused OPEN %s %s: more than %d samples", args[0], args[1], p.max_buffer_samples)
+                raise _Error(errno.ENOMEM)
             mask = int(args[2], 16)
             if mask & 0b11 == 0 or mask >> len(d.scan_channels):
                 raise _Error(errno.EINVAL)
@@ -447,14 +558,18 @@ class _Handler(socketserver.StreamRequestHandler):
             raise _Error(errno.EINVAL)
 
     def _readbuf(self, args):
-        if len(args) != 2 or not args[1].isdigit():
+        """RX: at most one opened buffer per READBUF, made and sent in chunks (the protocol's
+        chunked reply), so memory stays at one chunk and ``rx_lock`` is free between chunks."""
+        if len(args) != 2 or not args[1].isdigit() or len(args[1]) > 12:
             raise _Error(errno.EINVAL)
         d = self._dev(args[0])
         if d.id not in self.opened or d.id != RXDEV:
             raise _Error(errno.EBADF)
-        _, mask, _ = self.opened[d.id]
+        samples, mask, _ = self.opened[d.id]
         nch = bin(mask).count("1")
-        nbytes = min(int(args[1]), MAX_BUFFER_BYTES)
+        nbytes = int(args[1])
+        if nbytes > samples * 2 * nch:
+            raise _Error(errno.EINVAL)     # libiio asks for one buffer; more is not a Pluto request
         n = nbytes // (2 * nch)
         while self.pluto.stall_rx.is_set():       # a stalled device: no data, the client times out
             if self.server.stopping.wait(0.05):
@@ -462,28 +577,32 @@ class _Handler(socketserver.StreamRequestHandler):
         if n == 0:
             self._reply_int(0)
             return
-        iq = self.pluto.read_samples(n).reshape(n, 2)
-        if nch == 1:
-            iq = iq[:, 0] if mask == 1 else iq[:, 1]
-        payload = np.ascontiguousarray(iq).tobytes()
-        self.wfile.write(b"%d\n%08x\n" % (len(payload), mask))
-        self.wfile.write(payload)
+        header = b"%08x\n" % mask
+        while n > 0:
+            k = min(n, CHUNK_SAMPLES)
+            iq = self.pluto.read_samples(k).reshape(k, 2)
+            if nch == 1:
+                iq = iq[:, 0] if mask == 1 else iq[:, 1]
+            payload = np.ascontiguousarray(iq).tobytes()
+            self.wfile.write(b"%d\n" % len(payload) + header)
+            self.wfile.write(payload)
+            header, n = b"", n - k
 
     def _writebuf(self, args):
-        if len(args) != 2 or not args[1].isdigit():
+        if len(args) != 2 or not args[1].isdigit() or len(args[1]) > 12:
             raise _Error(errno.EINVAL)
         d = self._dev(args[0])
         if d.id not in self.opened or d.id != TXDEV:
             raise _Error(errno.EBADF)
+        samples, _, cyclic = self.opened[d.id]
         nbytes = int(args[1])
-        if nbytes == 0 or nbytes > MAX_BUFFER_BYTES or nbytes % 4:
+        if nbytes == 0 or nbytes > samples * 4 or nbytes % 4:
             raise _Error(errno.EINVAL)     # before the go-ahead: the client then sends no data
         self._reply_int(0)
         self.wfile.flush()
         data = self.rfile.read(nbytes)
         if len(data) != nbytes:
             raise ConnectionError("client vanished mid-WRITEBUF")
-        _, _, cyclic = self.opened[d.id]
         self.pluto.write_samples(data, cyclic)
         self._reply_int(nbytes)
 
@@ -492,9 +611,34 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, *a, **k):
+    def __init__(self, *a, max_connections: int = MAX_CONNECTIONS, **k):
         super().__init__(*a, **k)
         self.stopping = threading.Event()
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            # refused cleanly: the client reads -EBUSY as the answer to its first request
+            self.pluto.stats["refused_connections"] += 1
+            log.warning("refused a connection from %s: %d already open", client_address, self.max_connections)
+            try:
+                request.sendall(b"%d\n" % -errno.EBUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class PlutoEmulator:
@@ -503,19 +647,26 @@ class PlutoEmulator:
     Use as a context manager in tests: ``with PlutoEmulator(rec) as emu: adi.Pluto(emu.uri)``.
     """
 
-    def __init__(self, recording=None, host: str = "127.0.0.1", port: int = 30431, **kw):
+    def __init__(self, recording=None, host: str = "127.0.0.1", port: int = 30431,
+                 max_connections: int = MAX_CONNECTIONS, **kw):
         """Bind ``host:port`` and load the state; :meth:`start` or :meth:`serve_forever` serves.
 
+        ``max_connections`` bounds the open TCP connections (a libiio client uses one, plus
+        one per buffer); one more is answered ``-16`` (EBUSY) and closed.
+
         Raises:
-            ConfigError: ``port`` outside 0..65535, or ``host:port`` cannot be bound (in use,
+            ConfigError: ``port`` outside 0..65535, ``max_connections`` < 1, or ``host:port`` cannot be bound (in use,
                 a privileged port, an address not on this machine), with the fix.
         """
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ConfigError(f"max_connections={max_connections!r} must be an integer >= 1 (a libiio client "
+                              f"uses 1 to 3 connections)")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError(f"port={port!r} is not a TCP port: choose one in 0..65535 (--port 30431 is "
                               f"libiio's default, --port 0 picks a free one)")
         self.pluto = VirtualPluto(recording, **kw)
         try:
-            self.server = _Server((host, port), _Handler)
+            self.server = _Server((host, port), _Handler, max_connections=max_connections)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 fix = (f"another program (an iiod, or another sdrkit emulate) is listening there; stop it, or "
