@@ -24,8 +24,12 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--blocks", type=int, help="stop after this many blocks")
     p.add_argument("--allow-remote", action="store_true", help="allow binding all interfaces (use with --curve-keys)")
-    p.add_argument("--curve-keys", help="folder with CURVE keys (server.key_secret) to authenticate/encrypt")
-    p.add_argument("--make-keys", metavar="DIR", help="write a CURVE server/client key pair to DIR and exit")
+    p.add_argument("--curve-keys", help="folder with CURVE keys (server.key_secret): encrypt, and let in only "
+                                        "authorized subscribers")
+    p.add_argument("--curve-clients", metavar="DIR",
+                   help="folder of the subscribers' public keys (*.key) to let in (default CURVE_KEYS/authorized_clients)")
+    p.add_argument("--make-keys", metavar="DIR", help="write a CURVE server/client key pair to DIR (secrets 0600), "
+                                                      "authorize the client, and exit")
     p.set_defaults(func=run)
 
 
@@ -34,22 +38,20 @@ def run(args) -> int:
     from sdrkit.stream import Publisher
 
     if args.make_keys:
-        import os
+        from sdrkit.stream.endpoints import CLIENTS_DIR, make_keys
 
-        import zmq.auth
-
-        os.makedirs(args.make_keys, exist_ok=True)
-        for name in ("server", "client"):
-            zmq.auth.create_certificates(args.make_keys, name)
-        print(f"wrote server.key, server.key_secret, client.key, client.key_secret to {args.make_keys}; "
-              f"give subscribers client.key_secret and server.key")
+        make_keys(args.make_keys)
+        print(f"wrote server.key, server.key_secret, client.key, client.key_secret (secrets 0600) to "
+              f"{args.make_keys}, and authorized client.key in {CLIENTS_DIR}/; give a subscriber client.key_secret "
+              f"and server.key; for more subscribers, add their client.key files to {CLIENTS_DIR}/")
         return 0
     if not args.radio:
         raise ConfigError("--radio URI is required (e.g. --radio sim:captures/demo_mixed.sigmf-meta?realtime=1)")
     status = StatusLine()
     with open_radio_from_args(args) as radio, \
             Publisher(args.publish, stream=args.stream_name, pattern=args.pattern, raw=args.raw,
-                      curve_keys=args.curve_keys, allow_remote=args.allow_remote) as pub:
+                      curve_keys=args.curve_keys, curve_clients=args.curve_clients,
+                      allow_remote=args.allow_remote) as pub:
         print(f"publishing {radio!r} on {pub.endpoint} ({args.pattern}{', raw' if args.raw else ''}, "
               f"stream {args.stream_name!r})", flush=True)
         t0 = time.perf_counter()

@@ -11,7 +11,10 @@ Patterns:
 Endpoints: ``tcp://127.0.0.1:5555`` style, port 0..65535. Every server binds through :func:`bind_socket`,
 which serves loopback only unless ``allow_remote`` is set: ``tcp://*``, ``tcp://0:P``, ``tcp://[::]:P``,
 an interface name or a host address are all refused by the address they resolve to.
-CURVE authentication: pass key files made by ``sdrkit stream keys`` (zmq.auth certificates).
+CURVE: ``sdrkit stream --make-keys DIR`` writes a server and a client key pair (zmq.auth certificates,
+secrets 0600). A publisher given ``curve_keys`` encrypts and lets in only the clients whose public
+keys are in ``DIR/authorized_clients`` (a ZAP handler, pyzmq's ThreadAuthenticator); anyone else,
+even knowing the server's public key, receives nothing.
 """
 
 from __future__ import annotations
@@ -131,23 +134,109 @@ def bind_socket(sock, endpoint: str, allow_remote: bool = False) -> str:
     return bound
 
 
+CLIENTS_DIR = "authorized_clients"     # in a keys folder: the public keys (*.key) a CURVE server lets in
+
+
+def make_keys(folder: str) -> list[str]:
+    """Write a CURVE server and client key pair to ``folder`` and authorize the client.
+
+    Files: ``server.key``, ``server.key_secret``, ``client.key``, ``client.key_secret`` and
+    ``authorized_clients/client.key``. Secret keys are mode 0600 from the moment they exist: they are
+    written in a private (0700) folder and moved into place.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ConfigError: a key file is already there (keys are never overwritten).
+    """
+    import shutil
+    import tempfile
+
+    import zmq.auth
+
+    names = ["server.key", "server.key_secret", "client.key", "client.key_secret"]
+    os.makedirs(os.path.join(folder, CLIENTS_DIR), exist_ok=True)
+    taken = [n for n in names + [os.path.join(CLIENTS_DIR, "client.key")] if os.path.exists(os.path.join(folder, n))]
+    if taken:
+        raise ConfigError(f"{folder} already holds CURVE keys ({', '.join(taken)}); keys are never overwritten: "
+                          f"choose an empty folder, or delete the old keys first")
+    private = tempfile.mkdtemp(prefix=".keys-", dir=folder)    # 0700
+    try:
+        for who in ("server", "client"):
+            _, secret = zmq.auth.create_certificates(private, who)
+            os.chmod(secret, 0o600)
+        shutil.copyfile(os.path.join(private, "client.key"), os.path.join(folder, CLIENTS_DIR, "client.key"))
+        for n in names:
+            os.replace(os.path.join(private, n), os.path.join(folder, n))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    return [os.path.join(folder, n) for n in names] + [os.path.join(folder, CLIENTS_DIR, "client.key")]
+
+
+def _load_secret(path: str):
+    import zmq.auth
+
+    fix = f"make keys with 'sdrkit stream --make-keys {os.path.dirname(path) or '.'}'"
+    try:
+        mode = os.stat(path).st_mode & 0o777
+        if os.name == "posix" and mode & 0o077:
+            raise ConfigError(f"CURVE secret key {path} has mode {mode:04o}: other users can read it; "
+                              f"run 'chmod 600 {path}'")
+        pub, sec = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load CURVE key {path} ({exc}); {fix}") from exc
+    if not sec:
+        raise ConfigError(f"{path} holds no secret key; {fix}")
+    return pub, sec
+
+
+def _authorized_keys(folder: str) -> set[bytes]:
+    """The client public keys in ``folder`` (every ``*.key``): a CURVE server's allow-list."""
+    import zmq.auth
+
+    try:
+        keys = set(zmq.auth.load_certificates(folder))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the authorized CURVE client keys in {folder} ({exc}); put each "
+                          f"subscriber's client.key there ('sdrkit stream --make-keys DIR' makes one)") from exc
+    if not keys:
+        raise ConfigError(f"no authorized CURVE client keys (*.key) in {folder}: every subscriber would be "
+                          f"refused; copy each subscriber's client.key there")
+    return keys
+
+
 def _apply_curve(sock, keys_dir: str | None, server: bool, server_public: str | None = None) -> None:
     if not keys_dir:
         return
     import zmq.auth
 
     name = "server" if server else "client"
-    try:
-        pub, sec = zmq.auth.load_certificate(os.path.join(keys_dir, f"{name}.key_secret"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load CURVE key {keys_dir}/{name}.key_secret ({exc}); "
-                          f"make keys with 'sdrkit stream keys --out {keys_dir}'") from exc
+    pub, sec = _load_secret(os.path.join(keys_dir, f"{name}.key_secret"))
     sock.curve_secretkey, sock.curve_publickey = sec, pub
     if server:
         sock.curve_server = True
     else:
-        spub, _ = zmq.auth.load_certificate(server_public or os.path.join(keys_dir, "server.key"))
+        path = server_public or os.path.join(keys_dir, "server.key")
+        try:
+            spub, _ = zmq.auth.load_certificate(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load the CURVE server's public key {path} ({exc}); copy server.key from "
+                              f"the publisher's keys folder") from exc
         sock.curve_serverkey = spub
+
+
+def _start_authenticator(ctx, clients_dir: str):
+    """A ZAP handler on ``ctx`` that lets in only the CURVE clients whose public keys are in ``clients_dir``."""
+    import logging
+
+    from zmq.auth.thread import ThreadAuthenticator
+
+    _authorized_keys(clients_dir)                  # refuse a missing or empty allow-list up front
+    auth = ThreadAuthenticator(ctx, log=logging.getLogger("sdrkit.stream.auth"))
+    auth.start()
+    auth.configure_curve(domain="*", location=clients_dir)
+    return auth
 
 
 class Publisher:
@@ -159,24 +248,38 @@ class Publisher:
         pattern: "pub" (fan-out, lossy for slow subscribers) or "push" (lossless, back-pressure).
         raw: send bare complex64 payloads (GNU Radio gr-zeromq interop) instead of sdrkit messages.
         hwm: high-water mark in messages.
+        curve_keys: folder with ``server.key_secret``: encrypt, and authenticate subscribers by their keys.
+        curve_clients: folder of the client public keys (``*.key``) let in; default
+            ``<curve_keys>/authorized_clients``. A subscriber whose key is not there receives nothing.
     """
 
     def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "pub", raw: bool = False, hwm: int = 64,
-                 curve_keys: str | None = None, allow_remote: bool = False, connect: bool = False):
+                 curve_keys: str | None = None, allow_remote: bool = False, connect: bool = False,
+                 curve_clients: str | None = None):
         import zmq
 
         if pattern not in ("pub", "push"):
             raise ConfigError(f"publisher pattern {pattern!r} must be 'pub' or 'push'")
-        self.ctx = zmq.Context.instance()
-        self.sock = self.ctx.socket(getattr(zmq, PATTERNS[pattern]))
-        self.sock.setsockopt(zmq.SNDHWM, hwm)
-        self.sock.setsockopt(zmq.LINGER, 1000)
-        _apply_curve(self.sock, curve_keys, server=True)
-        if connect:
-            self.sock.connect(check_endpoint(endpoint, False))
-            self.endpoint = endpoint
+        self._auth = None
+        if curve_keys:
+            # ZAP handlers are per context: a private one, so each CURVE publisher has its own allow-list
+            self.ctx = zmq.Context()
+            self._auth = _start_authenticator(self.ctx, curve_clients or os.path.join(curve_keys, CLIENTS_DIR))
         else:
-            self.endpoint = bind_socket(self.sock, endpoint, allow_remote)
+            self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(getattr(zmq, PATTERNS[pattern]))
+        try:
+            self.sock.setsockopt(zmq.SNDHWM, hwm)
+            self.sock.setsockopt(zmq.LINGER, 1000)
+            _apply_curve(self.sock, curve_keys, server=True)
+            if connect:
+                self.sock.connect(check_endpoint(endpoint, False))
+                self.endpoint = endpoint
+            else:
+                self.endpoint = bind_socket(self.sock, endpoint, allow_remote)
+        except BaseException:
+            self.close()
+            raise
         self.raw, self.pattern = raw, pattern
         self.stream_id = wire.stream_id(stream)
         self.session = random.getrandbits(32)
@@ -207,6 +310,10 @@ class Publisher:
 
     def close(self) -> None:
         self.sock.close()
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+            self.ctx.term()                        # waits out the socket's linger, then ends the private context
 
     def __enter__(self):
         return self
