@@ -128,6 +128,18 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
     return res
 
 
+def prepare(target) -> None:
+    """Start what the target serves (a server, a socket pair) and run its seeds once, outside
+    the 2 s rule: first imports and startup are not the parser's time."""
+    if hasattr(target, "start"):
+        target.start()
+    for s in target.seeds():
+        try:
+            target.execute(s)
+        except SdrkitError:
+            pass
+
+
 def rss_bytes() -> int:
     """Resident set size of this process, bytes (Linux)."""
     with open("/proc/self/statm") as fh:

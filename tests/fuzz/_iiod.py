@@ -229,6 +229,8 @@ class IiodTarget:
 
     def recover(self) -> None:
         """After a hang: a fresh probe (its stream may be out of step)."""
+        if self.emu is None:
+            return
         try:
             self._open_probe()
         except (OSError, ServerDown):

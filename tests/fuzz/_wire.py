@@ -143,6 +143,10 @@ class WireTarget:
         while self.sub.recv(timeout_ms=20) is not None:
             pass
 
+    def start(self) -> None:
+        if self.socket_pair and self.sub is None:
+            self._connect()
+
     def recover(self) -> None:
         """After a hang: a fresh socket pair (what was queued would be misattributed)."""
         if self.socket_pair:

@@ -26,7 +26,7 @@ import random
 import sys
 import time
 
-from tests.fuzz._core import crash_dir, rss_bytes, run_one
+from tests.fuzz._core import crash_dir, prepare, rss_bytes, run_one
 
 TARGETS = ("sigmf", "wire", "iiod", "card")
 
@@ -56,6 +56,7 @@ def fuzz(name: str, inputs: int, seconds: float | None, seed: int, warmup: int, 
     target = make_target(name)
     rnd = random.Random(seed)
     corpus = list(target.seeds())
+    prepare(target)
     kinds = collections.Counter()
     sigs: dict[str, list] = {}
     t0 = last = time.monotonic()
@@ -123,6 +124,7 @@ def run_atheris(name: str, argv: list[str]) -> None:
         import sdrkit.stream.endpoints  # noqa: F401
         import sdrkit.tasks  # noqa: F401
     target = make_target(name)
+    prepare(target)
     corpus = tempfile.mkdtemp(prefix=f"sdrkit-fuzz-{name}-corpus-")
     for i, s in enumerate(target.seeds()):
         with open(os.path.join(corpus, f"seed{i}"), "wb") as fh:

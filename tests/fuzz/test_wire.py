@@ -7,23 +7,25 @@ import struct
 import numpy as np
 import pytest
 
-from tests.fuzz._core import pack, run_one
+from tests.fuzz._core import prepare, pack, run_one
 from tests.fuzz._hyp import check, mutated, property_test
 from tests.fuzz._wire import WireTarget
 
-KNOWN: dict[str, str] = {}     # open defects the property test tolerates (each has a strict xfail case)
 
 
 @pytest.fixture(scope="module")
 def target():
     t = WireTarget()
+    prepare(t)
     yield t
     t.close()
 
 
 @pytest.fixture(scope="module")
 def decoder():
-    return WireTarget(socket_pair=False)
+    t = WireTarget(socket_pair=False)
+    prepare(t)
+    return t
 
 
 def test_every_seed_is_received(target):
@@ -73,7 +75,13 @@ CASES = [
     ("four-frames", [pack([b"a", b"b", b"c", b"d"])]),
     ("one-frame", [pack([struct.pack("<4sB", b"SDRK", 1)])]),
 ]
-OPEN: dict[str, str] = {}      # case id -> signature, while the fix is not on main
+OPEN: dict[str, str] = {      # case id -> signature, while the fix is not on main
+    "index-negative-after-restart": "AssertionError at _wire.py (_through_sockets): Subscriber.recv returned Header(first=-9223372032975272763): a restart with first=2^63 then first=0 in that session gives a negative absolute index",
+}
+
+# the property tests tolerate the open defects' signatures (type and file): each has a strict
+# xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
+KNOWN = {sig.split(":")[0].split(" (")[0] for sig in OPEN.values()}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c[0], marks=[pytest.mark.xfail(
@@ -81,6 +89,7 @@ OPEN: dict[str, str] = {}      # case id -> signature, while the fix is not on m
 def test_hostile_message_is_rejected_and_counted(case):
     name, msgs = case
     fresh = WireTarget()            # a subscriber that has seen only this case
+    fresh.start()
     try:
         res = run_one(fresh, pack(msgs))
     finally:
