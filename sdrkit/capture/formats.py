@@ -40,15 +40,20 @@ DATATYPES: dict[str, tuple[np.dtype, float, float]] = {
 }
 
 
+# sdrkit:full_scale bounds: below 1 an LSB would exceed full scale (and 1/full_scale overflows
+# float32 near 1e-38); 2**31 is beyond every integer datatype's range
+MAX_FULL_SCALE = 2 ** 31
+
+
 def component_dtype(datatype: str, where: str = "") -> np.dtype:
     """numpy dtype of one I or Q component of ``datatype``.
 
     Raises:
-        CaptureError: the datatype is not one sdrkit reads.
+        CaptureError: the datatype is not one sdrkit reads (or not a string).
     """
     try:
         return DATATYPES[datatype][0]
-    except KeyError:
+    except (KeyError, TypeError):       # TypeError: an unhashable value (a list, an object)
         raise CaptureError(f"{where}unsupported core:datatype {datatype!r}; sdrkit reads "
                            f"{', '.join(DATATYPES)} (convert the recording, e.g. with sigmf's tools)") from None
 
@@ -62,15 +67,17 @@ def check_full_scale(full_scale, datatype: str, where: str = "") -> float | None
     """Validate ``sdrkit:full_scale`` for ``datatype``; returns it as a float (None = the default).
 
     Raises:
-        CaptureError: not a positive number, or other than 1 for ``cf32_le`` (floats are stored
+        CaptureError: not a number in ``[1, MAX_FULL_SCALE]``, or other than 1 for ``cf32_le`` (floats are stored
             at full scale 1.0 and are never rescaled).
     """
     if full_scale is None:
         return None
     if isinstance(full_scale, bool) or not isinstance(full_scale, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(full_scale) or full_scale <= 0:
-        raise CaptureError(f"{where}sdrkit:full_scale={full_scale!r} must be a positive number (the integer "
-                           f"value that maps to 1.0, e.g. 2048 for a Pluto's 12-bit samples)")
+            or not 1 <= full_scale <= MAX_FULL_SCALE:         # NaN fails the comparison too
+        shown = repr(full_scale) if len(repr(full_scale)) <= 60 else repr(full_scale)[:60] + "..."
+        raise CaptureError(f"{where}sdrkit:full_scale={shown} must be a positive number in [1, {MAX_FULL_SCALE}] "
+                           f"(the integer value that maps to 1.0, e.g. 2048 for a Pluto's 12-bit samples); "
+                           f"correct the field or drop it for the datatype's default")
     if datatype == "cf32_le" and full_scale != 1:
         raise CaptureError(f"{where}sdrkit:full_scale={full_scale!r} applies to integer datatypes only; cf32_le "
                            f"samples are stored at full scale 1.0 (drop full_scale or write ci16_le)")

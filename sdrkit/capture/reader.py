@@ -13,7 +13,6 @@ Scaling of the integer datatypes (``sdrkit:full_scale``) is applied in one place
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +20,8 @@ from typing import Iterator
 import numpy as np
 
 from sdrkit.capture.formats import check_full_scale, component_dtype, sample_bytes, to_complex64
+from sdrkit.capture.safejson import load_json
+from sdrkit.capture.schema import META_MAX_BYTES, check_sdrkit_fields, validate_sigmf
 from sdrkit.errors import CaptureError
 
 
@@ -58,22 +59,15 @@ class Recording:
         if not self.meta_path.exists():
             raise CaptureError(f"{where}metadata file not found; pass the path of an existing .sigmf-meta "
                                f"(sdrkit synth or sdrkit capture make one)")
-        try:
-            meta = json.loads(self.meta_path.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CaptureError(f"{where}cannot read metadata: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise CaptureError(f"{where}metadata is not valid JSON ({exc.msg} at line {exc.lineno}); "
-                               f"the file is corrupt, re-record or restore it") from exc
+        meta = load_json(self.meta_path, error=CaptureError, where=f"{where}SigMF metadata", max_bytes=META_MAX_BYTES,
+                         fix="the file is corrupt or not SigMF; re-record or restore it")
         self._validate(meta, where)
         self.meta = meta
         g = meta["global"]
         self.global_info: dict = g
         self.datatype: str = g["core:datatype"]
         self._cdt = component_dtype(self.datatype, where)
-        nch = g.get("core:num_channels", 1)
-        if isinstance(nch, bool) or not isinstance(nch, int) or nch < 1:
-            raise CaptureError(f"{where}core:num_channels={nch!r} must be an integer >= 1")
+        nch = int(g.get("core:num_channels", 1))      # every field used here was checked by _validate
         self.num_channels: int = nch
         self._sbytes = sample_bytes(self.datatype) * nch     # one time step: every channel
         self.sample_rate = float(g.get("core:sample_rate", 0.0))
@@ -113,22 +107,13 @@ class Recording:
 
     @staticmethod
     def _validate(meta, where: str) -> None:
-        from sigmf import SigMFFile
-        from sigmf.error import SigMFError
-
         if not isinstance(meta, dict) or not isinstance(meta.get("global"), dict):
             raise CaptureError(f"{where}metadata has no 'global' object; not a SigMF recording")
         if "core:datatype" not in meta["global"]:
             raise CaptureError(f"{where}global core:datatype is missing")
+        validate_sigmf(meta, where)
         component_dtype(meta["global"]["core:datatype"], where)
-        try:
-            SigMFFile(metadata=meta, skip_checksum=True).validate()
-        except SigMFError as exc:
-            raise CaptureError(f"{where}invalid SigMF metadata: {exc}") from exc
-        except Exception as exc:  # jsonschema raises its own ValidationError
-            if type(exc).__name__ == "ValidationError":
-                raise CaptureError(f"{where}invalid SigMF metadata: {exc.message}") from exc
-            raise
+        check_sdrkit_fields(meta, where)
 
     # ---- data ------------------------------------------------------------------------
     def _map(self) -> np.ndarray:

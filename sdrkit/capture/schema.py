@@ -1,0 +1,160 @@
+"""Validation of SigMF metadata from outside: the SigMF schema, then every field sdrkit reads.
+
+Two steps, both run by :class:`~sdrkit.capture.Recording` before it reads any field:
+
+1. :func:`validate_sigmf`: the SigMF JSON schema (as ``sigmf.SigMFFile.validate`` checks it,
+   with sigmf's defaults for ``core:num_channels`` and ``core:offset``), plus sigmf's rule that
+   captures and annotations are sorted by ``core:sample_start``. The schema is a constant, so
+   its validator is built and the schema itself checked once per process (re-checking it cost
+   about 20 ms per recording opened).
+2. :func:`check_sdrkit_fields`: :data:`FIELDS` says, as data, what each field sdrkit uses must
+   be: counts are integers in ``[0, 2**63)``, frequencies finite, ``sdrkit:radio_config`` an
+   object of settings, and so on. The schema leaves these open (NaN passes its bounds, and
+   ``sdrkit:`` fields are not in it); checked here, the code that reads them later can call
+   ``int()`` and ``float()`` on them without a second guard.
+
+Every refusal is a :class:`~sdrkit.errors.CaptureError` naming the file, the field, the value
+and what it must be.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from sdrkit.errors import CaptureError
+
+META_MAX_BYTES = 64 << 20        # a SigMF meta with a million annotations is ~100 MiB; 64 MiB is plenty
+INT64_MAX = 2 ** 63 - 1
+MAX_CHANNELS = 1024              # interleaved channels per sample (core:num_channels)
+MAX_FRAME_LEN = 1 << 24          # samples per frame (sdrkit:frame_len of an AMC split)
+
+_FIX = "the file is corrupt or was written by a broken tool; correct the field or re-record"
+
+
+def _show(v, limit: int = 60) -> str:
+    r = v if isinstance(v, str) and limit > 60 else repr(v)
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_whole(v) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+
+
+def _is_scalar(v) -> bool:
+    return v is None or isinstance(v, (str, bool)) or (_is_number(v) and math.isfinite(v))
+
+
+def _count(v) -> bool:
+    return _is_whole(v) and 0 <= v <= INT64_MAX
+
+
+def _finite(v) -> bool:
+    return _is_number(v) and math.isfinite(v)
+
+
+def _settings(v) -> bool:
+    return isinstance(v, dict) and all(
+        isinstance(k, str) and (_is_scalar(x) or (isinstance(x, list) and all(_is_scalar(y) for y in x)))
+        for k, x in v.items())
+
+
+# section -> field -> (check, what it must be)
+FIELDS: dict[str, dict[str, tuple]] = {
+    "global": {
+        "sdrkit:sample_count": (_count, f"an integer sample count in [0, {INT64_MAX}]"),
+        "sdrkit:lost_samples": (_count, f"an integer sample count in [0, {INT64_MAX}]"),
+        "sdrkit:timeouts": (_count, f"an integer count in [0, {INT64_MAX}]"),
+        "sdrkit:complete": (lambda v: isinstance(v, bool), "true or false"),
+        "sdrkit:radio_config": (_settings, "an object of radio settings (name -> finite number, text, "
+                                           "true/false, null, or a list of these)"),
+        "sdrkit:frame_len": (lambda v: _is_whole(v) and 1 <= v <= MAX_FRAME_LEN,
+                             f"an integer number of samples in [1, {MAX_FRAME_LEN}]"),
+        "sdrkit:classes": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+                           "a list of class names"),
+    },
+    # inside global sdrkit:radio_config (RadioConfig.to_dict(); the numbers sdrkit reads back)
+    "radio_config": {
+        **{k: (_finite, "a finite number") for k in ("rx_lo", "sample_rate", "rx_hardwaregain", "tx_hardwaregain",
+                                                    "rx_buffer_size")},
+        **{k: (lambda v: v is None or _finite(v), "a finite number or null") for k in ("rx_rf_bandwidth", "tx_lo")},
+    },
+    "captures": {
+        "core:sample_start": (_count, f"an integer sample index in [0, {INT64_MAX}]"),
+        "core:frequency": (_finite, "a finite frequency in Hz"),
+        "core:header_bytes": (_count, f"an integer byte count in [0, {INT64_MAX}]"),
+    },
+    "annotations": {
+        "core:sample_start": (_count, f"an integer sample index in [0, {INT64_MAX}]"),
+        "core:sample_count": (_count, f"an integer sample count in [0, {INT64_MAX}]"),
+        "sdrkit:lost_samples": (_count, f"an integer sample count in [0, {INT64_MAX}]"),
+        "sdrkit:frames": (_count, f"an integer frame count in [0, {INT64_MAX}]"),
+        "sdrkit:snr_db": (_is_number, "a number (dB)"),
+    },
+}
+
+
+def check_sdrkit_fields(meta: dict, where: str) -> None:
+    """Check every field sdrkit reads against :data:`FIELDS` (run after :func:`validate_sigmf`).
+
+    Args:
+        meta: the parsed metadata (``global`` is an object, ``captures``/``annotations`` lists of objects).
+        where: ``"<meta path>: "``, the start of every message.
+
+    Raises:
+        CaptureError: naming the field, its value and what it must be.
+    """
+    g = meta["global"]
+    nch = g.get("core:num_channels", 1)
+    if not _is_whole(nch) or not 1 <= nch <= MAX_CHANNELS:
+        raise CaptureError(f"{where}core:num_channels={_show(nch)} must be an integer >= 1 and <= {MAX_CHANNELS}; "
+                           f"{_FIX}")
+    rc = g.get("sdrkit:radio_config")
+    sections = [("global", g), ("global sdrkit:radio_config", rc if isinstance(rc, dict) else {})] + [(f"{name}[{i}]", item) for name in ("captures", "annotations")
+                                  for i, item in enumerate(meta.get(name) or [])]
+    for label, obj in sections:
+        rules = FIELDS[label.partition("[")[0].rpartition(":")[2]]
+        for key, (ok, must) in rules.items():
+            if key in obj and not ok(obj[key]):
+                raise CaptureError(f"{where}{label} {key}={_show(obj[key])} must be {must}; {_FIX}")
+
+
+@functools.lru_cache(maxsize=1)
+def _sigmf_validator():
+    """The SigMF schema's validator, its schema checked once (the schema is a constant)."""
+    import jsonschema
+    from sigmf import schema
+
+    ref = schema.get_schema()
+    cls = jsonschema.validators.validator_for(ref)
+    cls.check_schema(ref)
+    return cls(ref)
+
+
+def validate_sigmf(meta: dict, where: str) -> None:
+    """Validate against the SigMF schema as ``sigmf.SigMFFile(metadata=meta).validate()`` does.
+
+    Raises:
+        CaptureError: ``invalid SigMF metadata: <what> (at <field path>)``.
+    """
+    import jsonschema
+    from sigmf import __specification__
+
+    g = dict(meta["global"])
+    for key, default in (("core:num_channels", 1), ("core:offset", 0)):   # sigmf's parsing defaults
+        if g.get(key) is None:
+            g[key] = default
+    g["core:version"] = __specification__                                 # sigmf validates as current
+    err = jsonschema.exceptions.best_match(_sigmf_validator().iter_errors({**meta, "global": g}))
+    if err is not None:
+        at = "/".join(map(str, err.absolute_path)) or "(top level)"
+        raise CaptureError(f"{where}invalid SigMF metadata: {_show(err.message, 200)} (at {at}); {_FIX}") from err
+    for key in ("captures", "annotations"):
+        starts = [item["core:sample_start"] for item in meta[key]]
+        if any(b < a for a, b in zip(starts, starts[1:])):
+            raise CaptureError(f"{where}invalid SigMF metadata: {key} are not sorted by core:sample_start, as SigMF "
+                               f"requires; sort them or re-record")
