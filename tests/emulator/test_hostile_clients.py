@@ -209,6 +209,10 @@ def test_attribute_writes_are_bounded_and_validated(emu):
     assert _write(c, "DEBUG loopback", b"two\0") == -22            # a numeric attribute stays numeric
     assert _write(c, "DEBUG loopback", b"1\0") == 2
     assert _write(c, "xo_correction", b"50000000\0") == -22        # outside [39992159 1 40008159]
+    for bad in (b"3e1", b"30 junk", b"nan", b"9" * 30, b""):           # the whole value is the number
+        assert _write(c, "INPUT voltage0 hardwaregain", bad + b"\0") == -22, bad
+    assert _write(c, "INPUT voltage0 hardwaregain", b"31.0\n\0") == 6
+    assert c.read("READ iio:device0 INPUT voltage0 hardwaregain") == b"31.000000 dB\0"
     assert _write(c, "INPUT voltage9 hardwaregain", b"1\0") == -2  # refused target: payload skipped
     assert c.cmd("TIMEOUT 100") == 0                               # still in step after every refusal
     c.send(b"WRITE iio:device0 ensm_mode 999999999\r\n")           # a payload too long to skip

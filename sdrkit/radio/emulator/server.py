@@ -117,6 +117,16 @@ def _fir_summary(text: str) -> str:
     return f"FIR Rx: {taps},{heads['RX']} Tx: {taps},{heads['TX']}"
 
 
+def _written_num(text: str) -> float:
+    """A number written to a numeric attribute, parsed as the kernel's sysfs stores do: the
+    whole value (one trailing newline allowed) is a decimal, so ``3e1`` or ``30 junk`` is
+    EINVAL rather than silently 3 or 30."""
+    t = text.strip()
+    if not re.fullmatch(r"[+-]?\d{1,20}(\.\d{1,20})?", t):
+        raise _Error(errno.EINVAL)
+    return float(t)
+
+
 class VirtualPluto:
     """State of one emulated Pluto shared by all connections (thread-safe)."""
 
@@ -193,19 +203,19 @@ class VirtualPluto:
         with self.lock:
             v = self.ctx.values
             if key.endswith("_LO_frequency"):
-                f = _num(text)
+                f = _written_num(text)
                 self._check("rx_lo" if "RX_LO" in key else "tx_lo", f)
                 v[key] = str(int(f))
             elif key == f"{PHY}/in_voltage_sampling_frequency" or key == f"{PHY}/out_voltage_sampling_frequency":
-                f = _num(text)
+                f = _written_num(text)
                 self._check("sample_rate", f)
                 self._set_rate(int(f))
             elif key == f"{PHY}/in_voltage_rf_bandwidth":
-                f = _num(text)
+                f = _written_num(text)
                 self._check("rx_rf_bandwidth", f)
                 v[key] = str(int(f))
             elif key == f"{PHY}/in_voltage0_hardwaregain":
-                f = _num(text)
+                f = _written_num(text)
                 if v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
                     # ad9361_set_rx_gain: "Rx gain can be set in MGC mode only", returns 0
                     log.info("ignored hardwaregain=%s in gain_control_mode %s (the AGC owns the gain)",
@@ -214,7 +224,7 @@ class VirtualPluto:
                 self._check("rx_hardwaregain", f)
                 v[key] = f"{f:.6f} dB"
             elif key == f"{PHY}/out_voltage0_hardwaregain":
-                f = _num(text)
+                f = _written_num(text)
                 self._check("tx_hardwaregain", f)
                 v[key] = f"{f:.6f} dB"
             elif key == f"{PHY}/in_voltage0_gain_control_mode":
@@ -241,12 +251,12 @@ class VirtualPluto:
         t = text.strip()                  # as sysfs: a trailing newline is not part of the value
         if len(t.encode()) > MAX_VALUE or not t.isprintable():
             raise _Error(errno.EINVAL)
-        if _NUMBER.fullmatch(v.get(key, "").strip()) and not _NUMBER.fullmatch(t):
-            raise _Error(errno.EINVAL)
+        if _NUMBER.fullmatch(v.get(key, "").strip()):
+            _written_num(t)
         avail = v.get(key + "_available", "").strip() if key.startswith(PHY + "/") else ""
         if avail.startswith("["):
             lo, _, hi = (float(a) for a in avail.strip("[]").split())
-            if not _NUMBER.fullmatch(t) or not lo <= _num(t) <= hi:
+            if not lo <= _written_num(t) <= hi:
                 raise _Error(errno.EINVAL)
         elif avail and t not in avail.split():
             raise _Error(errno.EINVAL)
@@ -633,6 +643,11 @@ class _Server(socketserver.ThreadingTCPServer):
         except BaseException:
             self._slots.release()
             raise
+
+    def handle_error(self, request, client_address):
+        # outside any command (a connection reset during setup): that connection ends, counted
+        self.pluto.stats["errors"] += 1
+        log.warning("connection from %s ended by an error outside a command", client_address, exc_info=True)
 
     def process_request_thread(self, request, client_address):
         try:
