@@ -7,6 +7,7 @@ the capture; with ``push`` delivery is lossless and back-pressure reaches the ra
 
 from __future__ import annotations
 
+import math
 import time
 
 from sdrkit.cli._common import add_radio_options, open_radio_from_args
@@ -45,6 +46,11 @@ def run(args) -> int:
               f"{args.make_keys}, and authorized client.key in {CLIENTS_DIR}/; give a subscriber client.key_secret "
               f"and server.key; for more subscribers, add their client.key files to {CLIENTS_DIR}/")
         return 0
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise ConfigError(f"--seconds {args.seconds} must be a finite number of seconds > 0 (or leave it out to "
+                          f"publish until interrupted)")
+    if args.blocks is not None and args.blocks < 1:
+        raise ConfigError(f"--blocks {args.blocks} must be >= 1 (or leave it out to publish until interrupted)")
     if not args.radio:
         raise ConfigError("--radio URI is required (e.g. --radio sim:captures/demo_mixed.sigmf-meta?realtime=1)")
     status = StatusLine()

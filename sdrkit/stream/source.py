@@ -6,13 +6,14 @@ every message lost on the way (sequence gaps, publisher restarts) and every drop
 radio reported as a gap, exactly like a radio overflow.
 
 Options: ``stream`` (name, default iq), ``pattern`` (sub|pull), ``raw=1`` with ``rate``/``freq``
-for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5), ``curve_keys`` (folder), ``hwm`` (receive high-water mark in messages,
+for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5, at most 86400), ``curve_keys`` (folder), ``hwm`` (receive high-water mark in messages,
 default 256: with 16384-sample blocks at 20 MS/s that is 0.2 s of slack before a PUB/SUB subscriber
 starts losing whole messages).
 """
 
 from __future__ import annotations
 
+import math
 import time
 import urllib.parse
 
@@ -20,6 +21,24 @@ import numpy as np
 
 from sdrkit.errors import ConfigError, RadioTimeout
 from sdrkit.radio.base import Radio, RadioConfig
+
+
+def _option(opts: dict, name: str, default, kind, above, unit: str, at_most=None):
+    """One numeric ``zmq:`` option: finite, > ``above`` (None: no lower bound) and <= ``at_most``."""
+    text = opts.get(name)
+    if text is None:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or (above is not None and value <= above) or \
+            (at_most is not None and value > at_most):
+        want = "a finite number" + (f" > {above}" if above is not None else "") + \
+            (f" and <= {at_most}" if at_most is not None else "")
+        raise ConfigError(f"zmq: option {name}={text!r} must be {want} ({unit}, {kind.__name__}); "
+                          f"e.g. zmq:tcp://127.0.0.1:5555?{name}={default}")
+    return value
 
 
 class ZmqSource(Radio):
@@ -53,13 +72,12 @@ class ZmqSource(Radio):
         known = {"stream", "pattern", "raw", "rate", "freq", "timeout", "curve_keys", "hwm"}
         if set(opts) - known:
             raise ConfigError(f"unknown zmq: option(s) {sorted(set(opts) - known)}; known: {sorted(known)}")
-        try:
-            return cls(endpoint, stream=opts.get("stream", "iq"), pattern=opts.get("pattern", "sub"),
-                       raw=opts.get("raw", "0") in ("1", "true"), rate=float(opts.get("rate", 1e6)),
-                       freq=float(opts.get("freq", 0)), timeout=float(opts.get("timeout", 5)),
-                       curve_keys=opts.get("curve_keys"), hwm=int(opts.get("hwm", 256)))
-        except ValueError as exc:
-            raise ConfigError(f"zmq: options {opts}: {exc}") from None
+        return cls(endpoint, stream=opts.get("stream", "iq"), pattern=opts.get("pattern", "sub"),
+                   raw=opts.get("raw", "0") in ("1", "true"),
+                   rate=_option(opts, "rate", 1e6, float, 0, "samples/s"),
+                   freq=_option(opts, "freq", 0.0, float, None, "Hz"),
+                   timeout=_option(opts, "timeout", 5.0, float, 0, "s", at_most=86400),
+                   curve_keys=opts.get("curve_keys"), hwm=_option(opts, "hwm", 256, int, 0, "messages", at_most=1 << 20))
 
     def _apply(self, config: RadioConfig) -> None:
         import dataclasses

@@ -120,3 +120,20 @@ def test_capture_refuses_durations_it_cannot_record(tmp_path, capsys, duration, 
     assert main(["capture", "--radio", f"sim:{rec}?loop=0", "--duration", duration, "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ConfigError: ") and __import__("re").search(match, err), err
+
+
+@pytest.mark.parametrize("query, match", [
+    ("timeout=inf", r"timeout='inf' must be a finite number > 0 and <= 86400 \(s, float\)"),
+    ("timeout=nan", r"timeout='nan' must be a finite number > 0"),
+    ("timeout=1e300", r"timeout='1e300' must be"),
+    ("hwm=0", r"hwm='0' must be a finite number > 0 and <= 1048576 \(messages, int\)"),
+    ("hwm=99999999999999999999", r"hwm='99999999999999999999' must be"),
+    ("raw=1&rate=-1", r"rate='-1' must be a finite number > 0 \(samples/s, float\)"),
+    ("raw=1&freq=nan", r"freq='nan' must be a finite number \(Hz, float\)"),
+])
+def test_zmq_radio_options_are_checked_at_the_uri(query, match):
+    from sdrkit.errors import ConfigError
+    from sdrkit.radio import open_radio
+
+    with pytest.raises(ConfigError, match=match):
+        open_radio(f"zmq:tcp://127.0.0.1:1?{query}")
