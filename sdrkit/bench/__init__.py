@@ -26,6 +26,7 @@ BENCH_MODULES = [
     "sdrkit.bench.sigmf_write",
     "sdrkit.bench.stream",
     "sdrkit.bench.pluto",
+    "sdrkit.bench.soak",
 ]
 
 
@@ -81,8 +82,18 @@ class BenchContext:
     seconds: float = 1.0         # time budget per measurement
 
 
-def benchmark(name: str) -> Callable:
-    """Decorator: register ``fn(ctx) -> list[Result]`` as benchmark ``name``."""
+#: benchmarks that run only when named (long ones such as the soak)
+OPT_IN: set[str] = set()
+
+
+def benchmark(name: str, opt_in: bool = False) -> Callable:
+    """Decorator: register ``fn(ctx) -> list[Result]`` as benchmark ``name``.
+
+    Args:
+        opt_in: run it only when named (``sdrkit bench NAME``), not with all the others.
+    """
+    if opt_in:
+        OPT_IN.add(name)
     return BENCHMARKS.register(name)
 
 

@@ -34,7 +34,7 @@ def _fmt(v) -> str:
 
 
 def run(args) -> int:
-    from sdrkit.bench import BENCHMARKS, BenchContext, load_all
+    from sdrkit.bench import BENCHMARKS, OPT_IN, BenchContext, load_all
     from sdrkit.errors import ConfigError
 
     load_all()
@@ -42,9 +42,9 @@ def run(args) -> int:
         for n in BENCHMARKS.names():
             fn = BENCHMARKS.get(n)
             doc = (fn.__doc__ or "").strip().splitlines()
-            print(f"{n:16s} {doc[0] if doc else ''}")
+            print(f"{n:16s} {doc[0] if doc else ''}{'  (only when named)' if n in OPT_IN else ''}")
         return 0
-    names = args.names or BENCHMARKS.names()
+    names = args.names or [n for n in BENCHMARKS.names() if n not in OPT_IN]
     for n in names:
         if n not in BENCHMARKS:
             raise ConfigError(f"unknown benchmark {n!r}; known: {', '.join(BENCHMARKS.names())}")
