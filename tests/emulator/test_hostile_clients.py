@@ -324,3 +324,35 @@ def test_a_large_readbuf_is_made_in_bounded_memory(emu):
     assert got == 4 * n
     assert peak < 24 << 20, f"{peak / 2**20:.0f} MiB traced for a 16 MiB buffer"
     c.close()
+
+
+def test_a_retune_that_resamples_does_not_stall_other_clients_settings(emu, monkeypatch):
+    """A rate change makes the next RX buffer retune (resample) the replay, made slow here."""
+    import threading
+    import time
+
+    from sdrkit.radio.sim import SimRadio
+
+    configure, started = SimRadio.configure, threading.Event()
+
+    def slow_configure(self, *a, **k):
+        started.set()
+        time.sleep(2.0)
+        return configure(self, *a, **k)
+
+    a = _open_rx(emu)
+    assert a.readbuf(4096).size == 2048                            # the source exists: the next is a retune
+    monkeypatch.setattr(SimRadio, "configure", slow_configure)
+    ctl = Client(emu)
+    assert _write(ctl, "INPUT voltage0 sampling_frequency", b"4000000\0") == 8
+    t = threading.Thread(target=a.readbuf, args=(4096,))
+    t.start()
+    assert started.wait(10)
+    t0 = time.monotonic()
+    assert ctl.read("READ iio:device0 INPUT voltage0 sampling_frequency") == b"4000000\0"
+    assert _write(ctl, "OUTPUT voltage0 hardwaregain", b"-5\0") == 3
+    waited = time.monotonic() - t0
+    t.join(30)
+    assert waited < 0.5, f"settings waited {waited:.2f} s behind another client's retune"
+    a.close()
+    ctl.close()
