@@ -120,8 +120,8 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
     dt = time.perf_counter() - t0
     if kind in ("ok", "refused") and dt > HANG_S:
         kind, sig = "hang", f"Hang: {dt:.2f} s (more than {HANG_S:g} s)"
-    if kind == "hang" and hasattr(target, "recover"):
-        target.recover()
+    if kind in ("hang", "crash") and hasattr(target, "recover"):
+        target.recover()          # a stateful target starts clean: one bug, one saved input
     res = Result(kind, dt, sig)
     if res.bad and save_bad:
         res.saved = save(target.name, kind, data, sig, tb)
@@ -182,21 +182,27 @@ class Raw:
         self.text = text
 
 
-def nasty_values(rnd: random.Random):
-    """One hostile JSON value."""
-    depth = rnd.choice([9, 50, 1000, 100_000])
-    choices = [
+def _nasty() -> tuple:
+    deep = [Raw("[" * d + "]" * d) for d in (9, 50, 1000, 100_000)] + \
+        [Raw('{"a":' * d + "1" + "}" * d) for d in (9, 50, 1000, 100_000)] + [Raw("[" * 100_000)]
+    return (
         0, -1, 1, 2, 7, 2 ** 31, 2 ** 32 + 1, 2 ** 63, 2 ** 64, -(2 ** 63), 10 ** 20, 10 ** 300,
-        Raw("9" * rnd.choice([41, 4301, 5000, 20000])), Raw("-" + "9" * 4400),
+        *(Raw("9" * n) for n in (41, 4301, 5000, 20000)), Raw("-" + "9" * 4400),
         Raw("1e999"), Raw("-1e999"), Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1" + "0" * 400 + ".5"),
         1e308, -1e308, 5e-324, 0.5, -0.0, 1e9, 1e10, 6.144e7, 3.0e11,
-        True, False, None, "", "x", "\udcff", "\x00", "../../etc/passwd", "A" * rnd.choice([100, 100_000]),
+        True, False, None, "", "x", "\udcff", "\x00", "../../etc/passwd", "A" * 100, "A" * 100_000,
         "cf32_le", "ci16_le", "ci8", "cu8", "ri16_le", "cf64_be", "gap", "manual",
-        [], {}, [1, 2], [None], {"a": 1}, [0] * rnd.choice([10, 10_000]),
-        Raw("[" * depth + "]" * depth), Raw('{"a":' * depth + "1" + "}" * depth),
-        Raw("[" * depth),
-    ]
-    return rnd.choice(choices)
+        [], {}, [1, 2], [None], {"a": 1}, [0] * 10, [0] * 10_000, *deep,
+    )
+
+
+NASTY = _nasty()
+
+
+def nasty_values(rnd: random.Random):
+    """One hostile JSON value (a fresh copy of a list or object: later mutations edit it in place)."""
+    v = rnd.choice(NASTY)
+    return list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
 
 
 def _paths(obj, prefix=()):

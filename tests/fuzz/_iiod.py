@@ -197,7 +197,7 @@ class IiodTarget:
                 s.shutdown(socket.SHUT_WR)
                 while s.recv(1 << 20):
                     pass
-            except ConnectionError:
+            except OSError:
                 pass                                       # the server hung up first: allowed
         self.check_server()
 

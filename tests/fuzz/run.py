@@ -37,7 +37,7 @@ def make_target(name: str):
         return SigmfTarget()
     if name == "wire":
         from tests.fuzz._wire import WireTarget
-        return WireTarget()
+        return WireTarget(transport="mixed")
     if name == "iiod":
         from tests.fuzz._iiod import IiodTarget
         return IiodTarget()

@@ -69,23 +69,7 @@ CASES = [
     ("annotations-not-list", 0, lambda d: d.update({"annotations": 5})),
     ("sample-rate-huge", 0, lambda d: d["global"].update({"core:sample_rate": 1e308})),
 ]
-OPEN: dict[str, str] = {      # case id -> signature, while the fix is not on main
-    "huge-integer": "ValueError at sdrkit/capture/reader.py:62 (__init__): Exceeds the limit (4300 digits) for integer string conversion",
-    "deep-nesting": "RecursionError at sdrkit/capture/reader.py:62 (__init__): maximum recursion depth exceeded while decoding a JSON array",
-    "datatype-list": 'TypeError at sdrkit/capture/formats.py:50 (component_dtype): unhashable type: "list"',
-    "datatype-dict": 'TypeError at sdrkit/capture/formats.py:50 (component_dtype): unhashable type: "dict"',
-    "full-scale-huge": 'TypeError at sdrkit/capture/formats.py:71 (check_full_scale): ufunc "isfinite" not supported for the input types',
-    "sample-count-nan": "ValueError at sdrkit/capture/reader.py:101 (__init__): cannot convert float NaN to integer",
-    "sample-count-inf": "OverflowError at sdrkit/capture/reader.py:101 (__init__): cannot convert float infinity to integer",
-    "sample-count-list": 'TypeError at sdrkit/capture/reader.py:101 (__init__): int() argument must be ... not "list"',
-    "sample-count-str": "ValueError at sdrkit/capture/reader.py:101 (__init__): invalid literal for int() with base 10",
-    "lost-samples-nan": "ValueError at sdrkit/cli/info.py:24 (<genexpr>): cannot convert float NaN to integer",
-    "lost-samples-str": "ValueError at sdrkit/cli/info.py:24 (<genexpr>): invalid literal for int() with base 10",
-    "lost-samples-list": 'TypeError at sdrkit/cli/info.py:24 (<genexpr>): int() argument must be ... not "list"',
-    "radio-config-float": 'AttributeError at sdrkit/radio/sim.py:321 (__init__): "float" object has no attribute "get"',
-    "radio-config-list": 'AttributeError at sdrkit/radio/sim.py:321 (__init__): "list" object has no attribute "get"',
-    "radio-gain-str": 'ValueError at sdrkit/radio/sim.py:321 (__init__): could not convert string to float: "x"',
-}
+OPEN: dict[str, str] = {}      # case id -> signature, while the fix is not on main (all 15 fixed in 5d56797)
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
