@@ -264,7 +264,11 @@ class Publisher:
         if curve_keys:
             # ZAP handlers are per context: a private one, so each CURVE publisher has its own allow-list
             self.ctx = zmq.Context()
-            self._auth = _start_authenticator(self.ctx, curve_clients or os.path.join(curve_keys, CLIENTS_DIR))
+            try:
+                self._auth = _start_authenticator(self.ctx, curve_clients or os.path.join(curve_keys, CLIENTS_DIR))
+            except BaseException:
+                self.ctx.term()
+                raise
         else:
             self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(getattr(zmq, PATTERNS[pattern]))
@@ -414,6 +418,11 @@ class Subscriber:
                 self._session = h.session
                 self._offset = self._next_index + lost_here - h.first
             else:
+                if h.seq < self._next_seq or h.first + self._offset < self._next_index:
+                    # one session never goes back (neither PUB/SUB nor PUSH/PULL reorders): a replayed or
+                    # forged message, which would hand out a backwards or negative absolute index
+                    self.stats.rejected["malformed"] += 1
+                    continue
                 if h.seq > self._next_seq:
                     self.stats.lost_messages += h.seq - self._next_seq
                 lost_here = max(0, h.first + self._offset - self._next_index)  # includes radio drops

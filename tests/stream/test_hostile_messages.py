@@ -137,3 +137,17 @@ def test_zmq_radio_options_are_checked_at_the_uri(query, match):
 
     with pytest.raises(ConfigError, match=match):
         open_radio(f"zmq:tcp://127.0.0.1:1?{query}")
+
+
+def test_a_session_going_backwards_is_rejected_never_a_negative_index(raw_pub):
+    pub, sub = raw_pub
+    pub.send_multipart(_frames(wire.Header(SID, 7, 0, 0, len(X), 1e6, 0.0, t_ns=0)))
+    pub.send_multipart(_frames(wire.Header(SID, 8, 0, 2 ** 63, len(X), 1e6, 0.0, t_ns=1000)))   # a restart
+    pub.send_multipart(_frames(wire.Header(SID, 8, 1, 0, len(X), 1e6, 0.0, t_ns=2000)))        # back to 0
+    pub.send_multipart(_frames(wire.Header(SID, 8, 0, 2 ** 63 + len(X), len(X), 1e6, 0.0)))    # seq replayed
+    pub.send_multipart(_frames(wire.Header(SID, 8, 1, 2 ** 63 + len(X), len(X), 1e6, 0.0)))    # the real next
+    got = [sub.recv(2000) for _ in range(3)]
+    # the restart's gap is estimated from the publisher clock: 1000 * 1024 ns at 1 MS/s = 1024 samples
+    assert [m.header.first for m in got] == [0, 1024, 1024 + len(X)]
+    assert sub.recv(300) is None
+    assert sub.stats.rejected["malformed"] == 2 and sub.stats.restarts == 1
