@@ -29,12 +29,23 @@ def emu(rec):
         yield e
 
 
+_CLIENTS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients():
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 class Client:
-    """A raw IIOD connection: send lines, read integer and buffer replies."""
+    """A raw IIOD connection: send lines, read integer and buffer replies (closed after each test)."""
 
     def __init__(self, emu, timeout: float = 10):
         self.s = socket.create_connection((emu.host, emu.port), timeout=timeout)
         self.f = self.s.makefile("rb")
+        _CLIENTS.append(self)
 
     def send(self, data: bytes) -> None:
         self.s.sendall(data)
@@ -235,6 +246,8 @@ def test_fir_config_reads_back_as_the_driver_summary(emu):
 
 
 def test_connections_are_bounded_and_extra_ones_refused_cleanly(rec):
+    import time
+
     with PlutoEmulator(rec, port=0, max_connections=3) as emu:
         held = [Client(emu) for _ in range(3)]
         for c in held:
@@ -253,6 +266,7 @@ def test_connections_are_bounded_and_extra_ones_refused_cleanly(rec):
             except ConnectionError:
                 pass
             c.close()
+            time.sleep(0.05)
         else:
             pytest.fail("a freed connection slot was never reused")
         assert held[0].cmd("TIMEOUT 100") == 0
