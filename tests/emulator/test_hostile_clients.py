@@ -5,6 +5,8 @@ No pyadi-iio here: raw IIOD lines, so each test says exactly what a client sent.
 
 import re
 import socket
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -246,8 +248,6 @@ def test_fir_config_reads_back_as_the_driver_summary(emu):
 
 
 def test_connections_are_bounded_and_extra_ones_refused_cleanly(rec):
-    import time
-
     with PlutoEmulator(rec, port=0, max_connections=3) as emu:
         held = [Client(emu) for _ in range(3)]
         for c in held:
@@ -274,9 +274,6 @@ def test_connections_are_bounded_and_extra_ones_refused_cleanly(rec):
 
 def test_a_second_client_is_served_while_a_first_reads_a_large_buffer(emu, monkeypatch):
     """The RX source is made slow (2 s per 4 Mi samples); the other client must not wait for it."""
-    import threading
-    import time
-
     from sdrkit.radio.sim import SimRadio
 
     rx, started = SimRadio.rx, threading.Event()
@@ -342,9 +339,6 @@ def test_a_large_readbuf_is_made_in_bounded_memory(emu):
 
 def test_a_retune_that_resamples_does_not_stall_other_clients_settings(emu, monkeypatch):
     """A rate change makes the next RX buffer retune (resample) the replay, made slow here."""
-    import threading
-    import time
-
     from sdrkit.radio.sim import SimRadio
 
     configure, started = SimRadio.configure, threading.Event()

@@ -52,7 +52,7 @@ import threading
 
 import numpy as np
 
-from sdrkit.errors import ConfigError, DeviceError, RadioDisconnected, RadioTimeout, SdrkitError
+from sdrkit.errors import ConfigError, RadioDisconnected, RadioTimeout, SdrkitError
 from sdrkit.radio.emulator.context import IioContext
 from sdrkit.radio.pluto import complex64_to_rx_ci16, tx_ci16_to_complex64
 
