@@ -68,16 +68,22 @@ CASES = [
     ("captures-not-list", 0, lambda d: d.update({"captures": {"core:sample_start": 0}})),
     ("annotations-not-list", 0, lambda d: d.update({"annotations": 5})),
     ("sample-rate-huge", 0, lambda d: d["global"].update({"core:sample_rate": 1e308})),
+    # 100k valid annotations (a 4 MB meta): sigmf's schema validation costs ~0.3 ms per annotation
+    ("annotations-100k", 0, lambda d: d.update({"annotations": [{"core:sample_start": i % 200, "core:sample_count": 1}
+                                                                for i in range(100_000)]})),
 ]
-OPEN: dict[str, str] = {}      # case id -> signature, while the fix is not on main (all 15 fixed in 5d56797)
+OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main (15 more fixed in 5d56797)
+    "annotations-100k": "Hang: more than 2 s in jsonschema (sigmf SigMFFile.validate from sdrkit/capture/reader.py "
+                        "_validate): 10k annotations take 2-4 s, 100k about 30 s; open, no fix assigned yet (sdrkit/capture)",
+}
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
-KNOWN = {sig.split(":")[0].split(" (")[0] for sig in OPEN.values()}
+KNOWN = {sig.split(":")[0].split(" (")[0] for sig in OPEN.values() if not sig.startswith("Hang")}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c[0], marks=[pytest.mark.xfail(
-    strict=True, reason=f"{OPEN[c[0]]}; being fixed in sdrkit/capture")] if c[0] in OPEN else []) for c in CASES])
+    strict=True, reason=OPEN[c[0]])] if c[0] in OPEN else []) for c in CASES])
 def test_hostile_metadata_is_a_capture_error(target, case):
     name, seed, edit = case
     res = run_one(target, _edit(target, seed, edit))

@@ -75,17 +75,15 @@ CASES = [
     ("four-frames", [pack([b"a", b"b", b"c", b"d"])]),
     ("one-frame", [pack([struct.pack("<4sB", b"SDRK", 1)])]),
 ]
-OPEN: dict[str, str] = {      # case id -> signature, while the fix is not on main
-    "index-negative-after-restart": "AssertionError at _wire.py (_through_sockets): Subscriber.recv returned Header(first=-9223372032975272763): a restart with first=2^63 then first=0 in that session gives a negative absolute index",
-}
+OPEN: dict[str, str] = {}      # case id -> signature; who fixes it, while the fix is not on main
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
-KNOWN = {sig.split(":")[0].split(" (")[0] for sig in OPEN.values()}
+KNOWN = {sig.split(":")[0].split(" (")[0] for sig in OPEN.values() if not sig.startswith("Hang")}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c[0], marks=[pytest.mark.xfail(
-    strict=True, reason=f"{OPEN[c[0]]}; being fixed in sdrkit/stream")] if c[0] in OPEN else []) for c in CASES])
+    strict=True, reason=OPEN[c[0]])] if c[0] in OPEN else []) for c in CASES])
 def test_hostile_message_is_rejected_and_counted(case):
     name, msgs = case
     fresh = WireTarget()            # a subscriber that has seen only this case
