@@ -150,10 +150,10 @@ class Embedder:
     """onnxruntime session of a card's ``encoder`` graph: complex frames -> embeddings."""
 
     def __init__(self, card, threads: int = 2):
-        from sdrkit.runtime.session import onnx_session
+        from sdrkit.runtime.session import card_session
 
         self.card = card
-        self.sess = onnx_session(card.file("encoder"), threads=threads)
+        self.sess = card_session(card, "encoder", threads=threads)      # shapes checked against the card
         self.input = self.sess.get_inputs()[0].name
         self.frame_len = card.input.frame_len
 

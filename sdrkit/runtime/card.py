@@ -31,8 +31,11 @@ otherwise. ``input.channels`` is the number of I/Q channels per frame (array ele
 Version 1 cards (no ``architecture``/``output``/``channels``) still load: they read as a
 one-channel ``classes`` model.
 
-Cards come from outside, so :func:`load_card` validates every field it uses and the hashes
-of the files it points to.
+Cards come from outside, so :func:`load_card` reads them through the bounded JSON loader
+(:mod:`sdrkit.capture.safejson`), validates every field it uses, bounds every size (``frame_len``,
+``channels``, the class count, spectrogram ``nfft``/``hop``, ``output.shape``: the ``MAX_*``
+constants below) and checks the hashes of the files it points to. The graphs themselves are
+checked against the card when they are opened (:func:`sdrkit.runtime.session.card_session`).
 """
 
 from __future__ import annotations
@@ -43,7 +46,19 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sdrkit.capture.safejson import load_json
 from sdrkit.errors import ModelError
+
+# Bounds on every size a card sets: a card comes from outside, and frame_len 10**9 would make
+# the stream buffer frames without limit. Each is far above any bundled or planned model.
+CARD_MAX_BYTES = 4 << 20         # card.json (the bundled AMC card, with its training history, is 25 KB)
+MAX_FRAME_LEN = 1 << 20          # samples per frame (8 MiB of complex64 per frame and channel)
+MAX_CHANNELS = 64                # I/Q channels per frame (array elements)
+MAX_CLASSES = 4096
+MAX_NAME_LEN = 256               # characters per class name
+MAX_OUTPUT_RANK = 8
+MAX_OUTPUT_SIZE = 1 << 22        # values per frame of a non-class output
+MAX_SAMPLE_RATE = 1e12           # samples/s (SigMF's own limit)
 
 CARD_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -170,11 +185,9 @@ def load_card(path, verify: bool = True) -> ModelCard:
         p = p / "card.json"
     if not p.exists():
         raise ModelError(f"model card {p} not found; train one with 'sdrkit train <task>' or pass --model PATH")
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {p} is not readable JSON: {exc}") from exc
     where = f"model card {p}"
+    d = load_json(p, error=ModelError, where=where, max_bytes=CARD_MAX_BYTES,
+                  fix="restore the card or re-export the model ('sdrkit train <task>')")
     if not isinstance(d, dict):
         raise ModelError(f"{where}: must be a JSON object")
     version = d.get("card_version")
@@ -189,6 +202,10 @@ def load_card(path, verify: bool = True) -> ModelCard:
     raw_classes = d.get("classes", [])
     if not isinstance(raw_classes, list):
         raise ModelError(f"{where}: field 'classes' must be a list of names")
+    if len(raw_classes) > MAX_CLASSES or not all(isinstance(c, (str, int)) and not isinstance(c, bool)
+                                                 and len(str(c)) <= MAX_NAME_LEN for c in raw_classes):
+        raise ModelError(f"{where}: field 'classes' has {len(raw_classes)} entries; it must be at most "
+                         f"{MAX_CLASSES} class names of at most {MAX_NAME_LEN} characters; fix the card")
     classes = [str(c) for c in raw_classes]
     if len(set(classes)) != len(classes) or (output.kind == "classes" and not classes):
         raise ModelError(f"{where}: classes {classes} must be a list of distinct names"
@@ -197,6 +214,18 @@ def load_card(path, verify: bool = True) -> ModelCard:
     if not isinstance(arch, dict) or (arch and not isinstance(arch.get("name"), str)) \
             or not isinstance(arch.get("kwargs", {}), dict):
         raise ModelError(f"{where}: architecture {arch!r} must be {{'name': str, 'kwargs': {{...}}}}")
+    n = (arch.get("kwargs") or {}).get("n_classes")
+    if output.kind == "classes" and n is not None and n != len(classes):
+        raise ModelError(f"{where}: architecture.kwargs.n_classes={_show(n)} but the card lists {len(classes)} "
+                         f"classes; the network and its class names must agree, re-export the model")
+    for key in ("thresholds", "metrics", "training", "files_sha256", "extra"):
+        if d.get(key) is not None and not isinstance(d[key], dict):
+            raise ModelError(f"{where}: field {key!r} = {_show(d[key])} must be an object; fix the card or "
+                             f"re-export the model")
+    bad = [f for f, h in (d.get("files_sha256") or {}).items() if not isinstance(h, str)]
+    if bad:
+        raise ModelError(f"{where}: files_sha256[{bad[0]!r}] = {_show(d['files_sha256'][bad[0]])} must be a hex "
+                         f"SHA-256 string; re-export the model")
     for key, val in (d.get("thresholds") or {}).items():
         if isinstance(val, (int, float)) and not isinstance(val, bool) and not math.isfinite(val):
             raise ModelError(f"{where}: threshold {key!r} = {val!r} is not finite")
@@ -222,29 +251,58 @@ def load_card(path, verify: bool = True) -> ModelCard:
     return card
 
 
+def _whole(v) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _bounded(inp: dict, key: str, default, low: int, high: int, where: str, unit: str) -> int:
+    """``inp[key]`` as an int in ``[low, high]``, or a ModelError naming the field, value and range."""
+    v = inp.get(key, default)
+    if not _whole(v) or not low <= v <= high:
+        raise ModelError(f"{where}: input.{key}={_show(v)} must be an integer in [{low}, {high}] {unit} "
+                         f"(the limit bounds the memory a card can ask for); fix the card or re-export the model")
+    return int(v)
+
+
+def _show(v, limit: int = 60) -> str:
+    r = repr(v)
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
 def _input_spec(inp: dict, where: str) -> InputSpec:
-    try:
-        spec = InputSpec(sample_rate=float(inp["sample_rate"]), frame_len=int(inp["frame_len"]),
-                         representation=str(inp.get("representation", "iq")),
-                         layout=str(inp.get("layout", "")), normalization=str(inp.get("normalization", "")),
-                         sample_rate_tolerance=float(inp.get("sample_rate_tolerance", 0.0)),
-                         channels=int(inp.get("channels", 1)), spectrogram=inp.get("spectrogram"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{where}: input spec needs numeric sample_rate and frame_len ({exc})") from exc
-    if spec.representation not in REPRESENTATIONS or spec.frame_len < 1 or not math.isfinite(spec.sample_rate) \
-            or spec.sample_rate <= 0 or spec.frame_len != float(inp["frame_len"]) \
-            or not 0 <= spec.sample_rate_tolerance < 1 or spec.channels < 1 \
-            or spec.channels != float(inp.get("channels", 1)):
-        raise ModelError(f"{where}: invalid input spec {inp}: need a finite sample_rate > 0, an integer "
-                         f"frame_len >= 1, integer channels >= 1, representation in {REPRESENTATIONS}, "
-                         f"0 <= sample_rate_tolerance < 1")
+    if "sample_rate" not in inp or "frame_len" not in inp or not _number(inp["sample_rate"]) \
+            or not isinstance(inp["frame_len"], (int, float)) or isinstance(inp["frame_len"], bool):
+        raise ModelError(f"{where}: input spec needs numeric sample_rate and frame_len (got sample_rate="
+                         f"{_show(inp.get('sample_rate'))}, frame_len={_show(inp.get('frame_len'))}); fix the card")
+    if not 0 < inp["sample_rate"] <= MAX_SAMPLE_RATE:
+        raise ModelError(f"{where}: input.sample_rate={inp['sample_rate']:g} must be a finite sample_rate > 0 and "
+                         f"<= {MAX_SAMPLE_RATE:g} samples/s; fix the card")
+    frame_len = _bounded(inp, "frame_len", None, 1, MAX_FRAME_LEN, where, "samples")
+    channels = inp.get("channels", 1)
+    if not _whole(channels) or not 1 <= channels <= MAX_CHANNELS:
+        raise ModelError(f"{where}: input.channels={_show(channels)} must be integer channels >= 1 and "
+                         f"<= {MAX_CHANNELS}; fix the card")
+    tol = inp.get("sample_rate_tolerance", 0.0)
+    rep = inp.get("representation", "iq")
+    if not _number(tol) or not 0 <= tol < 1 or rep not in REPRESENTATIONS:
+        raise ModelError(f"{where}: invalid input spec: representation={_show(rep)} must be one of "
+                         f"{REPRESENTATIONS} and sample_rate_tolerance={_show(tol)} a number with "
+                         f"0 <= sample_rate_tolerance < 1; fix the card")
+    spec = InputSpec(sample_rate=float(inp["sample_rate"]), frame_len=frame_len, representation=rep,
+                     layout=str(inp.get("layout", "")), normalization=str(inp.get("normalization", "")),
+                     sample_rate_tolerance=float(tol), channels=int(channels), spectrogram=inp.get("spectrogram"))
     if spec.representation == "spectrogram":
         sp = spec.spectrogram
         ok = isinstance(sp, dict) and all(isinstance(sp.get(k), int) and not isinstance(sp.get(k), bool)
-                                          and sp[k] >= 1 for k in ("nfft", "hop"))
-        if not ok or sp["nfft"] > spec.frame_len:
+                                          and 1 <= sp[k] <= spec.frame_len for k in ("nfft", "hop"))
+        if not ok:
             raise ModelError(f"{where}: a spectrogram input needs input.spectrogram = {{'nfft': int, 'hop': int, "
-                             f"'window': 'hann'}} with 1 <= nfft <= frame_len ({spec.frame_len}); got {sp!r}")
+                             f"'window': 'hann'}} with 1 <= nfft <= frame_len and 1 <= hop <= frame_len "
+                             f"({spec.frame_len}); got {_show(sp)}")
     elif spec.spectrogram is not None:
         raise ModelError(f"{where}: input.spectrogram is set but the representation is {spec.representation!r}")
     return spec
@@ -255,8 +313,10 @@ def _output_spec(out, where: str) -> OutputSpec:
         raise ModelError(f"{where}: output {out!r} must be {{'kind': one of {OUTPUT_KINDS}, 'shape': [...]}}")
     shape = out.get("shape")
     if shape is not None:
-        if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                                                  for v in shape):
-            raise ModelError(f"{where}: output.shape {shape!r} must be a list of positive integers")
+        if not isinstance(shape, list) or len(shape) > MAX_OUTPUT_RANK \
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_OUTPUT_SIZE
+                           for v in shape) or math.prod(shape) > MAX_OUTPUT_SIZE:
+            raise ModelError(f"{where}: output.shape {_show(shape)} must be a list of at most {MAX_OUTPUT_RANK} "
+                             f"positive integers with a product <= {MAX_OUTPUT_SIZE} (values per frame); fix the card")
         shape = tuple(shape)
     return OutputSpec(kind=out["kind"], shape=shape, description=str(out.get("description", "")))

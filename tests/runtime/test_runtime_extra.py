@@ -123,7 +123,7 @@ def test_card_that_is_not_an_object_is_refused(tmp_path):
 def test_card_json_errors_name_the_file(tmp_path):
     p = tmp_path / "card.json"
     p.write_text("{not json")
-    with pytest.raises(ModelError, match="card.json is not readable JSON"):
+    with pytest.raises(ModelError, match="card.json is not valid JSON"):
         load_card(p)
 
 

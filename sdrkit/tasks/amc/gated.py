@@ -23,7 +23,8 @@ import numpy as np
 
 from sdrkit.dsp.framing import to_model_input as to_input
 from sdrkit.errors import ModelError
-from sdrkit.runtime import load_card, onnx_session
+from sdrkit.runtime import load_card
+from sdrkit.runtime.session import card_session
 from sdrkit.runtime.predict import entropy, softmax
 
 __all__ = ["GatedClassifier", "GatedResult", "entropy", "softmax"]
@@ -53,9 +54,9 @@ class GatedClassifier:
         self.card = load_card(card) if not hasattr(card, "files") else card
         for key in ("stem", "rest"):
             self.card.file(key)
-        self.stem = onnx_session(self.card.file("stem"), threads)
-        self.rest = onnx_session(self.card.file("rest"), threads)
-        self.full = onnx_session(self.card.file("full"), threads) if "full" in self.card.files else None
+        self.stem = card_session(self.card, "stem", threads)      # shapes checked against the card
+        self.rest = card_session(self.card, "rest", threads)
+        self.full = card_session(self.card, "full", threads) if "full" in self.card.files else None
         t = self.card.thresholds.get("entropy") if threshold is None else threshold
         if t is None:
             raise ModelError(f"{self.card.path}: no entropy threshold; run 'sdrkit calibrate-threshold amc'")
