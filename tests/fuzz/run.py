@@ -14,8 +14,10 @@ Replay a saved crash: ``python -m tests.fuzz.run --target sigmf --replay out/fuz
 
 Every run prints inputs, inputs/s, crashes and hangs (and the distinct signatures), and the
 process RSS after warm-up and at the end (the IIOD server runs in this process, so its growth
-is the server's). Crashing inputs are saved under ``$SDRKIT_FUZZ_CRASHES`` (default
-``out/fuzz-crashes/``). Exit status 1 when there was a crash or a hang.
+is the server's). A loaded machine makes false hangs, so each hang input is run once more,
+alone, at the end, and the report says how many hang again. Crashing inputs are saved under
+``$SDRKIT_FUZZ_CRASHES`` (default ``out/fuzz-crashes/``). Ctrl-C stops the current target and
+reports. Exit status 1 when there was a crash or a hang that repeats.
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def key(sig: str) -> str:
     return sig.split(": ", 1)[0]
 
 
+_stop = []          # set by Ctrl-C: the current target stops and reports
+
+
+def _interrupt(signum, frame):
+    _stop.append(signum)
+
+
 def fuzz(name: str, inputs: int, seconds: float | None, seed: int, warmup: int, report_s: float = 30.0) -> dict:
     target = make_target(name)
     rnd = random.Random(seed)
@@ -61,10 +70,11 @@ def fuzz(name: str, inputs: int, seconds: float | None, seed: int, warmup: int, 
     sigs: dict[str, list] = {}
     t0 = last = time.monotonic()
     rss_warm = None
+    hangs: list[bytes] = []
     prev = corpus[0]
     n = 0
     try:
-        while n < inputs and (seconds is None or time.monotonic() - t0 < seconds):
+        while n < inputs and (seconds is None or time.monotonic() - t0 < seconds) and not _stop:
             base = prev if rnd.random() < 0.25 else rnd.choice(corpus)
             data = target.mutate(base, rnd)
             res = run_one(target, data)
@@ -74,6 +84,8 @@ def fuzz(name: str, inputs: int, seconds: float | None, seed: int, warmup: int, 
             if res.bad:
                 entry = sigs.setdefault(key(res.signature), [0, res.signature, res.saved])
                 entry[0] += 1
+                if res.kind == "hang":
+                    hangs.append(data)
             if n == warmup:
                 rss_warm = rss_bytes()
             now = time.monotonic()
@@ -81,17 +93,21 @@ def fuzz(name: str, inputs: int, seconds: float | None, seed: int, warmup: int, 
                 last = now
                 print(f"[{name}] {n} inputs, {n / (now - t0):.0f}/s, crashes {kinds['crash']}, "
                       f"hangs {kinds['hang']}, rss {rss_bytes() / 2**20:.0f} MiB", flush=True)
+        dt = time.monotonic() - t0
+        rss_end = rss_bytes()
+        # a loaded machine makes false hangs: each hang input runs once more, alone
+        confirmed = sum(run_one(target, h, save_bad=False).kind == "hang" for h in hangs[:50])
     finally:
         if hasattr(target, "close"):
             target.close()
-    dt = time.monotonic() - t0
-    rss_end = rss_bytes()
     out = {"target": name, "inputs": n, "seconds": dt, "rate": n / dt if dt else 0.0, "ok": kinds["ok"],
            "refused": kinds["refused"], "crashes": kinds["crash"], "hangs": kinds["hang"],
-           "rss_warm": rss_warm, "rss_end": rss_end, "signatures": sigs}
+           "hangs_confirmed": confirmed, "hangs_rerun": min(len(hangs), 50), "rss_warm": rss_warm,
+           "rss_end": rss_end, "signatures": sigs}
     growth = f"{100 * (rss_end - rss_warm) / rss_warm:+.1f}%" if rss_warm else "n/a (not warmed up)"
     print(f"[{name}] done: {n} inputs in {dt:.0f} s ({out['rate']:.0f}/s); ok {kinds['ok']}, refused "
-          f"{kinds['refused']}, crashes {kinds['crash']}, hangs {kinds['hang']}; RSS after {warmup} inputs "
+          f"{kinds['refused']}, crashes {kinds['crash']}, hangs {kinds['hang']} ({confirmed} of "
+          f"{out['hangs_rerun']} again when re-run alone); RSS after {warmup} inputs "
           f"{(rss_warm or 0) / 2**20:.1f} MiB, at the end {rss_end / 2**20:.1f} MiB ({growth})", flush=True)
     for k, (count, sig, saved) in sorted(sigs.items(), key=lambda kv: -kv[1][0]):
         print(f"    {count:7d}  {sig}\n             e.g. {saved}")
@@ -163,10 +179,13 @@ def main(argv=None) -> int:
     if args.atheris:
         run_atheris(args.target, rest)
         return 0
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupt)
     names = TARGETS if args.target == "all" else (args.target,)
     print(f"crashing inputs go to {crash_dir()}/")
     results = [fuzz(n, args.inputs, args.seconds, args.seed, args.warmup) for n in names]
-    return 1 if any(r["crashes"] or r["hangs"] for r in results) else 0
+    return 1 if any(r["crashes"] or r["hangs_confirmed"] for r in results) else 0
 
 
 if __name__ == "__main__":
