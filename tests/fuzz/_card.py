@@ -142,10 +142,10 @@ def _run_predictor(card):
         rng = np.random.default_rng(0)
         frames = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
         if card.task == "beam" and "encoder" in card.files:
-            # the beam predictor needs a calibration file; its encoder graph runs as the predictor runs it
-            from sdrkit.runtime import onnx_session
+            # the beam predictor needs a calibration file; its encoder opens and runs as the predictor's does
+            from sdrkit.runtime.session import card_session
 
-            sess = onnx_session(card.file("encoder"))
+            sess = card_session(card, "encoder")
             x = np.stack([frames.real, frames.imag], axis=-2).astype(np.float32).reshape(2, -1, card.input.frame_len)
             sess.run(None, {sess.get_inputs()[0].name: x})
         else:

@@ -63,9 +63,6 @@ CASES = [
     ("onnx-empty", 0, lambda d: None, 0b0110),
 ]
 OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main
-    "frame-len-wrong-beam": "InvalidArgument at onnxruntime_inference_collection.py (run): Got invalid dimensions for "
-                            "input: x (a beam card whose frame_len is not its encoder's loads); being fixed in "
-                            "sdrkit/runtime",
     "file-name-too-long": "OSError at sdrkit/runtime/card.py:246 (load_card): [Errno 36] File name too long (a files "
                           "entry of 100k characters); found by the fuzzer, not yet assigned (sdrkit/runtime)",
 }
