@@ -88,9 +88,9 @@ class CardTarget:
             frame = card.input.frame_len * card.input.channels
             assert frame <= MAX_FRAME_SAMPLES, (f"load_card accepted frame_len {card.input.frame_len} x "
                                                 f"{card.input.channels} channels: sizes must be bounded at load")
-            key = json.dumps([damage, onnx, _content(card)], sort_keys=True, default=repr)
+            key = json.dumps([damage, onnx, card.path, _content(card_bytes)], sort_keys=True, default=repr)
             if key not in self._cache:
-                if len(self._cache) > 20_000:
+                if len(self._cache) > 2000:        # entries hold tracebacks: keep it small
                     self._cache.clear()
                 self._cache[key] = _run_predictor(card)
             outcome = self._cache[key]
@@ -122,9 +122,11 @@ class CardTarget:
             self._tmp = None
 
 
-def _content(card) -> dict:
-    d = card.to_dict()
-    d.pop("metrics", None)             # large, and no predictor reads it
+def _content(card_bytes: bytes) -> dict:
+    """What the predictor can read of an accepted card: all of its JSON but ``metrics`` (large,
+    read by no predictor). load_card accepted it, so it parses."""
+    d = json.loads(card_bytes)
+    d.pop("metrics", None)
     return d
 
 
