@@ -159,8 +159,8 @@ def test_every_size_field_is_bounded(tmp_path, fields, says):
 
 
 @pytest.mark.parametrize("text, says", [
-    ('{"card_version": 1, "x": ' + "[" * 5000 + "]" * 5000 + "}", "nests more than 64 levels"),
-    ('{"card_version": 1, "input": {"frame_len": ' + "9" * 5000 + "}}", "integer of 5000 digits"),
+    ('{"card_version": 1, "x": ' + "[" * 5000 + "]" * 5000 + "}", r"nests \d+ levels of arrays/objects, more than the limit of 64"),
+    ('{"card_version": 1, "input": {"frame_len": ' + "9" * 5000 + "}}", "number of 5000 digits"),
     ('{"card_version": 1, "input": {"frame_len": 1e999}}', "too large for a double"),
 ])
 def test_hostile_card_json_is_a_model_error_naming_the_file(tmp_path, text, says):
