@@ -8,7 +8,8 @@ values anywhere in the metadata (huge/NaN/inf numbers, deep nesting, wrong types
 added fields, byte damage to the JSON, truncated or extended data.
 
 Each input is opened and then used the way ``sdrkit info``, ``replay`` and the ``sim:``
-radio use it: read all samples, read frames, labels, summary, and one ``SimRadio`` block.
+radio use it: read all samples, read frames, labels, summary, one ``SimRadio`` block, and the
+virtual Pluto's state (``emulate pluto --replay``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class SigmfTarget:
     def execute(self, data: bytes) -> None:
         from sdrkit.capture import open_recording
         from sdrkit.cli.info import summarize
+        from sdrkit.radio.emulator.server import VirtualPluto
         from sdrkit.radio.sim import SimRadio
 
         parts = unpack(data)
@@ -74,9 +76,12 @@ class SigmfTarget:
                 pass
             rec.labels()
             repr(rec)
+            one_channel = rec.num_channels == 1
         summarize(meta_path)
         with SimRadio(meta_path) as radio:
             radio.rx()
+        if one_channel:                            # the virtual Pluto refuses others by design
+            VirtualPluto(meta_path)                # sdrkit emulate pluto --replay
 
 
 def _make_seeds(d: Path) -> list[bytes]:
