@@ -68,14 +68,11 @@ CASES = [
     ("captures-not-list", 0, lambda d: d.update({"captures": {"core:sample_start": 0}})),
     ("annotations-not-list", 0, lambda d: d.update({"annotations": 5})),
     ("sample-rate-huge", 0, lambda d: d["global"].update({"core:sample_rate": 1e308})),
-    # 100k valid annotations (a 4 MB meta): sigmf's schema validation costs ~0.3 ms per annotation
+    # 100k valid annotations (a 4 MB meta): jsonschema took ~0.3 ms per annotation (30 s; fixed in ae3d714)
     ("annotations-100k", 0, lambda d: d.update({"annotations": [{"core:sample_start": i % 200, "core:sample_count": 1}
                                                                 for i in range(100_000)]})),
 ]
-OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main (15 more fixed in 5d56797)
-    "annotations-100k": "Hang: more than 2 s in jsonschema (sigmf SigMFFile.validate from sdrkit/capture/reader.py "
-                        "_validate): 10k annotations take 2-4 s, 100k about 30 s; open, no fix assigned yet (sdrkit/capture)",
-}
+OPEN: dict[str, str] = {}      # case id -> signature; who fixes it, while the fix is not on main
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
