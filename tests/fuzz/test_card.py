@@ -58,11 +58,18 @@ CASES = [
     ("threshold-list", 0, lambda d: d["thresholds"].update({"entropy": [0.5]}), None),
     ("variant-threshold-list", 0, lambda d: [v.update({"threshold": [0.5]}) for v in d["extra"]["variants"].values()],
      None),
+    ("break-even-list", 0, lambda d: d["thresholds"].update({"break_even_exit_fraction": [0.05]}), None),
+    ("break-even-str", 0, lambda d: d["thresholds"].update({"break_even_exit_fraction": "x"}), None),
     ("onnx-truncated", 0, lambda d: None, 0b0010),
     ("onnx-garbage", 1, lambda d: None, 0b0101),
     ("onnx-empty", 0, lambda d: None, 0b0110),
 ]
 OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main
+    "break-even-list": "TypeError at sdrkit/tasks/amc/gated.py:71 (__init__): float() argument must be a string or a "
+                       "real number, not 'list' (thresholds.break_even_exit_fraction is not checked at load); found "
+                       "by the fuzzer, not yet assigned (sdrkit/runtime/card.py or sdrkit/tasks/amc)",
+    "break-even-str": "ValueError at sdrkit/tasks/amc/gated.py:71 (__init__): could not convert string to float: 'x' "
+                      "(as break-even-list); found by the fuzzer, not yet assigned",
     "file-name-too-long": "OSError at sdrkit/runtime/card.py:246 (load_card): [Errno 36] File name too long (a files "
                           "entry of 100k characters); found by the fuzzer, not yet assigned (sdrkit/runtime)",
 }
