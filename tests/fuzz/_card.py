@@ -23,6 +23,7 @@ import json
 import random
 import shutil
 import tempfile
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -153,5 +154,6 @@ def _run_predictor(card):
         else:
             get_task(card.task).predictor(card, PredictorOptions()).predict(frames)
     except Exception as exc:  # noqa: BLE001 - kept and re-raised under the crash rule
+        traceback.clear_frames(exc.__traceback__)     # keep the lines, not the sessions in their locals
         return exc, exc.__traceback__
     return None
