@@ -69,10 +69,19 @@ CASES = [
     ("annotations-not-list", 0, lambda d: d.update({"annotations": 5})),
     ("sample-rate-huge", 0, lambda d: d["global"].update({"core:sample_rate": 1e308})),
     # 100k valid annotations (a 4 MB meta): jsonschema took ~0.3 ms per annotation (30 s; fixed in ae3d714)
+    # any other array the schema describes, 100k long: what jsonschema still checks item by item
+    ("extensions-100k", 0, lambda d: d["global"].update({"core:extensions": [0] * 100_000})),
+    ("captures-100k", 0, lambda d: d.update({"captures": d["captures"] * 100_000})),
     ("annotations-100k", 0, lambda d: d.update({"annotations": [{"core:sample_start": i % 200, "core:sample_count": 1}
                                                                 for i in range(100_000)]})),
 ]
-OPEN: dict[str, str] = {}      # case id -> signature; who fixes it, while the fix is not on main
+OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main
+    "extensions-100k": "Hang: more than 2 s in jsonschema (sdrkit/capture/schema.py validate_sigmf): global "
+                       "core:extensions of 10k items (a 30 KB meta) takes 2 s, 100k far more; found by the long run, "
+                       "not yet assigned (sdrkit/capture)",
+    "captures-100k": "Hang: more than 2 s in jsonschema (sdrkit/capture/schema.py validate_sigmf): 100k captures "
+                     "segments; not yet assigned (sdrkit/capture)",
+}
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
