@@ -76,7 +76,7 @@ def resolve(kind: str, name, must_exist: bool = True) -> Path:
         return p
     rel = p.relative_to(folder) if p.parts[:1] == (folder,) else p
     tried = [str(p)]
-    for root in bundled_roots():
+    for root in ([] if p.is_absolute() else bundled_roots()):    # an absolute path means that file only
         base = root / folder
         for cand in [base / rel] + [Path(str(base / rel) + s) for s in suffixes]:
             tried.append(str(cand))

@@ -140,8 +140,18 @@ def _task_names():
 
 @pytest.mark.parametrize("path", sorted((PKG / "cli").glob("*.py")), ids=lambda p: p.name)
 def test_no_cli_module_names_a_task(path):
-    text = path.read_text()
+    """No import of a task's modules and no string that names a task (exactly, or as a path/module)."""
     names = _task_names()
     assert names, "no task registered"
-    hits = [m.group(0) for n in names for m in re.finditer(rf"\b{re.escape(n)}\b", text)]
-    assert hits == [], f"{path.name} names task(s) {sorted(set(hits))}; go through sdrkit.tasks.TASKS"
+    tree = ast.parse(path.read_text())
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for n in names:
+                v = node.value
+                if v.strip() == n or re.search(rf"(models|tasks)[/.]{re.escape(n)}\b", v) \
+                        or re.search(rf"\b{re.escape(n)}(:|'s)\s", v + " "):
+                    hits.append(v[:60])
+    mods = {m for m in GRAPH.get(".".join(path.relative_to(PKG.parent).with_suffix("").parts), ())}
+    hits += sorted(m for m in mods if m.startswith("sdrkit.tasks.") and m != "sdrkit.tasks.base")
+    assert hits == [], f"{path.name} names task(s): {hits}; go through sdrkit.tasks.TASKS"

@@ -11,14 +11,15 @@ the annotation under its frame and a confusion matrix PNG is written.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from sdrkit.cli._common import add_radio_options
 
 
 def register(sub) -> None:
     p = sub.add_parser("classify", help="run a model live on a radio's stream (any task)",
                        description=__doc__.split("\n\n")[1])
-    p.add_argument("--radio", metavar="URI", help="radio URI (sim:, pluto:, usrp:, zmq:, ...)")
+    add_radio_options(p, radio_required=False)
     p.add_argument("--subscribe", metavar="ENDPOINT", help="an sdrkit stream (same as --radio zmq:ENDPOINT)")
     p.add_argument("--model", required=True, metavar="CARD",
                    help="model card (path, or the name of a bundled model: models/NAME/card.json)")
@@ -26,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, help="the task's decision threshold (what it means: the card's thresholds)")
     p.add_argument("--task", help="refuse the card unless it is for this task")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
-    p.add_argument("--frames", type=int, help="stop after this many frames")
+    p.add_argument("--frames", type=int, help="stop once this many frames have arrived (whole radio blocks)")
     p.add_argument("--batch", type=int, default=64, help="max frames per model call (default 64)")
     p.add_argument("--jsonl", help="write one JSON line per frame here")
     p.add_argument("--publish", metavar="ENDPOINT", help="publish predictions as JSON on a ZeroMQ PUB socket")
@@ -49,7 +50,14 @@ def run(args) -> int:
         raise ConfigError(f"--frames {args.frames} must be >= 1")
     if args.batch < 1:
         raise ConfigError(f"--batch {args.batch} must be >= 1 frame per model call")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out} is a file; it must be a folder (for confusion.png)")
+    settings = {name: getattr(args, arg) for arg, name in (
+        ("rx_lo", "rx_lo"), ("sample_rate", "sample_rate"), ("rx_rf_bandwidth", "rx_rf_bandwidth"),
+        ("gain", "rx_hardwaregain"), ("gain_mode", "gain_control_mode"), ("buffer_size", "rx_buffer_size"))
+        if getattr(args, arg, None) is not None}
     return live(args.radio or f"zmq:{args.subscribe}", args.model, seconds=args.seconds, frames=args.frames,
+                settings=settings,
                 batch=args.batch, threshold=args.threshold, calibration=args.calibration, task=args.task,
                 jsonl=args.jsonl, out_dir=args.out, record=args.record, publish=args.publish,
                 allow_remote=args.allow_remote)
@@ -57,8 +65,12 @@ def run(args) -> int:
 
 def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | None = None, batch: int = 64,
          threshold: float | None = None, calibration: str | None = None, task: str | None = None, jsonl=None,
-         out_dir="out/classify", record=None, publish=None, allow_remote: bool = False) -> int:
+         out_dir="out/classify", record=None, publish=None, allow_remote: bool = False,
+         settings: dict | None = None) -> int:
     """Run a card's predictor live on ``radio_uri``; returns 0. Used by ``classify`` and ``demo``.
+
+    Args:
+        settings: radio settings to apply first (pyadi-iio names: ``sample_rate``, ``rx_lo``, ...).
 
     Raises:
         ModelInputMismatch: the stream's rate or channels do not fit the card.
@@ -80,25 +92,26 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
         raise ConfigError(f"--task {task} but the card {card.path} is a {card.task!r} model; drop --task or pass a "
                           f"{task} card")
     predictor = get_task(card.task).predictor(card, PredictorOptions(threshold=threshold, calibration=calibration))
-    note = getattr(predictor, "policy_note", "")
-    if note:
-        print(note)
-    t0 = time.perf_counter()
+    if getattr(predictor, "note", ""):
+        print(predictor.note)
     with open_radio(radio_uri) as radio:
+        if settings:
+            radio.configure(**settings)
         channels = check_stream(card, radio.sample_rate, card.input.frame_len,
                                 channels=len(getattr(radio, "rx_enabled_channels", None) or [0]))
         framer = Framer(card.input.frame_len, channels=channels)
         truth = Truth(radio)
-        score = ScoreSink(truth, card.classes or getattr(predictor, "classes", ()), out_dir) if truth.ok else None
+        score = ScoreSink(truth, getattr(predictor, "classes", None) or card.classes, out_dir) \
+            if truth.ok and (getattr(predictor, "classes", None) or card.classes) else None
         pipe = Pipeline(radio, predictor, framer, batch=batch)
-        sinks = [TerminalView(pipe.stats, score=score)]
+        sinks = [ZmqSink(publish, card.name, allow_remote=allow_remote)] if publish else []   # may refuse its bind
+        sinks += [TerminalView(pipe.stats, score=score)]
         sinks += [score] if score else []
         sinks += [JsonlSink(jsonl, truth=truth)] if jsonl else []
-        sinks += [ZmqSink(publish, card.name, allow_remote=allow_remote)] if publish else []
         sinks += [SigMFSink(record, radio, card.name, radio_uri)] if record else []
         pipe.sinks = sinks
         st = pipe.run(seconds=seconds, frames=frames)
-    print(st.summary(time.perf_counter() - t0))
+    print(st.summary())
     for line in pipe.summary:
         print(line)
     return 0

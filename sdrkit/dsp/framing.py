@@ -5,7 +5,9 @@ absolute start index and the samples lost before it) into frames ``(k, C, frame_
 consecutive and non-overlapping (or every ``hop`` samples). A gap (lost samples) resets the
 frame being filled: a frame never spans lost samples. The partial frame thrown away at a gap
 is counted (:attr:`Framer.samples_discarded`), so every sample the radio delivered is either
-in a frame, still buffered, or counted as discarded here.
+in a frame, still buffered, or counted as discarded here. A block whose start index jumps
+ahead without a reported loss is a gap too, and the jump is counted
+(:attr:`Framer.samples_unreported`: samples the radio skipped without saying so).
 
 :func:`to_model_input` is the only complex -> real conversion in sdrkit: complex
 ``(B, C, N)`` (or ``(B, N)``) -> float32 ``(B, 2C, N)`` with rows ``I0, Q0, I1, Q1, ...``.
@@ -30,21 +32,24 @@ class Framer:
     Args:
         frame_len: samples per frame.
         channels: channel indices to keep, in order (None: every channel of the stream).
-        hop: samples between frame starts (default ``frame_len``: no overlap, no gaps).
+        hop: samples between frame starts, 1..frame_len (default ``frame_len``: no overlap).
 
     Attributes:
-        gaps: gaps seen (blocks that arrived after lost samples).
+        gaps: gaps seen (blocks that arrived after lost samples, reported or not).
         samples_discarded: samples of partial frames thrown away at gaps.
+        samples_unreported: samples missing between blocks that no ``lost`` count reported.
     """
 
     def __init__(self, frame_len: int, channels: tuple[int, ...] | None = None, hop: int | None = None):
-        if frame_len < 1 or (hop is not None and hop < 1):
-            raise ConfigError(f"frame_len {frame_len} and hop {hop} must be >= 1")
+        if frame_len < 1 or (hop is not None and not 1 <= hop <= frame_len):
+            raise ConfigError(f"frame_len {frame_len} must be >= 1 and hop {hop} within 1..frame_len "
+                              f"(a hop beyond the frame would skip samples between frames)")
         self.frame_len = int(frame_len)
         self.hop = int(hop or frame_len)
         self.channels = None if channels is None else tuple(int(c) for c in channels)
         self.gaps = 0
         self.samples_discarded = 0
+        self.samples_unreported = 0
         self._buf: np.ndarray | None = None     # (C, m) samples not yet framed
         self._start = 0                          # stream index of _buf[:, 0]
 
@@ -80,8 +85,11 @@ class Framer:
                                          f"{list(self.channels)}")
             if self.channels != tuple(range(x.shape[0])):
                 x = x[list(self.channels)]
-        if lost or self._buf is None or start != self._start + self._buf.shape[1]:
-            if lost:
+        expected = None if self._buf is None else self._start + self._buf.shape[1] + int(lost)
+        if lost or expected is None or start != expected:
+            if expected is not None and start > expected:
+                self.samples_unreported += int(start) - expected
+            if lost or (expected is not None and start != expected):
                 self.gaps += 1
             self.reset()
             self._buf, self._start = x, int(start)

@@ -20,11 +20,20 @@ import pkgutil
 from sdrkit.registry import Registry
 
 MODELS = Registry("model architecture")
+#: name -> callable returning ``(constructor kwargs, example input shape)``, for the registry tests
+EXAMPLES: dict = {}
 _discovered = False
 
 
-def register_model(name: str):
-    """Decorator: register a network class or factory as architecture ``name``."""
+def register_model(name: str, example=None):
+    """Decorator: register a network class or factory as architecture ``name``.
+
+    Args:
+        example: a callable returning ``(kwargs, input_shape)``: arguments that build a small
+            instance and the shape of an input it takes (the registry tests build and run it).
+    """
+    if example is not None:
+        EXAMPLES[name] = example
     return MODELS.register(name)
 
 

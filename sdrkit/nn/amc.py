@@ -185,7 +185,7 @@ class Backbone(nn.Module):
         self.head = Head(BLOCKS[-1][1], n_classes, hist_dim)
 
 
-@register_model("amc_earlyexit")
+@register_model("amc_earlyexit", example=lambda: ({"n_classes": 11}, (2, 2, 1024)))
 class EarlyExitNet(nn.Module):
     """Backbone plus exit heads after the given conv blocks (any of 1, 2, 3, 5).
 

@@ -21,7 +21,8 @@ import numpy as np
 from sdrkit.nn import register_model
 
 
-@register_model("protobeam_encoder")
+@register_model("protobeam_encoder",
+                example=lambda: ({"preamble": np.ones(64, np.complex64), "frame_len": 1024}, (2, 2, 1024)))
 def build_encoder(preamble: np.ndarray, frame_len: int = 1024, lags: int = 24, emb_dim: int = 64,
                   hidden: int = 256, normalize_input: bool = True):
     """A torch ``nn.Module`` mapping (B, 2, frame_len) float32 to (B, emb_dim)."""

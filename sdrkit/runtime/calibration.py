@@ -287,6 +287,8 @@ class PrototypePredictor:
         self.card = card
         self.head = self.cal.head()
         self.embed = Embedder(card, threads=threads)
+        self.note = (f"nearest prototype of {len(self.head.classes)} classes, calibration {self.cal.path or '(unsaved)'} "
+                     f"(front end {self.cal.front_end!r}, {self.cal.shots} shots, {self.cal.date})")
 
     @property
     def classes(self) -> tuple:

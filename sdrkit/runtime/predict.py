@@ -88,9 +88,17 @@ class PredictorOptions:
 
 
 class Predictor(Protocol):
-    """The live contract: ``predict(frames) -> Prediction``; ``reset()`` between streams."""
+    """The live contract: ``predict(frames) -> Prediction``; ``reset()`` before each stream.
+
+    Attributes:
+        card: the model card it runs.
+        classes: the classes it predicts (the card's, or a calibration's), or None without classes.
+        note: one line on how it runs, shown before a live run ("" when there is nothing to say).
+    """
 
     card: object
+    classes: tuple | None
+    note: str
 
     def predict(self, frames: np.ndarray) -> Prediction: ...
 
@@ -109,8 +117,11 @@ def entropy(p: np.ndarray) -> np.ndarray:
     return -np.sum(p * np.log(np.maximum(p, 1e-12)), axis=1)
 
 
-def check_prediction(card, pred: Prediction, n: int) -> None:
+def check_prediction(card, pred: Prediction, n: int, classes=None) -> None:
     """Check ``pred`` (for ``n`` frames) against the card's output spec.
+
+    Args:
+        classes: the classes the predictor says it predicts (a calibration's); default the card's.
 
     Raises:
         ModelError: naming the output, the shape the card promises and the one produced.
@@ -119,23 +130,28 @@ def check_prediction(card, pred: Prediction, n: int) -> None:
     if pred.n != n:
         raise ModelError(f"{where}: predictor returned {pred.n} results for {n} frames")
     out = card.output
+    want = tuple(classes) if classes else tuple(card.classes)
     if out.kind == "classes" or pred.labels is not None:
-        classes = card.classes if card.classes else pred.classes
         if pred.labels is None or pred.probs is None or pred.classes is None:
-            raise ModelError(f"{where}: output kind {out.kind!r} needs labels and probabilities")
-        if np.shape(pred.labels) != (n,) or np.shape(pred.probs) != (n, len(pred.classes)):
-            raise ModelError(f"{where}: labels {np.shape(pred.labels)} / probs {np.shape(pred.probs)}, "
-                             f"expected ({n},) / ({n}, {len(pred.classes)})")
-        if out.kind == "classes" and tuple(pred.classes) != tuple(classes):
-            raise ModelError(f"{where}: predicted classes {pred.classes} differ from the card's {classes}")
+            raise ModelError(f"{where}: a classes output needs labels, probabilities and class names")
+        k = len(pred.classes)
+        labels = np.asarray(pred.labels)
+        if labels.shape != (n,) or np.shape(pred.probs) != (n, k):
+            raise ModelError(f"{where}: labels {labels.shape} / probs {np.shape(pred.probs)}, "
+                             f"expected ({n},) / ({n}, {k})")
+        if not np.issubdtype(labels.dtype, np.integer) or (n and (labels.min() < 0 or labels.max() >= k)):
+            raise ModelError(f"{where}: labels must be integer indices into the {k} classes "
+                             f"(got {labels.dtype}, range {labels.min() if n else '-'}..{labels.max() if n else '-'})")
+        if want and tuple(pred.classes) != want:
+            raise ModelError(f"{where}: predicted classes {pred.classes} differ from the expected {want}")
     if out.kind not in ("classes", "embedding"):
         if out.kind not in pred.outputs:
             raise ModelError(f"{where}: output kind {out.kind!r} but the prediction has outputs "
                              f"{sorted(pred.outputs)}")
         got = tuple(np.shape(pred.outputs[out.kind]))
-        want = (n, *out.shape) if out.shape is not None else None
-        if want is not None and got != want:
-            raise ModelError(f"{where}: output {out.kind!r} has shape {got}, the card promises {want}")
+        shape = (n, *out.shape) if out.shape is not None else None
+        if shape is not None and got != shape:
+            raise ModelError(f"{where}: output {out.kind!r} has shape {got}, the card promises {shape}")
     for name, v in pred.outputs.items():
         if np.shape(v)[:1] != (n,):
             raise ModelError(f"{where}: output {name!r} has shape {np.shape(v)}; its first dimension must be "

@@ -45,7 +45,7 @@ def frame_records(batch: PredictionBatch, max_values: int = 16):
     """One dict per frame: start, label and probability (with classes), small named outputs.
 
     Named outputs with more than ``max_values`` values per frame (masks, forecasts) are
-    summarized by their shape, not written out.
+    summarized by their shape, not written out; complex values are written as ``[re, im]``.
     """
     p = batch.prediction
     names = p.label_names()
@@ -57,8 +57,10 @@ def frame_records(batch: PredictionBatch, max_values: int = 16):
             rec["p"] = round(float(conf[i]), 6)
         for key, v in p.outputs.items():
             vi = np.asarray(v[i])
-            if vi.size <= max_values:
-                rec[key] = vi.tolist()
-            else:
+            if vi.size > max_values:
                 rec[f"{key}_shape"] = list(vi.shape)
+            elif np.iscomplexobj(vi):
+                rec[key] = np.stack([vi.real, vi.imag], axis=-1).tolist()     # complex as [re, im]
+            else:
+                rec[key] = vi.tolist()
         yield rec

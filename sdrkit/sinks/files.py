@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bisect
 import json
+import threading
+from pathlib import Path
 
 from sdrkit.sinks.base import PredictionBatch, Sink, frame_records
 
@@ -12,9 +14,16 @@ class JsonlSink(Sink):
     """One JSON object per frame: ``start``, ``latency_ms``, ``pred``/``p`` (classes) and small outputs."""
 
     def __init__(self, path, truth=None):
-        self.path = path
-        self.truth = truth
-        self._fh = open(path, "w")
+        from sdrkit.errors import ConfigError
+
+        self.path = Path(path)
+        self.truth = truth if truth is not None and truth.ok else None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "w")
+        except OSError as exc:
+            raise ConfigError(f"cannot write predictions to {self.path}: {exc.strerror}; pass a writable "
+                              f"--jsonl path") from exc
         self.lines = 0
 
     def on_batch(self, batch: PredictionBatch) -> None:
@@ -34,7 +43,9 @@ class SigMFSink(Sink):
 
     Lost samples are not in the file: each gap is annotated (``gap``, with ``lost_samples``),
     each radio timeout too (``timeout``, zero length, where it happened), and prediction
-    annotations are placed at the frame's index in the file, not in the stream.
+    annotations are placed at the frame's index in the file, not in the stream. Predictions
+    are annotated as they come (the writer rewrites its metadata on every flush), so a long
+    run holds none of them in memory and a crash keeps those made so far.
 
     Args:
         path: recording path (``.sigmf-meta``/``.sigmf-data`` are added).
@@ -55,18 +66,21 @@ class SigMFSink(Sink):
                                                     "radio_config": radio.config.to_dict()}, **kwargs)
         self.block_map: list[tuple[int, int]] = []   # (stream index, file index) per block
         self.written = 0
-        self.pending: list[tuple[int, int, str, dict]] = []
+        self.annotated = 0
+        self._lock = threading.Lock()               # blocks come from the source thread, predictions not
 
     def on_block(self, block) -> None:
         n = block.samples.shape[-1]
-        self.block_map.append((block.start, self.written))
-        if block.lost:
-            self.writer.add_gap(self.written, block.lost)
-        self.writer.write(block.samples)
-        self.written += n
+        with self._lock:
+            self.block_map.append((block.start, self.written))
+            if block.lost:
+                self.writer.add_gap(self.written, block.lost)
+            self.writer.write(block.samples)
+            self.written += n
 
     def on_timeout(self, error) -> None:
-        self.writer.annotate(self.written, 0, "timeout", comment=f"radio timeout: {error}")
+        with self._lock:
+            self.writer.annotate(self.written, 0, "timeout", comment=f"radio timeout: {error}")
 
     def file_index(self, stream_index: int) -> int:
         """Where stream sample ``stream_index`` sits in the file (lost samples are not recorded)."""
@@ -77,15 +91,17 @@ class SigMFSink(Sink):
         return w0 + (stream_index - s0)
 
     def on_batch(self, batch: PredictionBatch) -> None:
-        for rec in frame_records(batch):
-            start = rec.pop("start")
-            label = rec.pop("pred", "prediction")
-            rec.pop("latency_ms", None)
-            extra = {("probability" if k == "p" else k): v for k, v in rec.items()}
-            self.pending.append((start, batch.frame_len, label, extra))
+        with self._lock:
+            for rec in frame_records(batch):
+                start = rec.pop("start")
+                label = rec.pop("pred", "prediction")
+                rec.pop("latency_ms", None)
+                extra = {("probability" if k == "p" else k): v for k, v in rec.items()}
+                self.writer.annotate(self.file_index(start), batch.frame_len, label,
+                                     source=f"prediction by {self.model}", **extra)
+                self.annotated += 1
 
     def close(self, stats) -> list[str]:
-        for start, n, label, extra in self.pending:
-            self.writer.annotate(self.file_index(start), n, label, source=f"prediction by {self.model}", **extra)
-        self.writer.close()
-        return [f"recorded the stream with {len(self.pending)} prediction annotations to {self.path}"]
+        with self._lock:
+            self.writer.close()
+        return [f"recorded the stream with {self.annotated} prediction annotations to {self.path}"]

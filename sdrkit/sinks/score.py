@@ -13,7 +13,9 @@ class Truth:
     """Label of a frame from the replayed recording's annotations (``sim:`` radios only).
 
     ``ok`` is False when there is nothing to score against: not a replay, replayed at another
-    rate or frequency than recorded, or no labelled annotations.
+    rate or frequency than recorded, or no labelled annotations. Annotations that are a
+    model's own predictions (``sdrkit:source`` "prediction by ...", as ``--record`` writes
+    them) and markers (gaps, timeouts) are not truth.
     """
 
     def __init__(self, radio):
@@ -21,7 +23,8 @@ class Truth:
         rec = getattr(radio, "recording", None)
         if rec is None or radio.sample_rate != rec.sample_rate or radio.rx_lo != rec.center_frequency:
             return
-        lab = [(s, s + c, l) for s, c, l, _ in rec.labels() if l and l != "gap" and c > 0]
+        lab = [(s, s + c, l) for s, c, l, f in rec.labels()
+               if l and l not in ("gap", "timeout") and c > 0 and not str(f.get("source", "")).startswith("prediction")]
         if not lab:
             return
         self.starts = np.array([a for a, _, _ in lab])
@@ -69,6 +72,9 @@ class ScoreSink(Sink):
     def close(self, stats) -> list[str]:
         if not self.y_true:
             return []
+        if not set(self.y_true) & set(self.classes):
+            return [f"not scored: the recording's labels {sorted(set(self.y_true))[:6]} are none of the model's "
+                    f"classes"]
         from sdrkit.dsp.plot import confusion_matrix, save_confusion_png
 
         labels = self.classes + sorted(set(self.y_true) - set(self.classes))

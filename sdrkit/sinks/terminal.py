@@ -65,15 +65,18 @@ class TerminalView(Sink):
         parts.append(f"{st.frames_analyzed / el:6.0f} frames/s  analyzed {st.analyzed_fraction:5.1%}")
         for key, v in st.counters.items():
             parts.append(f"{key} {v / max(st.frames_analyzed, 1):5.1%}")
-        parts.append(f"latency p50 {np.median(batch.latencies) * 1e3:5.1f} ms  lost {st.samples_lost}")
+        parts.append(f"latency (last batch) {np.median(batch.latencies) * 1e3:5.1f} ms  lost {st.samples_lost}")
         if st.timeouts:
             parts.append(f"timeouts {st.timeouts}")
         if self.score is not None and self.score.scored:
             parts.append(f"acc {self.score.accuracy:.1%}")
         if self.extra is not None:
             parts.append(str(self.extra()))
-        self.line.update("  ".join(parts))
+        self.last = "  ".join(parts)
+        self.line.update(self.last)
+
+    last = ""
 
     def close(self, stats) -> list[str]:
-        self.line.close()
+        self.line.close(self.last or None)
         return []

@@ -14,7 +14,9 @@ dropped and counted as skipped, so the analysis stays close to real time and rep
 fraction of the stream it analyzed. Sinks that want every sample get every block regardless.
 Every sample is accounted for: delivered by the radio (``samples_in``) or lost before it
 (``samples_lost``); of those delivered, framed, discarded at a gap by the framer
-(``samples_discarded``), or left over in a partial frame at the end (``samples_unframed``).
+(``samples_discarded``), or left over in a partial frame at the end (``samples_unframed``);
+samples missing between blocks that the radio did not report are counted too
+(``samples_unreported``).
 A radio timeout (no samples in time: a stalled device, a publisher that is down) does not end
 the run: it is counted (``timeouts``), the sinks are told (a recording marks it), and the source
 keeps reading; whatever the radio lost meanwhile arrives as the next block's ``lost``.
@@ -47,12 +49,14 @@ class PipelineStats:
     samples_lost: int = 0
     samples_discarded: int = 0
     samples_unframed: int = 0
+    samples_unreported: int = 0
     gaps: int = 0
     timeouts: int = 0
     model_seconds: float = 0.0
     latencies: list = field(default_factory=list)
     queue_peak: int = 0
     counters: dict = field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def analyzed_fraction(self) -> float:
@@ -65,13 +69,15 @@ class PipelineStats:
         """A predictor counter (e.g. ``exited``) as a fraction of the frames analyzed."""
         return self.counters.get(counter, 0) / max(self.frames_analyzed, 1)
 
-    def summary(self, seconds: float) -> str:
+    def summary(self) -> str:
         extra = "".join(f", {self.fraction(k):.1%} {k}" for k in self.counters)
-        return (f"{self.frames_in} frames in {seconds:.1f} s; analyzed {self.frames_analyzed} "
+        return (f"{self.frames_in} frames in {self.seconds:.1f} s; analyzed {self.frames_analyzed} "
                 f"({self.analyzed_fraction:.1%}){extra}, model "
                 f"{self.model_seconds / max(self.frames_analyzed, 1) * 1e3:.3f} ms/frame, latency p50 "
                 f"{self.latency_ms(50):.1f} ms p99 {self.latency_ms(99):.1f} ms, {self.samples_lost} samples lost "
-                f"before the host, {self.samples_discarded} discarded at gaps, {self.frames_skipped} frames skipped"
+                f"before the host, {self.samples_discarded} discarded at gaps"
+                + (f", {self.samples_unreported} missing unreported" if self.samples_unreported else "")
+                + f", {self.frames_skipped} frames skipped"
                 + (f", {self.timeouts} radio timeouts" if self.timeouts else ""))
 
 
@@ -80,13 +86,17 @@ class Pipeline:
 
     Args:
         radio: any sdrkit Radio.
-        predictor: an object with ``predict(frames) -> Prediction`` (and ``card`` for the check).
+        predictor: a :class:`~sdrkit.runtime.predict.Predictor` (``predict``, ``card``; ``reset`` and
+            ``classes`` when it has them).
         framer: a :class:`sdrkit.dsp.framing.Framer` (frame length, channels), or an int frame
             length (one channel: channel 0).
         batch: max frames per model call.
         max_queue: frames the queue holds before the oldest are skipped.
         sinks: :class:`sdrkit.sinks.Sink` objects (``on_block``, ``on_batch``, ``close``).
         check_output: check the first prediction against ``predictor.card``.
+
+    Raises:
+        ConfigError: bad sizes, or a predictor without a ``card`` to check against.
     """
 
     def __init__(self, radio, predictor, framer, batch: int = 64, max_queue: int = 2048, sinks=(),
@@ -100,7 +110,10 @@ class Pipeline:
         self.framer = framer if isinstance(framer, Framer) else Framer(int(framer), channels=(0,))
         self.batch, self.max_queue = batch, max_queue
         self.sinks = list(sinks)
-        self.check_output = check_output and hasattr(predictor, "card")
+        if check_output and getattr(predictor, "card", None) is None:
+            raise ConfigError(f"predictor {type(predictor).__name__} has no 'card': its output cannot be checked; "
+                              f"give it the model card it runs (or pass check_output=False)")
+        self.check_output = check_output
         self.stats = PipelineStats()
         self._q: collections.deque = collections.deque()
         self._cv = threading.Condition()
@@ -134,7 +147,8 @@ class Pipeline:
                 for s in self.sinks:
                     s.on_block(b)
                 starts, frames = fr.push(b.samples, b.start, b.lost)
-                st.gaps, st.samples_discarded = fr.gaps, fr.samples_discarded
+                st.gaps, st.samples_discarded, st.samples_unreported = \
+                    fr.gaps, fr.samples_discarded, fr.samples_unreported
                 k = len(starts)
                 if not k:
                     continue
@@ -150,7 +164,8 @@ class Pipeline:
                     st.queue_peak = max(st.queue_peak, len(self._q))
                     self._cv.notify()
         except BaseException as exc:  # surfaced by run()
-            self.error = exc
+            self.error = self.error or exc
+            self._stop.set()
         finally:
             st.samples_unframed = fr.buffered
             self._source_done.set()
@@ -177,7 +192,7 @@ class Pipeline:
                 pred = self.predictor.predict(frames)
                 st.model_seconds += time.perf_counter() - t0
                 if first and self.check_output:
-                    check_prediction(self.predictor.card, pred, len(items))
+                    check_prediction(self.predictor.card, pred, len(items), getattr(self.predictor, "classes", None))
                 first = False
                 done = time.monotonic()
                 lat = np.array([done - i[2] for i in items])
@@ -189,7 +204,7 @@ class Pipeline:
                 for s in self.sinks:
                     s.on_batch(batch)
         except BaseException as exc:
-            self.error = exc
+            self.error = self.error or exc
             self._stop.set()
 
     def run(self, seconds: float | None = None, frames: int | None = None) -> PipelineStats:
@@ -198,7 +213,10 @@ class Pipeline:
         Returns:
             the run's :class:`PipelineStats`; ``self.summary`` holds the sinks' summary lines.
         """
-        t_end = None if seconds is None else time.perf_counter() + seconds
+        if hasattr(self.predictor, "reset"):
+            self.predictor.reset()              # a new stream: forget state from the last one
+        t0 = time.perf_counter()
+        t_end = None if seconds is None else t0 + seconds
 
         def until(st):
             return (t_end is not None and time.perf_counter() >= t_end) or (frames is not None and st.frames_in >= frames)
@@ -215,6 +233,7 @@ class Pipeline:
             src.join()
             inf.join()
         finally:
+            self.stats.seconds = time.perf_counter() - t0
             self.summary = []
             for s in self.sinks:
                 self.summary.extend(s.close(self.stats))

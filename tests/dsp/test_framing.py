@@ -74,3 +74,13 @@ def test_spectrogram_tiles_match_the_spectrogram_of_each_frame():
             spectrogram = {"nfft": 64, "hop": 64}
 
     assert model_input(Card, f).shape == (2, 1, 4, 64)
+
+
+def test_an_unreported_jump_is_a_counted_gap_and_hops_stay_within_the_frame():
+    fr = Framer(100)
+    fr.push(_ramp(150), 0)
+    starts, _ = fr.push(_ramp(100, 170), 170)              # 20 samples missing, lost=0
+    assert starts.tolist() == [170] and fr.gaps == 1
+    assert fr.samples_unreported == 20 and fr.samples_discarded == 50
+    with pytest.raises(ConfigError, match="hop 150 within 1..frame_len"):
+        Framer(100, hop=150)

@@ -86,16 +86,16 @@ def test_models_registry_rebuilds_every_registered_architecture():
     pytest.importorskip("torch")
     import torch
 
-    from sdrkit.nn import create_model, list_models
+    from sdrkit.nn import EXAMPLES, create_model, list_models
 
-    runtime = {"protobeam_encoder": {"preamble": np.ones(64, np.complex64)}}
-    kwargs = {"amc_earlyexit": {"n_classes": 11}, "protobeam_encoder": {"frame_len": 1024}}
     assert {"amc_earlyexit", "protobeam_encoder"} <= set(list_models())
-    assert set(list_models()) <= set(kwargs), "give the new architecture constructor arguments here"
+    missing = sorted(set(list_models()) - set(EXAMPLES))
+    assert missing == [], f"register_model(..., example=...) is missing for {missing}"
     for name in list_models():
-        net = create_model({"name": name, "kwargs": kwargs[name]}, **runtime.get(name, {})).eval()
+        kwargs, shape = EXAMPLES[name]()
+        net = create_model({"name": name, "kwargs": {}}, **kwargs).eval()
         with torch.no_grad():
-            out = net(torch.randn(2, 2, 1024))
+            out = net(torch.randn(*shape))
         assert out is not None
     with pytest.raises(ConfigError, match="unknown model architecture 'nope'"):
         create_model("nope")

@@ -130,7 +130,7 @@ def test_adaptive_policy_bypasses_gating_when_frames_do_not_exit(tiny):
     assert clf._batches == 6
 
 
-def test_classify_records_stream_with_prediction_annotations(tiny, tmp_path):
+def test_classify_records_stream_with_prediction_annotations(tiny, tmp_path, capsys):
     from sdrkit.capture import open_recording
 
     _, model = tiny
@@ -138,13 +138,18 @@ def test_classify_records_stream_with_prediction_annotations(tiny, tmp_path):
     assert main(["synth", "--out", str(src), "--mods", "bpsk,wbfm", "--snr", "20", "--frames-per-segment", "8"]) == 0
     out = tmp_path / "rec"
     assert main(["classify", "--radio", f"sim:{src}.sigmf-meta?loop=0&faults=overflow@1:1&rx_buffer_size=2048",
-                 "--model", str(model / "card.json"), "--record", str(out)]) == 0
+                 "--model", str(model / "card.json"), "--record", str(out), "--out", str(tmp_path / "cls")]) == 0
     rec = open_recording(out)
     preds = [l for l in rec.labels() if l[3].get("source", "").startswith("prediction")]
     gaps = [l for l in rec.labels() if l[2] == "gap"]
     assert gaps and gaps[0][3]["lost_samples"] == 2048
     assert preds and all(p[1] == 1024 and p[0] + 1024 <= rec.num_samples for p in preds)
     assert rec.num_samples == 16 * 1024 - 2048
+    # replaying the recording does not score the model against its own predictions
+    capsys.readouterr()
+    assert main(["classify", "--radio", f"sim:{out}.sigmf-meta?loop=0", "--model", str(model / "card.json"),
+                 "--out", str(tmp_path / "cls2")]) == 0
+    assert "accuracy against" not in capsys.readouterr().out
 
 
 def test_pipeline_skips_frames_when_inference_falls_behind_never_samples(tiny, tmp_path):
@@ -196,4 +201,4 @@ def test_adaptive_policy_without_a_backbone_graph_is_refused_not_downgraded(tiny
         GatedClassifier(card)
     assert GatedClassifier(card, policy="always").policy == "always"
     p = AmcPredictor(card)                                   # the live predictor says what it does
-    assert p.clf.policy == "always" and "every batch is gated" in p.policy_note
+    assert p.clf.policy == "always" and "every batch is gated" in p.note

@@ -13,17 +13,18 @@ class AmcPredictor:
 
     ``stats["exited"]`` counts the frames that left at the early exit, so the pipeline reports
     the early-exit fraction. The gating policy is ``adaptive`` when the card has the single
-    backbone graph, else ``always`` (stated in :attr:`policy_note`).
+    backbone graph, else ``always`` (stated in :attr:`note`).
     """
 
     def __init__(self, card, threshold: float | None = None, threads: int = 1):
         from sdrkit.tasks.amc.gated import GatedClassifier
 
         policy = "adaptive" if "full" in card.files else "always"
-        self.policy_note = "" if policy == "adaptive" else \
+        self.note = "" if policy == "adaptive" else \
             f"card {card.path} has no 'full' graph: every batch is gated (policy 'always')"
         self.clf = GatedClassifier(card, threshold=threshold, threads=threads, policy=policy)
         self.card = self.clf.card
+        self.classes = self.clf.classes
 
     def reset(self) -> None:
         self.clf.reset()

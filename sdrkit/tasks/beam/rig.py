@@ -61,7 +61,7 @@ def record_rig_sweep(rig_path, front_end: str, shots: int, beams: int | None = N
                           f"not have yet; record a labelled sweep and pass --capture")
     extra = (tx[0].extra or {}) if tx else {}
     spec = ArraySpec(elements=int(extra.get("elements", 16)), beams=int(beams or extra.get("beams", 24)))
-    path = Path(out_dir) / f"{rig.name}-{front_end}-sweep"
+    path = Path(out_dir) / f"{rig.name}-{front_end}-{spec.beams}beams-{shots}shots-seed{seed}"
     meta = record_beam_sweep(path, spec, get_front_end(front_end, spec.elements), shots, np.random.default_rng(seed),
                              radio_uri=rx[0].uri, command=f"sweep seed {seed}")
     return meta, {"uri": rx[0].uri, "serial": "", "rig": rig.name, "tx": tx[0].uri if tx else "", "seed": seed}
