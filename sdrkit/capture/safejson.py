@@ -17,7 +17,7 @@ limit             default     why
 ================  ==========  ===========================================================
 max_bytes         16 MiB      a SigMF meta with 100k annotations is a few MiB
 max_depth         64          sdrkit's own files nest 6 deep; stack-safe for any walker
-max_int_digits    64          counts and sample indices fit in 20 digits (uint64)
+max_int_digits    64          digits in one number; counts and indices need 20 (uint64)
 ================  ==========  ===========================================================
 
 A float literal too large for a double (``1e999``) is refused too, rather than read as inf.
