@@ -60,6 +60,9 @@ MAX_OUTPUT_RANK = 8
 MAX_OUTPUT_SIZE = 1 << 22        # values per frame of a non-class output
 MAX_SAMPLE_RATE = 1e12           # samples/s (SigMF's own limit)
 
+# thresholds the runtime reads as numbers (the others may be text, e.g. "calibrated_on")
+NUMERIC_THRESHOLDS = ("entropy", "break_even_exit_fraction", "budget", "val_exit_fraction", "val_worst_gap")
+
 CARD_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 REPRESENTATIONS = ("iq", "spectrogram")
@@ -227,12 +230,13 @@ def load_card(path, verify: bool = True) -> ModelCard:
         raise ModelError(f"{where}: files_sha256[{bad[0]!r}] = {_show(d['files_sha256'][bad[0]])} must be a hex "
                          f"SHA-256 string; re-export the model")
     for key, val in (d.get("thresholds") or {}).items():
-        if isinstance(val, (int, float)) and not isinstance(val, bool) and not math.isfinite(val):
-            raise ModelError(f"{where}: threshold {key!r} = {val!r} is not finite")
-    if "entropy" in (d.get("thresholds") or {}) and not (isinstance(d["thresholds"]["entropy"], (int, float))
-                                                         and not isinstance(d["thresholds"]["entropy"], bool)):
-        raise ModelError(f"{where}: thresholds.entropy {d['thresholds']['entropy']!r} must be a number (nats); "
-                         f"re-run 'sdrkit calibrate-threshold'")
+        number = _number(val)
+        if key in NUMERIC_THRESHOLDS and not number:
+            raise ModelError(f"{where}: thresholds.{key} {_show(val)} must be a finite number"
+                             f"{' (nats)' if key == 'entropy' else ''}; re-run 'sdrkit calibrate-threshold'")
+        if not (number or isinstance(val, str)):
+            raise ModelError(f"{where}: threshold {key!r} = {_show(val)} is not finite (a threshold is a finite "
+                             f"number, or text that describes one); fix the card")
     for f in d["files"].values():
         if not isinstance(f, str) or "/" in f or "\\" in f or f.startswith("."):
             raise ModelError(f"{where}: file entry {f!r} must be a plain file name beside the card")

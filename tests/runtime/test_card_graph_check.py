@@ -150,6 +150,11 @@ def _patched(tmp_path, **fields):
     ({"files_sha256": [1]}, r"field 'files_sha256' = \[1\] must be an object"),
     ({"files_sha256": {"m.onnx": 5}}, r"files_sha256\['m.onnx'\] = 5 must be a hex SHA-256 string"),
     ({"extra": 5}, r"field 'extra' = 5 must be an object"),
+    ({"thresholds": {"entropy": 0.4, "break_even_exit_fraction": [0.05]}},
+     r"thresholds\.break_even_exit_fraction \[0\.05\] must be a finite number"),
+    ({"thresholds": {"entropy": 0.4, "break_even_exit_fraction": "x"}},
+     r"thresholds\.break_even_exit_fraction 'x' must be a finite number"),
+    ({"thresholds": {"entropy": 0.4, "other": {"a": 1}}}, r"threshold 'other' = \{'a': 1\} is not finite"),
 ])
 def test_every_size_field_is_bounded(tmp_path, fields, says):
     p = _patched(tmp_path, **fields)
