@@ -103,8 +103,9 @@ from sdrkit.radio.base import Radio, RadioConfig
 _IN_RAM_BYTES = 512 * 2 ** 20   # recordings up to this size (as complex64) are held in memory
 _NOISE_FLOOR = np.float32(1e-3)  # std of the no-recording noise floor: -60 dBFS
 _NO_RECORDING = ("", "loopback")
-# in-RAM recordings up to this many samples are converted whole when a retune needs
-# resampling (polyphase over the whole array: ~1000x faster per sample than block by block)
+# in-RAM recordings are converted whole when a retune needs resampling (polyphase over the whole
+# array: ~1000x faster per sample than block by block) if input and output both stay within this
+# many samples per channel; an upsampled copy of a long recording would cost memory and seconds
 _PRECOMPUTE_MAX = 2 ** 22
 
 
@@ -492,7 +493,7 @@ class SimRadio(Radio):
                 src, src_rate = data, self.rec_fs
                 # may raise ConfigError for an awkward ratio: still before any state changes
                 if config.sample_rate != self.rec_fs and data is not None \
-                        and data.shape[-1] <= _PRECOMPUTE_MAX:
+                        and data.shape[-1] * max(1.0, config.sample_rate / self.rec_fs) <= _PRECOMPUTE_MAX:
                     x = FrequencyShifter(offset, self.rec_fs).process(data) if offset else data
                     src, src_rate = resample(x, self.rec_fs, config.sample_rate), config.sample_rate
                 else:
