@@ -21,6 +21,7 @@ and what it must be.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 from sdrkit.errors import CaptureError
@@ -144,26 +145,37 @@ _TYPES = {
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "integer": lambda v: _is_whole(v),
 }
-_FLAT_KEYWORDS = {"type", "minimum", "maximum", "format", "default", "description", "examples", "title"}
+_FLAT_KEYWORDS = {"type", "minimum", "maximum", "pattern", "format", "default", "description", "examples", "title"}
+MAX_EXTENSIONS = 256             # core:extensions entries (a real recording declares a handful)
+MAX_CAPTURES = 10_000            # capture segments (sdrkit writes one and reads the first)
+MAX_ERRORS = 100                 # schema errors looked at to pick the one reported
 
 
 @functools.lru_cache(maxsize=None)
 def _flat_item_check(section: str):
     """A fast check of one ``section`` item, equivalent to jsonschema on the SigMF item schema, or None.
 
-    jsonschema costs ~0.3 ms per annotation (100k annotations: 30 s). The annotation item schema is
-    flat: typed, bounded fields of an object, nothing nested; that subset is checked here in a
-    few microseconds per item. A schema using anything else (a pattern, a nested object: the
-    captures' schema) returns None and is left to jsonschema. ``format`` is not enforced, as
-    jsonschema does not enforce it by default.
+    jsonschema costs ~0.3 ms per item (100k annotations: 30 s). An item schema that is an object
+    of typed, bounded, patterned fields is checked here in microseconds per item; a field whose
+    schema uses more (a nested object: the captures' ``core:geolocation``) is checked by
+    jsonschema on that field's value only, when present. An item schema using anything else
+    returns None and is left to jsonschema. ``format`` is not enforced, as jsonschema does not
+    enforce it by default; ``pattern`` applies to strings only, with ``re.search``, as in jsonschema.
     """
-    item = _sigmf_validator().schema["properties"][section].get("items")
+    import re
+
+    validator = _sigmf_validator()
+    item = validator.schema["properties"][section].get("items")
     if not isinstance(item, dict) or item.get("type") != "object" or item.get("additionalProperties", True) is not True \
-            or set(item) - {"type", "title", "required", "additionalProperties", "properties", "description"} \
-            or any(set(p) - _FLAT_KEYWORDS or p.get("type") not in _TYPES for p in item.get("properties", {}).values()):
+            or set(item) - {"type", "title", "required", "additionalProperties", "properties", "description"}:
         return None
-    props = {k: (_TYPES[p["type"]], p["type"], p.get("minimum"), p.get("maximum"))
-             for k, p in item.get("properties", {}).items()}
+    props = {}
+    for k, p in item.get("properties", {}).items():
+        if set(p) - _FLAT_KEYWORDS or p.get("type") not in _TYPES:
+            props[k] = (None, validator.evolve(schema=p), None, None, None)     # nested: jsonschema, this field
+        else:
+            props[k] = (_TYPES[p["type"]], p["type"], p.get("minimum"), p.get("maximum"),
+                        re.compile(p["pattern"]) if "pattern" in p else None)
     required = tuple(item.get("required", ()))
 
     def check(obj) -> tuple[str, str] | None:
@@ -177,13 +189,20 @@ def _flat_item_check(section: str):
             rule = props.get(k)
             if rule is None:
                 continue
-            is_type, name, lo, hi = rule
+            is_type, name, lo, hi, pattern = rule
+            if is_type is None:
+                err = next(iter(name.iter_errors(v)), None)
+                if err is not None:
+                    return _show(err.message, 200), k
+                continue
             if not is_type(v):
                 return f"{_show(v)} is not of type {name!r}", k
             if lo is not None and v < lo:
                 return f"{_show(v)} is less than the minimum of {lo}", k
             if hi is not None and v > hi:
                 return f"{_show(v)} is greater than the maximum of {hi}", k
+            if pattern is not None and not pattern.search(v):
+                return f"{_show(v)} does not match {pattern.pattern[:40]!r}...", k
         return None
 
     return check
@@ -203,12 +222,21 @@ def validate_sigmf(meta: dict, where: str) -> None:
         if g.get(key) is None:
             g[key] = default
     g["core:version"] = __specification__                                 # sigmf validates as current
+    ext = g.get("core:extensions")
+    if isinstance(ext, list) and len(ext) > MAX_EXTENSIONS:
+        raise CaptureError(f"{where}global core:extensions has {len(ext)} entries, more than the limit of "
+                           f"{MAX_EXTENSIONS}; {_FIX}")
+    caps = meta.get("captures")
+    if isinstance(caps, list) and len(caps) > MAX_CAPTURES:
+        raise CaptureError(f"{where}captures has {len(caps)} segments, more than the limit of {MAX_CAPTURES}; "
+                           f"{_FIX}")
     doc = {**meta, "global": g}
     fast = [(key, check) for key in ("annotations", "captures")
             if isinstance(meta.get(key), list) and (check := _flat_item_check(key)) is not None]
     for key, check in fast:      # items checked below, the rest of the document by jsonschema
         doc[key] = []
-    err = jsonschema.exceptions.best_match(_sigmf_validator().iter_errors(doc))
+    # best_match ranks every error it is given: a 100k-item array of wrong items yields 100k
+    err = jsonschema.exceptions.best_match(itertools.islice(_sigmf_validator().iter_errors(doc), MAX_ERRORS))
     if err is not None:
         at = "/".join(map(str, err.absolute_path)) or "(top level)"
         raise CaptureError(f"{where}invalid SigMF metadata: {_show(err.message, 200)} (at {at}); {_FIX}") from err

@@ -220,3 +220,43 @@ def test_many_annotations_open_in_linear_time(tmp_path):
     meta.write_text(json.dumps(d))
     with pytest.raises(CaptureError, match=r"-4 is less than the minimum of 0 \(at annotations/12345/core:sample_count\)"):
         open_recording(meta)
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda d: d["global"].update({"core:extensions": [0] * 100_000}),
+     r"global core:extensions has 100000 entries, more than the limit of 256"),
+    (lambda d: d.update({"captures": d["captures"] * 20_000}), r"captures has 20000 segments, more than the limit of 10000"),
+    (lambda d: d["global"].update({"core:extensions": [0] * 200}), r"0 is not of type 'object' \(at global/core:extensions/\d+\)"),
+    (lambda d: d["captures"][0].update({"core:datetime": "yesterday"}), r"'yesterday' does not match .* \(at captures/0/core:datetime\)"),
+    (lambda d: d["captures"][0].update({"core:geolocation": {"type": "Point", "coordinates": [1]}}),
+     r"\[1\] is too short \(at captures/0/core:geolocation\)"),
+], ids=["extensions-100k", "captures-20k", "extensions-wrong", "datetime-wrong", "geolocation-wrong"])
+def test_long_or_wrong_arrays_are_refused_quickly(tmp_path, edit, says):
+    """Found by the long fuzz run: jsonschema took > 2 s on 10k core:extensions or 100k captures."""
+    meta = _recording(tmp_path)
+    d = json.loads(meta.read_text())
+    edit(d)
+    meta.write_text(json.dumps(d))
+    t0 = time.perf_counter()
+    with pytest.raises(CaptureError, match=says):
+        open_recording(meta)
+    assert time.perf_counter() - t0 < 2.0
+
+
+CAPTURE_ITEMS = [{"core:sample_start": 0, "core:datetime": "2026-12-01T22:00:00.000000Z", "core:frequency": 9e8},
+                 {"core:sample_start": 0, "core:datetime": "noon"}, {"core:sample_start": 0, "core:datetime": 5},
+                 {"core:sample_start": 0, "core:frequency": 2e12}, {"core:sample_start": 0, "core:header_bytes": -1},
+                 {"core:sample_start": 0, "core:geolocation": {"type": "Point", "coordinates": [1.0, 2.0]}},
+                 {"core:sample_start": 0, "core:geolocation": {"type": "Line", "coordinates": [1.0, 2.0]}}, {}]
+
+
+@pytest.mark.parametrize("item", CAPTURE_ITEMS, ids=[repr(i)[:40] for i in CAPTURE_ITEMS])
+def test_fast_capture_check_agrees_with_jsonschema(item):
+    import jsonschema
+
+    from sdrkit.capture import schema
+
+    check = schema._flat_item_check("captures")
+    item_schema = schema._sigmf_validator().schema["properties"]["captures"]["items"]
+    slow = jsonschema.validators.validator_for(item_schema)(item_schema).is_valid(item)
+    assert check is not None and (check(item) is None) == slow
