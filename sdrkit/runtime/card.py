@@ -59,6 +59,7 @@ MAX_NAME_LEN = 256               # characters per class name
 MAX_OUTPUT_RANK = 8
 MAX_OUTPUT_SIZE = 1 << 22        # values per frame of a non-class output
 MAX_SAMPLE_RATE = 1e12           # samples/s (SigMF's own limit)
+MAX_FILE_NAME = 255              # bytes per file name (the usual file-system limit)
 
 # thresholds the runtime reads as numbers (the others may be text, e.g. "calibrated_on")
 NUMERIC_THRESHOLDS = ("entropy", "break_even_exit_fraction", "budget", "val_exit_fraction", "val_worst_gap")
@@ -238,8 +239,10 @@ def load_card(path, verify: bool = True) -> ModelCard:
             raise ModelError(f"{where}: threshold {key!r} = {_show(val)} is not finite (a threshold is a finite "
                              f"number, or text that describes one); fix the card")
     for f in d["files"].values():
-        if not isinstance(f, str) or "/" in f or "\\" in f or f.startswith("."):
-            raise ModelError(f"{where}: file entry {f!r} must be a plain file name beside the card")
+        if not isinstance(f, str) or "/" in f or "\\" in f or f.startswith(".") or "\0" in f \
+                or not 0 < len(f.encode("utf-8", "surrogatepass")) <= MAX_FILE_NAME:
+            raise ModelError(f"{where}: file entry {_show(f)} must be a plain file name beside the card "
+                             f"(1 to {MAX_FILE_NAME} bytes)")
     card = ModelCard(task=d["task"], name=d["name"], classes=tuple(classes), input=spec,
                      files=dict(d["files"]), output=output, architecture=dict(arch),
                      thresholds=dict(d.get("thresholds") or {}),

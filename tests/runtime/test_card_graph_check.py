@@ -150,6 +150,7 @@ def _patched(tmp_path, **fields):
     ({"files_sha256": [1]}, r"field 'files_sha256' = \[1\] must be an object"),
     ({"files_sha256": {"m.onnx": 5}}, r"files_sha256\['m.onnx'\] = 5 must be a hex SHA-256 string"),
     ({"extra": 5}, r"field 'extra' = 5 must be an object"),
+    ({"files": {"full": "m" * 300 + ".onnx"}}, r"must be a plain file name beside the card \(1 to 255 bytes\)"),
     ({"thresholds": {"entropy": 0.4, "break_even_exit_fraction": [0.05]}},
      r"thresholds\.break_even_exit_fraction \[0\.05\] must be a finite number"),
     ({"thresholds": {"entropy": 0.4, "break_even_exit_fraction": "x"}},
