@@ -106,10 +106,9 @@ def load_calibration(path) -> Calibration:
     where = f"calibration {p}"
     if not p.exists():
         raise ModelError(f"{where} not found; create one with 'sdrkit calibrate <task> ...'")
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{where} is not readable JSON: {exc}") from exc
+    from sdrkit.capture.safejson import load_json
+
+    d = load_json(p, error=ModelError, where=where, fix="re-run 'sdrkit calibrate <task> ...'")
     if not isinstance(d, dict):
         raise ModelError(f"{where}: must be a JSON object")
     if d.get("calibration_version") != CALIBRATION_VERSION:

@@ -178,17 +178,21 @@ def load_card(path, verify: bool = True) -> ModelCard:
     """Read and validate a model card.
 
     Args:
-        path: the card's JSON file, or a directory holding ``card.json``.
+        path: the card's JSON file, a directory holding ``card.json``, or the name of a bundled
+            model (``amc``, ``models/amc/card.json``: found from any working directory).
         verify: check the SHA-256 of every listed file.
 
     Raises:
         ModelError: missing or malformed card, missing files, hash mismatch.
     """
-    p = Path(path)
+    from sdrkit.resources import names, resolve
+
+    p = resolve("models", path, must_exist=False)
     if p.is_dir():
         p = p / "card.json"
     if not p.exists():
-        raise ModelError(f"model card {p} not found; train one with 'sdrkit train <task>' or pass --model PATH")
+        raise ModelError(f"model card {p} not found (bundled models: {', '.join(names('models')) or 'none'}); "
+                         f"train one with 'sdrkit train <task>' or pass --model PATH")
     where = f"model card {p}"
     d = load_json(p, error=ModelError, where=where, max_bytes=CARD_MAX_BYTES,
                   fix="restore the card or re-export the model ('sdrkit train <task>')")
@@ -202,7 +206,16 @@ def load_card(path, verify: bool = True) -> ModelCard:
         if not isinstance(d.get(key), typ):
             raise ModelError(f"{where}: field {key!r} must be a {typ.__name__}")
     spec = _input_spec(d["input"], where)
-    output = _output_spec(d.get("output", {"kind": "classes"}) if version >= 2 else {"kind": "classes"}, where)
+    if version == 1:
+        v2_only = sorted(k for k in ("output", "architecture") if k in d) + \
+            (["input.channels"] if "channels" in d["input"] else []) + \
+            (["input.spectrogram"] if "spectrogram" in d["input"] else [])
+        if v2_only:
+            raise ModelError(f"{where}: card_version 1 has no {', '.join(v2_only)}; set \"card_version\": 2 "
+                             f"to use them")
+        # a version 1 card with only an encoder graph is an embedding model (classes by prototypes)
+        v1_kind = "embedding" if set(d["files"]) == {"encoder"} else "classes"
+    output = _output_spec(d.get("output", {"kind": "classes"}) if version >= 2 else {"kind": v1_kind}, where)
     raw_classes = d.get("classes", [])
     if not isinstance(raw_classes, list):
         raise ModelError(f"{where}: field 'classes' must be a list of names")

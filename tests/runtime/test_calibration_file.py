@@ -45,7 +45,7 @@ def test_invalid_files_are_refused(tmp_path, mutate, match):
 
 def test_not_json_and_missing(tmp_path):
     (tmp_path / "x.json").write_bytes(b"\x80\x04pickle")
-    with pytest.raises(ModelError, match="not readable JSON"):
+    with pytest.raises(ModelError, match="not UTF-8 text|not valid JSON"):
         load_calibration(tmp_path / "x.json")
     with pytest.raises(ModelError, match="not found"):
         load_calibration(tmp_path / "nope.json")
@@ -66,3 +66,12 @@ def test_head_new_classes_without_training():
     assert np.mean(np.asarray(h.classes)[h.predict(emb)] == y) == 1.0
     h2 = PrototypeHead.fit(emb, y, normalize=False)
     assert np.mean(np.asarray(h2.classes)[h2.predict(emb)] == y) == 1.0
+
+
+def test_hostile_calibration_json_is_a_model_error(tmp_path):
+    from sdrkit.runtime.calibration import load_calibration
+
+    for text, match in (("[" * 5000, "nests 5000 levels"), ("[" + "9" * 5000 + "]", "digits")):
+        (tmp_path / "h.json").write_text(text)
+        with pytest.raises(ModelError, match=match):
+            load_calibration(tmp_path / "h.json")

@@ -42,7 +42,7 @@ def test_malformed_cards_are_refused(card, tmp_path, patch, match):
 
 
 def test_missing_card(tmp_path):
-    with pytest.raises(ModelError, match="not found; train one"):
+    with pytest.raises(ModelError, match="not found.*train one"):
         load_card(tmp_path / "nope.json")
 
 

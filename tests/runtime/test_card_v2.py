@@ -32,11 +32,25 @@ def test_v2_round_trip_without_classes(tmp_path):
 def test_bundled_v1_cards_still_load_as_one_channel_classes_models():
     from sdrkit.resources import resolve
 
-    for name in ("amc", "beam"):
+    for name, kind in (("amc", "classes"), ("beam", "embedding")):     # beam: an encoder graph only
         path = resolve("models", name)
         assert json.loads(path.read_text())["card_version"] == 1
         c = load_card(path)
-        assert c.output.kind == "classes" and c.input.channels == 1 and c.classes
+        assert c.output.kind == kind and c.input.channels == 1 and c.classes
+
+
+def test_a_v1_card_with_v2_fields_is_refused_not_silently_read(tmp_path):
+    p = _save(tmp_path)
+    d = json.loads(p.read_text())
+    d["card_version"] = 1
+    p.write_text(json.dumps(d))
+    with pytest.raises(ModelError, match="card_version 1 has no architecture, output, input.channels.*card_version"):
+        load_card(p)
+
+
+def test_bundled_cards_load_by_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_card("amc").task == "amc" and load_card("models/beam/card.json").task == "beam"
 
 
 @pytest.mark.parametrize("patch, match", [

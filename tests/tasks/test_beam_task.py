@@ -120,3 +120,19 @@ def test_protobeam_training_learns_and_fewshot_scoring():
     assert acc > 3 / 24                                                        # well above chance (1/24)
     with pytest.raises(ConfigError, match="must be >= k_shot"):
         train_protobeam(spec, ProtoConfig(steps=1), per_beam=6)
+
+
+def test_a_calibration_with_new_beams_runs_live(model, tmp_path, capsys, monkeypatch):
+    """New beams need only prototypes: a 32-beam calibration of the 24-beam encoder classifies live."""
+    from sdrkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "cal32.json"
+    rig = __import__("pathlib").Path(__file__).resolve().parents[2] / "rigs" / "beam-multi-fe.yaml"
+    assert main(["calibrate", "beam", "--model", str(model.path), "--rig", str(rig), "--front-end", "fe-c",
+                 "--beams", "32", "--shots", "2", "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text())["classes"]) == 32
+    cap = next(p for p in (__import__("pathlib").Path("out") / "calibrate").glob("*32beams*.sigmf-meta"))
+    assert main(["classify", "--model", str(model.path), "--calibration", str(out), "--radio", f"sim:{cap}?loop=0",
+                 "--frames", "64", "--out", str(tmp_path / "cls")]) == 0
+    assert "accuracy" in capsys.readouterr().out
