@@ -64,15 +64,7 @@ CASES = [
     ("onnx-garbage", 1, lambda d: None, 0b0101),
     ("onnx-empty", 0, lambda d: None, 0b0110),
 ]
-OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main
-    "break-even-list": "TypeError at sdrkit/tasks/amc/gated.py:71 (__init__): float() argument must be a string or a "
-                       "real number, not 'list' (thresholds.break_even_exit_fraction is not checked at load); found "
-                       "by the fuzzer, not yet assigned (sdrkit/runtime/card.py or sdrkit/tasks/amc)",
-    "break-even-str": "ValueError at sdrkit/tasks/amc/gated.py:71 (__init__): could not convert string to float: 'x' "
-                      "(as break-even-list); found by the fuzzer, not yet assigned",
-    "file-name-too-long": "OSError at sdrkit/runtime/card.py:246 (load_card): [Errno 36] File name too long (a files "
-                          "entry of 100k characters); found by the fuzzer, not yet assigned (sdrkit/runtime)",
-}
+OPEN: dict[str, str] = {}      # case id -> signature; who fixes it, while the fix is not on main
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix

@@ -75,13 +75,7 @@ CASES = [
     ("annotations-100k", 0, lambda d: d.update({"annotations": [{"core:sample_start": i % 200, "core:sample_count": 1}
                                                                 for i in range(100_000)]})),
 ]
-OPEN: dict[str, str] = {      # case id -> signature; who fixes it, while the fix is not on main
-    "extensions-100k": "Hang: more than 2 s in jsonschema (sdrkit/capture/schema.py validate_sigmf): global "
-                       "core:extensions of 10k items (a 30 KB meta) takes 2 s, 100k far more; found by the long run, "
-                       "not yet assigned (sdrkit/capture)",
-    "captures-100k": "Hang: more than 2 s in jsonschema (sdrkit/capture/schema.py validate_sigmf): 100k captures "
-                     "segments; not yet assigned (sdrkit/capture)",
-}
+OPEN: dict[str, str] = {}      # case id -> signature; who fixes it, while the fix is not on main
 
 # the property tests tolerate the open defects' signatures (type and file): each has a strict
 # xfail case above, so the fix turns it into an XPASS, to be removed from OPEN with its fix
