@@ -382,12 +382,20 @@ class Subscriber:
         self._offset = 0
 
     def recv(self, timeout_ms: int | None = None) -> wire.Message | None:
-        """Next valid message, or None on timeout. Bad messages are counted and skipped."""
+        """Next valid message, or None when none arrived within ``timeout_ms`` (one deadline for the
+        whole call: rejected messages do not restart it). Bad messages are counted and skipped."""
+        import time as _time
+
         import zmq
 
+        deadline = None if timeout_ms is None else _time.monotonic() + timeout_ms / 1000
+        first = True
         while True:
-            if timeout_ms is not None and not self.sock.poll(timeout_ms):
-                return None
+            if deadline is not None:
+                left = deadline - _time.monotonic()
+                if (left <= 0 and not first) or not self.sock.poll(max(0, int(left * 1000))):
+                    return None
+            first = False
             frames = self.sock.recv_multipart(copy=False)
             if self.raw:
                 buf = frames[0].buffer
