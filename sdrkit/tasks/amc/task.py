@@ -203,3 +203,6 @@ class AmcTask(Task):
             self.refuse_options(options, allowed=("calibration",))
             return PrototypePredictor(card, options.calibration, threads=options.threads)
         return AmcPredictor(card, threshold=options.threshold, threads=options.threads)
+
+
+TASK = AmcTask

@@ -165,3 +165,6 @@ class BeamTask(Task):
                               f"for your front end first ('sdrkit calibrate beam --capture REC' or '--rig RIG "
                               f"--front-end NAME'), then pass --calibration FILE")
         return PrototypePredictor(card, options.calibration, threads=options.threads)
+
+
+TASK = BeamTask
