@@ -335,7 +335,54 @@ class StreamStats:
     lost_messages: int = 0
     lost_samples: int = 0
     restarts: int = 0
+    resyncs: int = 0          # index jumps or loss counts beyond ``max_gap_s``: re-anchored, not believed
     rejected: dict = field(default_factory=lambda: {"malformed": 0, "oversize": 0, "foreign": 0})
+    raw_like: int = 0         # rejected single-frame messages that look like bare complex64 (GNU Radio)
+    last_reject: str = ""     # why the latest message was rejected
+    last_resync: str = ""     # why the latest resync happened
+
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def snapshot(self) -> "StreamStats":
+        import dataclasses
+
+        return dataclasses.replace(self, rejected=dict(self.rejected))
+
+
+MAX_GAP_S = 30.0   # a loss the headers claim beyond this many seconds of samples is not believed
+
+
+def looks_raw_complex64(frames) -> bool:
+    """A single-frame message of whole, finite complex64 samples: what GNU Radio's ``zeromq.pub_sink``
+    (itemsize 8, no tags) and ``sdrkit stream --raw`` send."""
+    if len(frames) != 1:
+        return False
+    buf = frames[0].buffer if hasattr(frames[0], "buffer") else memoryview(frames[0])
+    if not len(buf) or len(buf) % 8 or (len(buf) >= 4 and bytes(buf[:4]) == wire.MAGIC):
+        return False
+    head = np.frombuffer(buf, np.float32, count=min(len(buf) // 4, 2048))
+    return bool(np.isfinite(head).all())
+
+
+def describe_rejected(stats: "StreamStats", endpoint: str, since: "StreamStats | None" = None) -> str:
+    """What a subscriber saw that it rejected (since ``since``) and how to accept it; "" when nothing."""
+    base = since.rejected if since is not None else {}
+    counts = {k: v - base.get(k, 0) for k, v in stats.rejected.items()}
+    total = sum(counts.values())
+    if not total:
+        return ""
+    raw_like = stats.raw_like - (since.raw_like if since is not None else 0)
+    seen = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    text = f"{total} message(s) arrived but none was an sdrkit stream message ({seen}; last: {stats.last_reject})"
+    if raw_like:
+        ep = endpoint.split("?", 1)[0]
+        text += (f"; {raw_like} looked like bare complex64 samples (GNU Radio zeromq.pub_sink, itemsize 8, or "
+                 f"'sdrkit stream --raw'): accept them with zmq:{ep}?raw=1&rate=RATE&freq=HZ (e.g. "
+                 f"--subscribe '{ep}?raw=1&rate=1e6'), giving the flowgraph's sample rate and center frequency")
+    elif counts.get("foreign"):
+        text += "; another sdrkit stream is published there: pass its name with ?stream=NAME"
+    return text
 
 
 class Subscriber:
@@ -352,7 +399,7 @@ class Subscriber:
     def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "sub", raw: bool = False,
                  raw_rate: float = 1e6, raw_freq: float = 0.0, hwm: int = 64, max_samples: int = wire.MAX_SAMPLES,
                  curve_keys: str | None = None, server_key: str | None = None, bind: bool = False,
-                 allow_remote: bool = False):
+                 allow_remote: bool = False, max_gap_s: float = MAX_GAP_S):
         import zmq
 
         if pattern not in ("sub", "pull"):
@@ -373,6 +420,7 @@ class Subscriber:
         self.raw, self.raw_rate, self.raw_freq = raw, raw_rate, raw_freq
         self.expect = wire.stream_id(stream)
         self.max_samples = max_samples
+        self.max_gap_s = max_gap_s
         self.stats = StreamStats()
         self._session = None
         self._next_seq = 0
@@ -380,6 +428,7 @@ class Subscriber:
         self._last_t = None
         self._last_n = 0
         self._offset = 0
+        self._jump = None             # (session, seq, first) a message must have to confirm a jump
 
     def recv(self, timeout_ms: int | None = None) -> wire.Message | None:
         """Next valid message, or None when none arrived within ``timeout_ms`` (one deadline for the
@@ -401,6 +450,8 @@ class Subscriber:
                 buf = frames[0].buffer
                 if len(frames) != 1 or len(buf) % 8:
                     self.stats.rejected["malformed"] += 1
+                    self.stats.last_reject = (f"{len(frames)} frames of {[len(f.buffer) for f in frames]} bytes, "
+                                              f"not one frame of whole complex64 samples")
                     continue
                 x = np.frombuffer(buf, np.complex64)
                 h = wire.Header(self.expect, 0, self._next_seq, self._next_index, len(x), self.raw_rate, self.raw_freq)
@@ -413,16 +464,25 @@ class Subscriber:
                 m = wire.decode(frames, self.expect, self.max_samples)
             except StreamError as exc:
                 self.stats.rejected[getattr(exc, "reason", "malformed")] += 1
+                self.stats.last_reject = str(exc)
+                if looks_raw_complex64(frames):
+                    self.stats.raw_like += 1
                 continue
             h = m.header
+            limit = int(self.max_gap_s * h.rate)            # rate <= wire.MAX_RATE: finite
+            if h.lost > limit:                              # a loss count no radio reports: not believed
+                self._resync(m, f"lost {h.lost}")
+                h.lost = 0
             if self._session is None:                       # first message: adopt the stream's indices
                 self._session, self._offset = h.session, 0
                 lost_here = h.lost
             elif h.session != self._session:                # the publisher restarted
                 self.stats.restarts += 1
                 m.tags["restart"] = True
-                dt = ((h.t_ns - self._last_t) & 0xFFFFFFFF) * 1024e-9 if self._last_t is not None else 0.0
-                lost_here = h.lost + max(0, int(dt * h.rate) - self._last_n)   # estimated from its clock
+                lost_here = h.lost + self._clock_gap(h)     # estimated from its clock
+                if lost_here > limit:
+                    self._resync(m, f"restart gap {lost_here}")
+                    lost_here = limit
                 self._session = h.session
                 self._offset = self._next_index + lost_here - h.first
             else:
@@ -430,10 +490,28 @@ class Subscriber:
                     # one session never goes back (neither PUB/SUB nor PUSH/PULL reorders): a replayed or
                     # forged message, which would hand out a backwards or negative absolute index
                     self.stats.rejected["malformed"] += 1
+                    self.stats.last_reject = (f"message seq {h.seq}, first {h.first} goes back in its session "
+                                              f"(expected seq >= {self._next_seq}): replayed or forged")
                     continue
-                if h.seq > self._next_seq:
-                    self.stats.lost_messages += h.seq - self._next_seq
-                lost_here = max(0, h.first + self._offset - self._next_index)  # includes radio drops
+                lost_here = h.first + self._offset - self._next_index      # includes radio drops
+                seq_gap = h.seq - self._next_seq
+                if lost_here > limit or seq_gap > limit // max(h.n, 1) + 1:
+                    # more than max_gap_s of samples (or of messages) skipped within one session: no radio
+                    # drops that much without a restart. Refused as foreign, unless the next message
+                    # carries on from it (a real jump): then re-anchored, its gap taken from the clock
+                    if self._jump != (h.session, h.seq, h.first):
+                        self._jump = (h.session, h.seq + 1, h.first + h.n)
+                        self.stats.rejected["foreign"] += 1
+                        self.stats.last_reject = (f"message seq {h.seq} skips {seq_gap} messages and {lost_here} "
+                                                  f"samples (more than {self.max_gap_s:g} s at {h.rate:g} "
+                                                  f"samples/s) within its session: not believed")
+                        continue
+                    self._resync(m, f"index jump {lost_here}")
+                    lost_here, seq_gap = min(self._clock_gap(h), limit), 0
+                    self._offset = self._next_index + lost_here - h.first
+                self._jump = None
+                if seq_gap:
+                    self.stats.lost_messages += seq_gap
             h.first += self._offset
             h.lost = lost_here
             if lost_here:
@@ -445,6 +523,19 @@ class Subscriber:
             self.stats.messages += 1
             self.stats.samples += h.n
             return m
+
+    def _clock_gap(self, h: wire.Header) -> int:
+        """Samples the publisher's clock says went by between the last block's end and this one."""
+        if self._last_t is None:
+            return 0
+        dt = ((h.t_ns - self._last_t) & 0xFFFFFFFF) * 1024e-9      # < 4400 s: finite at any bounded rate
+        return max(0, int(dt * h.rate) - self._last_n)
+
+    def _resync(self, m: wire.Message, what: str) -> None:
+        self.stats.resyncs += 1
+        m.tags["resync"] = True
+        self.stats.last_resync = (f"{what} samples exceeds {self.max_gap_s:g} s at {m.header.rate:g} samples/s: "
+                                  f"re-anchored, counted as a resync, its gap taken from the publisher's clock")
 
     def close(self) -> None:
         self.sock.close()
