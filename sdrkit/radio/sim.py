@@ -78,6 +78,9 @@ loopback_cfo       TX->RX carrier offset, Hz (default 0); alias ``cfo``
 loopback_delay     TX->RX delay, samples (default 0); alias ``delay``
 loopback_taps      multipath taps ``a+bj;c+dj;...`` (default: one unit tap); alias ``taps``
 loopback           (keyword only) a :class:`LoopbackChannel`
+scenario           a scenario file (:mod:`sdrkit.dsp.scenario`): per rx() block SNR (as received),
+                   fading depth and in-block delay, applied after the recording and the loopback
+                   are summed; its faults join ``faults`` (``sdrkit generate kpi --scenario``)
 profile            firmware profile to validate settings against (e.g. pluto-ad9363)
 rx_enabled_channels
                    comma list of channel indices, e.g. ``0,2`` (default: all channels of
@@ -268,7 +271,7 @@ class SimRadio(Radio):
     def __init__(self, recording=None, config: RadioConfig | None = None, *, loop: bool = True,
                  realtime: bool = False, front_end=None, seed: int = 0, faults=(),
                  loopback: LoopbackChannel | None = None, profile=None, rx_buffering=None,
-                 max_lag_blocks: int | None = None):
+                 max_lag_blocks: int | None = None, scenario=None):
         from sdrkit.profiles import Profile, load_profile
         from sdrkit.radio.frontends import FrontEnd, get_front_end
 
@@ -300,6 +303,12 @@ class SimRadio(Radio):
                 raise ConfigError(f"sim: {exc}, e.g. rx_buffering=0.1") from None
         if isinstance(faults, str):
             faults = [f for f in faults.split(",") if f.strip()]
+        self.scenario = None
+        if scenario is not None:
+            from sdrkit.dsp.scenario import Scenario, load_scenario
+
+            self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+            faults = list(faults) + list(self.scenario.faults)
         faults = sorted((Fault.parse(f) for f in faults), key=lambda f: f.block)
         self.recording = None
         self._data = None
@@ -339,6 +348,7 @@ class SimRadio(Radio):
         self.loopback_channel = loopback or LoopbackChannel()
         self._buffering: RxBuffering | None = rx_buffering   # None: the profile's, found when first needed
         self._rng = np.random.default_rng([self.seed, 1])
+        self._scenario_rng = np.random.default_rng([self.seed, 7])
         self._src = self._data        # what the fast path replays: the recording or its conversion
         self._src_rate = self.rec_fs  # sample rate of _src, samples/s
         self._pos = 0                 # next sample of _src (or of the recording) to read
@@ -367,7 +377,7 @@ class SimRadio(Radio):
                  "rx_enabled_channels": tuple}
     _ALIASES = {"snr": "loopback_snr", "cfo": "loopback_cfo", "delay": "loopback_delay", "taps": "loopback_taps"}
     _OPTIONS = {"loop", "realtime", "front_end", "seed", "faults", "loopback", "loopback_snr", "loopback_cfo",
-                "loopback_delay", "loopback_taps", "profile", "rx_buffering", "max_lag_blocks"}
+                "loopback_delay", "loopback_taps", "profile", "rx_buffering", "max_lag_blocks", "scenario"}
 
     @classmethod
     def from_uri(cls, rest: str, config: RadioConfig | None = None, **options) -> "SimRadio":
@@ -432,7 +442,8 @@ class SimRadio(Radio):
                     front_end=opts.get("front_end") or None, seed=num("seed", int, default=0),
                     faults=opts.get("faults", ()), loopback=chan, profile=opts.get("profile") or None,
                     rx_buffering=opts["rx_buffering"] if isinstance(opts.get("rx_buffering"), RxBuffering)
-                    else num("rx_buffering"), max_lag_blocks=num("max_lag_blocks", int))
+                    else num("rx_buffering"), max_lag_blocks=num("max_lag_blocks", int),
+                    scenario=opts.get("scenario") or None)
         def channels(name):
             v = opts[name]
             if isinstance(v, (list, tuple)):
@@ -643,6 +654,8 @@ class SimRadio(Radio):
         elif x is None:
             x = _complex_noise(self._rng, nch, n)
             x *= _NOISE_FLOOR
+        if self.scenario is not None:
+            x = self.scenario.apply(x, self._block, self._scenario_rng)
         if cfg.gain_control_mode == "manual":
             if self._gain != 1:
                 x *= self._gain
