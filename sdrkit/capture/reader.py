@@ -38,6 +38,23 @@ def recording_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return base.with_name(base.name + ".sigmf-meta"), base.with_name(base.name + ".sigmf-data")
 
 
+def _similar(meta_path: Path) -> str:
+    """``"; did you mean 'captures/demo_mixed.sigmf-meta'?"`` for recordings next to ``meta_path``
+    whose names are close to it (``""`` when none is)."""
+    import difflib
+
+    parent = meta_path.parent
+    try:
+        names = [p.name for p in parent.iterdir() if p.name.endswith(".sigmf-meta")] if parent.is_dir() else []
+    except OSError:
+        return ""
+    stems = [n[: -len(".sigmf-meta")] for n in names]
+    close = difflib.get_close_matches(meta_path.name[: -len(".sigmf-meta")], stems, n=2, cutoff=0.7)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(str(parent / (c + ".sigmf-meta"))) for c in close) + "?"
+
+
 class Recording:
     """A SigMF recording opened for reading (use :func:`open_recording`).
 
@@ -57,8 +74,8 @@ class Recording:
         self.meta_path, self.data_path = recording_paths(path)
         where = f"{self.meta_path}: "
         if not self.meta_path.exists():
-            raise CaptureError(f"{where}metadata file not found; pass the path of an existing .sigmf-meta "
-                               f"(sdrkit synth or sdrkit capture make one)")
+            raise CaptureError(f"{where}metadata file not found{_similar(self.meta_path)}; pass the path of an "
+                               f"existing .sigmf-meta (sdrkit synth or sdrkit capture make one)")
         meta = load_json(self.meta_path, error=CaptureError, where=f"{where}SigMF metadata", max_bytes=META_MAX_BYTES,
                          fix="the file is corrupt or not SigMF; re-record or restore it")
         self._validate(meta, where)

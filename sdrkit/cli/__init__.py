@@ -27,11 +27,47 @@ VERB_MODULES = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors say "did you mean" for a mistyped option or verb."""
+
+    argv: list[str] = []
+
+    def error(self, message):
+        import re
+
+        from sdrkit.cli._common import did_you_mean
+
+        hint = ""
+        m = re.search(r"unrecognized arguments: (.*)", message)
+        if m:
+            known = _option_strings(self, self.argv)
+            for word in m.group(1).split():
+                if word.startswith("-"):
+                    hint += did_you_mean(word.partition("=")[0], known)
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            hint += did_you_mean(m.group(1), re.findall(r"'([^']*)'", m.group(2)))
+        super().error(message + hint)
+
+
+def _option_strings(parser, argv) -> list[str]:
+    """The option strings of the (sub)parser ``argv`` selects, and of the ones above it."""
+    found = list(parser._option_string_actions)
+    p = parser
+    for word in argv:
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or word not in subs[0].choices:
+            continue
+        p = subs[0].choices[word]
+        found += list(p._option_string_actions)
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every verb module that is present."""
     from sdrkit import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sdrkit",
         description="Hardware-in-the-loop SDR toolkit: radios -> I/Q -> models -> decisions.",
     )
@@ -62,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     argv = _task_flag_to_positional(argv, task_verbs())
+    Parser.argv = argv
     args = parser.parse_args(argv)
     args.command_line = "sdrkit " + " ".join(shlex.quote(a) for a in argv)
     if not getattr(args, "func", None):

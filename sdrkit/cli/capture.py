@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 
-from sdrkit.cli._common import add_radio_options, open_radio_from_args
+from sdrkit.cli._common import add_radio_options, open_radio_from_args, replay_mode
 from sdrkit.errors import ConfigError
 
 
@@ -57,6 +57,10 @@ def run(args) -> int:
         args.radio = f"zmq:{args.subscribe}"
     if not (math.isfinite(args.duration) and args.duration > 0):
         raise ConfigError(f"--duration {args.duration} must be a finite number of seconds > 0")
+    if args.radio.startswith("sim:"):
+        import sys
+
+        print(replay_mode(args.radio), file=sys.stderr)
     with open_radio_from_args(args) as radio:
         cfg = radio.config
         total = samples_for(args.duration, cfg.sample_rate)

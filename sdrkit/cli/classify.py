@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdrkit.cli._common import add_radio_options
+from sdrkit.cli._common import add_radio_options, radio_settings, replay_defaults, resolve_bundled, split_settings
 
 
 def register(sub) -> None:
@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--allow-remote", action="store_true", help="allow --publish on a wildcard address")
     p.add_argument("--out", default="out/classify", help="folder for the confusion matrix PNG")
     p.add_argument("--record", metavar="PATH", help="also record the stream to SigMF, predictions as annotations")
+    p.add_argument("--fast", action="store_true",
+                   help="a sim: radio as fast as possible (default: real time, ?realtime=1)")
+    p.add_argument("--loop", action="store_true", help="a sim: radio loops its recording (default: one-shot, ?loop=0)")
     p.set_defaults(func=run)
 
 
@@ -52,11 +55,10 @@ def run(args) -> int:
         raise ConfigError(f"--batch {args.batch} must be >= 1 frame per model call")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out} is a file; it must be a folder (for confusion.png)")
-    settings = {name: getattr(args, arg) for arg, name in (
-        ("rx_lo", "rx_lo"), ("sample_rate", "sample_rate"), ("rx_rf_bandwidth", "rx_rf_bandwidth"),
-        ("gain", "rx_hardwaregain"), ("gain_mode", "gain_control_mode"), ("buffer_size", "rx_buffer_size"))
-        if getattr(args, arg, None) is not None}
-    return live(args.radio or f"zmq:{args.subscribe}", args.model, seconds=args.seconds, frames=args.frames,
+    uri, settings = split_settings(args.radio or f"zmq:{args.subscribe}")
+    settings.update(radio_settings(args))
+    uri = replay_defaults(uri, loop=args.loop, fast=args.fast)
+    return live(uri, args.model, seconds=args.seconds, frames=args.frames,
                 settings=settings,
                 batch=args.batch, threshold=args.threshold, calibration=args.calibration, task=args.task,
                 jsonl=args.jsonl, out_dir=args.out, record=args.record, publish=args.publish,
@@ -79,7 +81,6 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     from sdrkit.dsp.framing import Framer
     from sdrkit.errors import ConfigError
     from sdrkit.radio import open_radio
-    from sdrkit.resources import resolve
     from sdrkit.runtime import check_stream, load_card
     from sdrkit.runtime.predict import PredictorOptions
     from sdrkit.sinks import JsonlSink, ScoreSink, SigMFSink, TerminalView, ZmqSink
@@ -87,7 +88,7 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     from sdrkit.stream.pipeline import Pipeline
     from sdrkit.tasks import get_task
 
-    card = load_card(resolve("models", card_path))
+    card = load_card(resolve_bundled("models", card_path))
     if task and task != card.task:
         raise ConfigError(f"--task {task} but the card {card.path} is a {card.task!r} model; drop --task or pass a "
                           f"{task} card")

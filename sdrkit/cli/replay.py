@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sdrkit.cli._common import add_radio_options, open_radio_from_args
+from sdrkit.cli._common import add_radio_options, open_radio_from_args, replay_defaults, with_option  # noqa: F401
 from sdrkit.sinks.terminal import StatusLine
 
 
@@ -15,15 +15,10 @@ def register(sub) -> None:
     p.add_argument("--blocks", type=int, help="stop after this many blocks (default: until the end or Ctrl-C)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--realtime", action="store_true",
-                   help="pace a sim: radio at its sample rate (real radios always stream in real time)")
+                   help="pace a sim: radio at its sample rate (the default; real radios always stream in real time)")
+    p.add_argument("--fast", action="store_true", help="a sim: radio as fast as possible (not paced; realtime=0)")
+    p.add_argument("--loop", action="store_true", help="a sim: radio replays its recording forever (default one-shot)")
     p.set_defaults(func=run)
-
-
-def with_option(uri: str, key: str, value: str) -> str:
-    """``uri`` with ``key=value`` appended to its query (replacing an earlier one)."""
-    base, _, query = uri.partition("?")
-    parts = [q for q in query.split("&") if q and q.partition("=")[0] != key]
-    return f"{base}?{'&'.join(parts + [f'{key}={value}'])}"
 
 
 def run(args) -> int:
@@ -31,12 +26,15 @@ def run(args) -> int:
 
     from sdrkit.errors import RadioTimeout
 
-    if args.realtime:
-        if args.radio.startswith("sim:"):
-            args.radio = with_option(args.radio, "realtime", "1")
-        else:
-            print(f"note: --realtime only paces sim: radios; {args.radio.partition(':')[0]}: radios always "
-                  f"stream in real time", file=sys.stderr)
+    from sdrkit.errors import ConfigError
+
+    if args.realtime and args.fast:
+        raise ConfigError("give --realtime or --fast, not both")
+    if args.radio.startswith("sim:"):
+        args.radio = replay_defaults(args.radio, loop=args.loop, fast=args.fast, realtime=args.realtime)
+    elif args.realtime or args.fast or args.loop:
+        print(f"note: --realtime/--fast/--loop only apply to sim: radios; {args.radio.partition(':')[0]}: radios "
+              f"always stream in real time", file=sys.stderr)
     status = StatusLine()
     n = blocks = gaps = timeouts = 0
     with open_radio_from_args(args) as radio:

@@ -13,9 +13,10 @@ def register(sub) -> None:
 
 
 def run_check(args) -> int:
+    from sdrkit.cli._common import resolve_bundled
     from sdrkit.rigs import check_rig, load_rig
 
-    rig = load_rig(args.rig)
+    rig = load_rig(resolve_bundled("rigs", args.rig))
     print(f"rig {rig.name} ({rig.path}): {rig.description}")
     for l in rig.links:
         extra = ", ".join(f"{k}={v}" for k, v in l.params.items())

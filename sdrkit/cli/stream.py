@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from sdrkit.cli._common import add_radio_options, open_radio_from_args
+from sdrkit.cli._common import add_radio_options, open_radio_from_args, replay_mode
 from sdrkit.sinks.terminal import StatusLine
 
 
@@ -53,6 +53,10 @@ def run(args) -> int:
         raise ConfigError(f"--blocks {args.blocks} must be >= 1 (or leave it out to publish until interrupted)")
     if not args.radio:
         raise ConfigError("--radio URI is required (e.g. --radio sim:captures/demo_mixed.sigmf-meta?realtime=1)")
+    if args.radio.startswith("sim:"):
+        import sys
+
+        print(replay_mode(args.radio), file=sys.stderr)
     status = StatusLine()
     with open_radio_from_args(args) as radio, \
             Publisher(args.publish, stream=args.stream_name, pattern=args.pattern, raw=args.raw,
