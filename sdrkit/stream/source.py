@@ -6,7 +6,8 @@ every message lost on the way (sequence gaps, publisher restarts) and every drop
 radio reported as a gap, exactly like a radio overflow.
 
 Options: ``stream`` (name, default iq), ``pattern`` (sub|pull), ``raw=1`` with ``rate``/``freq``
-for bare complex64 streams (GNU Radio), ``timeout`` (s, default 5, at most 86400), ``curve_keys`` (folder), ``hwm`` (receive high-water mark in messages,
+for bare complex64 streams (GNU Radio; a subscriber that receives only such messages times out
+saying so, with the option to add), ``timeout`` (s, default 5, at most 86400), ``curve_keys`` (folder), ``hwm`` (receive high-water mark in messages,
 default 256: with 16384-sample blocks at 20 MS/s that is 0.2 s of slack before a PUB/SUB subscriber
 starts losing whole messages).
 """
@@ -49,7 +50,7 @@ class ZmqSource(Radio):
     def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "sub", raw: bool = False,
                  rate: float = 1e6, freq: float = 0.0, timeout: float = 5.0, curve_keys: str | None = None,
                  hwm: int = 256):
-        from sdrkit.stream.endpoints import Subscriber
+        from sdrkit.stream.endpoints import Subscriber, describe_rejected
 
         self.sub = Subscriber(endpoint, stream=stream, pattern=pattern, raw=raw, raw_rate=rate, raw_freq=freq,
                               curve_keys=curve_keys, hwm=hwm)
@@ -57,7 +58,11 @@ class ZmqSource(Radio):
         self.hw_description = f"sdrkit stream {stream!r} from {endpoint}"
         first = self.sub.recv(self.timeout_ms)       # learn the stream's rate and frequency
         if first is None:
+            seen = describe_rejected(self.sub.stats, endpoint)
             self.sub.close()
+            if seen:
+                raise RadioTimeout(f"no sdrkit message for stream {stream!r} on {endpoint} within {timeout:g} s: "
+                                   f"{seen}")
             raise RadioTimeout(f"no message on {endpoint} (stream {stream!r}) within {timeout:g} s; is "
                                f"'sdrkit stream --publish {endpoint}' running?")
         self._pending = first
@@ -95,11 +100,16 @@ class ZmqSource(Radio):
         from sdrkit.radio.base import RxBlock
 
         self._ensure_open()
+        from sdrkit.stream.endpoints import describe_rejected
+
         m, self._pending = self._pending, None
         if m is None:
+            before = self.sub.stats.snapshot()
             m = self.sub.recv(self.timeout_ms)
-        if m is None:
-            raise RadioTimeout(f"no message on {self.sub.endpoint} within {self.timeout_ms / 1000:g} s")
+            if m is None:
+                seen = describe_rejected(self.sub.stats, self.sub.endpoint, since=before)
+                raise RadioTimeout(f"no message on {self.sub.endpoint} within {self.timeout_ms / 1000:g} s"
+                                   + (f": {seen}" if seen else ""))
         h = m.header
         if h.lost:
             self._overflows += 1

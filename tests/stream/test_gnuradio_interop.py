@@ -7,6 +7,7 @@ Runs real GNU Radio flowgraphs under the system interpreter. Skips when GNU Radi
 import json
 import shutil
 import subprocess
+import sys
 import threading
 import time
 
@@ -107,6 +108,51 @@ def test_gnuradio_pub_sink_to_sdrkit_raw_subscriber():
         expect = (np.arange(k, k + len(x)) % 4096).astype(np.float32)
         assert np.array_equal(x.real, expect) and np.array_equal(x.imag, -expect)
         assert [b.start for b in blocks] == list(np.cumsum([0] + [len(b) for b in blocks[:-1]]))
+    finally:
+        gr.terminate()
+        gr.wait(10)
+
+
+def test_gnuradio_pub_sink_without_raw_times_out_saying_how_to_accept_it():
+    """GNU Radio's bare complex64 messages, subscribed as an sdrkit stream: not a silent hang, but a
+    timeout naming what arrived and the URI that accepts it (issue 20)."""
+    from sdrkit.errors import RadioTimeout
+
+    ep = _free_ep()
+    gr = subprocess.Popen([SYS_PY, "-c", GR_SOURCE, ep, "4096", "8"])
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(RadioTimeout) as err:
+            open_radio(f"zmq:{ep}?timeout=3")
+        assert time.monotonic() - t0 < 8
+        msg = str(err.value)
+        assert "looked like bare complex64" in msg and "GNU Radio zeromq.pub_sink" in msg, msg
+        assert f"zmq:{ep}?raw=1&rate=RATE&freq=HZ" in msg
+        # what the message says to do works
+        with open_radio(f"zmq:{ep}?raw=1&rate=1e6&freq=100e6&timeout=10") as r:
+            b = r.rx()
+            assert r.sample_rate == 1e6 and r.rx_lo == 100e6 and len(b.samples) > 0
+    finally:
+        gr.terminate()
+        gr.wait(10)
+
+
+def test_sdrkit_capture_records_a_gnuradio_pub_sink_with_raw_and_rate(tmp_path):
+    from sdrkit.capture import open_recording
+
+    ep = _free_ep()
+    gr = subprocess.Popen([SYS_PY, "-c", GR_SOURCE, ep, "4096", "8"])
+    try:
+        out = tmp_path / "gr"
+        r = subprocess.run([sys.executable, "-m", "sdrkit", "capture", "--subscribe", f"{ep}?raw=1&rate=1e6&freq=100e6&timeout=10",
+                            "--duration", "0.05", "--out", str(out)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        rec = open_recording(out)
+        assert rec.num_samples == 50_000 and rec.sample_rate == 1e6 and rec.center_frequency == 100e6
+        x = rec.read()
+        k = int(round(x[0].real))
+        expect = (np.arange(k, k + len(x)) % 4096).astype(np.float32)
+        assert np.array_equal(x.real, expect) and np.array_equal(x.imag, -expect)
     finally:
         gr.terminate()
         gr.wait(10)
