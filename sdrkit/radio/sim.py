@@ -24,6 +24,12 @@ remains. ``tx_destroy_buffer()`` stops TX. A ``tx_lo`` different from ``rx_lo`` 
 loopback by ``tx_lo - rx_lo`` (outside ``+- sample_rate/2`` it is not received at all);
 ``tx_hardwaregain`` changes after ``tx()`` scale the signal (not the channel noise).
 
+MIMO loopback: ``tx()`` also takes a ``(T, n)`` array, one row per TX channel (a 2R2T Pluto or a
+B210 sends both at once). RX channel ``i`` then hears ``sum_j C[i, j] * chan(u_j)``: every TX row
+runs through the same taps, delay and CFO (one cable bundle, one LO), is mixed by the coupling
+matrix ``C`` (``loopback_coupling``; default the identity) and gets independent AWGN per RX
+channel at ``snr_db`` relative to the mean received TX power per RX channel.
+
 Stream clock: the loopback channel, the front end's CFO and realtime pacing all run on
 the absolute stream index (delivered + lost samples), so gaps keep the right phases.
 
@@ -77,6 +83,10 @@ loopback_snr       TX->RX channel SNR, dB (default 30); alias ``snr``
 loopback_cfo       TX->RX carrier offset, Hz (default 0); alias ``cfo``
 loopback_delay     TX->RX delay, samples (default 0); alias ``delay``
 loopback_taps      multipath taps ``a+bj;c+dj;...`` (default: one unit tap); alias ``taps``
+loopback_coupling  multi-channel TX (``tx()`` of a ``(channels, n)`` array): the RX-by-TX coupling
+                   matrix, a number ``c`` (1 on the diagonal, ``c`` elsewhere: ``0.3`` is the 2x2
+                   interference channel of the MIMO task) or rows ``a,b;c,d`` (complex allowed);
+                   default: the identity (TX channel j cabled to RX channel j); alias ``coupling``
 loopback           (keyword only) a :class:`LoopbackChannel`
 scenario           a scenario file (:mod:`sdrkit.dsp.scenario`): per rx() block SNR (as received),
                    fading depth and in-block delay, applied after the recording and the loopback
@@ -156,6 +166,9 @@ class LoopbackChannel:
     cfo_hz: float = 0.0
     delay: int = 0
     taps: tuple[complex, ...] = (1 + 0j,)
+    #: multi-channel TX only: RX x TX coupling, a number (1 on the diagonal, it elsewhere), a
+    #: matrix as rows, or None (the identity)
+    coupling: object = None
 
     def __post_init__(self):
         if int(self.delay) != self.delay or self.delay < 0:
@@ -164,6 +177,32 @@ class LoopbackChannel:
             raise ConfigError("loopback taps are empty; give at least one tap, e.g. (1,)")
         object.__setattr__(self, "delay", int(self.delay))
         object.__setattr__(self, "taps", tuple(complex(t) for t in self.taps))
+        c = self.coupling
+        if c is not None and not isinstance(c, (int, float, complex)):
+            try:
+                rows = tuple(tuple(complex(v) for v in row) for row in c)
+            except (TypeError, ValueError):
+                raise ConfigError(f"loopback coupling={c!r} must be a number or a matrix (rows of numbers)") from None
+            if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
+                raise ConfigError(f"loopback coupling={c!r}: the rows must be non-empty and of equal length")
+            object.__setattr__(self, "coupling", rows)
+
+    def coupling_matrix(self, n_rx: int, n_tx: int) -> np.ndarray:
+        """The ``(n_rx, n_tx)`` coupling of a multi-channel TX.
+
+        Raises:
+            ConfigError: a matrix coupling of another size.
+        """
+        c = self.coupling
+        if c is None or isinstance(c, (int, float, complex)):
+            m = np.full((n_rx, n_tx), 0 if c is None else complex(c), np.complex64)
+            m[np.arange(min(n_rx, n_tx)), np.arange(min(n_rx, n_tx))] = 1
+            return m
+        m = np.asarray(c, np.complex64)
+        if m.shape != (n_rx, n_tx):
+            raise ConfigError(f"loopback coupling is {m.shape[0]}x{m.shape[1]} but the radio has {n_rx} RX and "
+                              f"{n_tx} TX channel(s); give an {n_rx}x{n_tx} matrix or a number")
+        return m
 
 
 Channel = LoopbackChannel   # short alias: SimRadio(..., loopback=Channel(snr_db=20))
@@ -179,12 +218,19 @@ class _Loopback:
     """
 
     def __init__(self, wave: np.ndarray, cyclic: bool, chan: LoopbackChannel, rng: np.random.Generator,
-                 tx_gain_db: float):
+                 tx_gain_db: float, n_rx: int | None = None):
         self.wave, self.cyclic, self.chan, self.rng = wave, cyclic, chan, rng
         self.taps = np.asarray(chan.taps, np.complex64)
         self.pos = 0
         self.tx_gain_db = tx_gain_db
-        rx_power = float(np.mean(np.abs(wave) ** 2)) * float(np.sum(np.abs(self.taps) ** 2))
+        self.mix = None   # (n_rx, n_tx) coupling of a multi-channel TX
+        if wave.ndim == 2:
+            self.mix = chan.coupling_matrix(int(n_rx or 1), wave.shape[0])
+            per_tx = np.mean(np.abs(wave) ** 2, axis=1)                  # (n_tx,)
+            per_rx = (np.abs(self.mix) ** 2) @ per_tx                    # independent TX rows
+            rx_power = float(np.mean(per_rx)) * float(np.sum(np.abs(self.taps) ** 2))
+        else:
+            rx_power = float(np.mean(np.abs(wave) ** 2)) * float(np.sum(np.abs(self.taps) ** 2))
         self.noise_std = np.float32(np.sqrt((rx_power or 1.0) / 10 ** (chan.snr_db / 10) / 2))
 
     def _input(self, a: int, b: int) -> np.ndarray:
@@ -199,9 +245,55 @@ class _Loopback:
             u[lo - a:hi - a] = self.wave[lo:hi]
         return u
 
+    def _input_rows(self, a: int, b: int) -> np.ndarray:
+        """``u[:, a:b]`` of a multi-channel TX buffer ``(n_tx, L)``."""
+        L = self.wave.shape[1]
+        u = np.zeros((self.wave.shape[0], b - a), np.complex64)
+        if self.cyclic:
+            lo = max(a, 0)
+            if b > lo:
+                u[:, lo - a:] = np.take(self.wave, np.arange(lo, b), axis=1, mode="wrap")
+            return u
+        lo, hi = max(a, 0), min(b, L)
+        if hi > lo:
+            u[:, lo - a:hi - a] = self.wave[:, lo:hi]
+        return u
+
+    def _next_rows(self, n: int, fs: float, offset_hz: float, tx_gain_db: float, channels: int) -> np.ndarray:
+        """Multi-channel TX: every TX row through the taps/delay/CFO, mixed by the coupling."""
+        k = self.pos
+        self.pos += n
+        m = len(self.taps)
+        cfo = self.chan.cfo_hz + offset_hz
+        if self.mix.shape[0] != channels:
+            raise ConfigError(f"the TX buffer was mixed for {self.mix.shape[0]} RX channel(s) but {channels} are "
+                              f"enabled now; call tx() again after changing rx_enabled_channels")
+        if abs(cfo) < fs / 2:
+            u = self._input_rows(k - self.chan.delay - (m - 1), k + n - self.chan.delay)
+            if m == 1 and self.taps[0] == 1:
+                s = u
+            else:
+                s = np.stack([np.convolve(r, self.taps, mode="valid") for r in u]).astype(np.complex64)
+            s = (self.mix @ s).astype(np.complex64)
+            if cfo:
+                ph = (2 * np.pi * cfo / fs * (k + np.arange(n, dtype=np.float64))) % (2 * np.pi)
+                s = s * np.exp(1j * ph).astype(np.complex64)
+            if tx_gain_db != self.tx_gain_db:
+                s = s * np.float32(10 ** ((tx_gain_db - self.tx_gain_db) / 20))
+        else:
+            s = np.zeros((channels, n), np.complex64)
+        noise = _complex_noise(self.rng, channels, n)
+        noise *= self.noise_std
+        noise += s
+        return noise
+
     def next(self, n: int, fs: float, offset_hz: float, tx_gain_db: float, channels: int = 1) -> np.ndarray:
         """The next ``n`` received samples on each of ``channels`` RX channels, shape ``(channels, n)``:
-        the same channel output on every channel plus independent channel noise per channel."""
+        the same channel output on every channel plus independent channel noise per channel
+        (a multi-channel TX buffer: each RX channel hears its row of the coupling, see the module
+        docstring)."""
+        if self.mix is not None:
+            return self._next_rows(n, fs, offset_hz, tx_gain_db, channels)
         k = self.pos
         self.pos += n
         m = len(self.taps)
@@ -375,9 +467,11 @@ class SimRadio(Radio):
     _SETTINGS = {"rx_lo": float, "sample_rate": float, "rx_rf_bandwidth": float, "rx_hardwaregain": float,
                  "gain_control_mode": str, "rx_buffer_size": int, "tx_lo": float, "tx_hardwaregain": float,
                  "rx_enabled_channels": tuple}
-    _ALIASES = {"snr": "loopback_snr", "cfo": "loopback_cfo", "delay": "loopback_delay", "taps": "loopback_taps"}
+    _ALIASES = {"snr": "loopback_snr", "cfo": "loopback_cfo", "delay": "loopback_delay", "taps": "loopback_taps",
+                "coupling": "loopback_coupling"}
     _OPTIONS = {"loop", "realtime", "front_end", "seed", "faults", "loopback", "loopback_snr", "loopback_cfo",
-                "loopback_delay", "loopback_taps", "profile", "rx_buffering", "max_lag_blocks", "scenario"}
+                "loopback_delay", "loopback_taps", "loopback_coupling", "profile", "rx_buffering", "max_lag_blocks",
+                "scenario"}
 
     @classmethod
     def from_uri(cls, rest: str, config: RadioConfig | None = None, **options) -> "SimRadio":
@@ -425,7 +519,8 @@ class SimRadio(Radio):
                 raise ConfigError(f"sim: option {name}={opts[name]!r} is not {what}") from None
 
         chan = opts.get("loopback")
-        if any(k in opts for k in ("loopback_snr", "loopback_cfo", "loopback_delay", "loopback_taps")):
+        if any(k in opts for k in ("loopback_snr", "loopback_cfo", "loopback_delay", "loopback_taps",
+                                   "loopback_coupling")):
             base = chan or LoopbackChannel()
             taps = opts.get("loopback_taps", base.taps)
             if isinstance(taps, str):
@@ -434,9 +529,21 @@ class SimRadio(Radio):
                 except ValueError:
                     raise ConfigError(f"sim: loopback_taps={taps!r} must be complex numbers separated by ';', "
                                       f"e.g. 1;0.3+0.2j") from None
+            coupling = opts.get("loopback_coupling", base.coupling)
+            if isinstance(coupling, str):
+                try:
+                    coupling = complex(coupling.replace(" ", "")) if ";" not in coupling and "," not in coupling \
+                        else tuple(tuple(complex(v.replace(" ", "")) for v in row.split(","))
+                                   for row in coupling.split(";") if row.strip())
+                    if isinstance(coupling, complex) and coupling.imag == 0:
+                        coupling = coupling.real
+                except ValueError:
+                    raise ConfigError(f"sim: loopback_coupling={coupling!r} must be a number (e.g. 0.3) or rows "
+                                      f"'a,b;c,d' of complex numbers, e.g. 1,0.3;0.3,1") from None
             chan = LoopbackChannel(snr_db=num("loopback_snr", default=base.snr_db),
                                    cfo_hz=num("loopback_cfo", default=base.cfo_hz),
-                                   delay=num("loopback_delay", int, default=base.delay), taps=tuple(taps))
+                                   delay=num("loopback_delay", int, default=base.delay), taps=tuple(taps),
+                                   coupling=coupling)
         recording = None if path in _NO_RECORDING else path
         radio = cls(recording, config, loop=flag("loop", True), realtime=flag("realtime", False),
                     front_end=opts.get("front_end") or None, seed=num("seed", int, default=0),
@@ -724,7 +831,24 @@ class SimRadio(Radio):
 
     def _tx(self, samples: np.ndarray, cyclic: bool) -> None:
         self._txl = _Loopback(samples.copy(), cyclic, self.loopback_channel, self._rng,
-                              self._config.tx_hardwaregain)
+                              self._config.tx_hardwaregain, self._config.num_channels)
+
+    def tx(self, samples, cyclic: bool = False) -> None:
+        """Transmit complex64 samples (|x| <= 1): ``(n,)`` on one TX channel, or ``(T, n)`` with one
+        row per TX channel (MIMO loopback through ``loopback_coupling``; see the module docstring).
+
+        Raises:
+            DeviceError: not a non-empty 1-D or 2-D array.
+        """
+        x = np.asarray(samples)
+        if x.ndim != 2:
+            return super().tx(samples, cyclic)
+        from sdrkit.errors import DeviceError
+
+        self._ensure_open()
+        if x.size == 0 or x.shape[0] > 64:
+            raise DeviceError(f"tx() of a (channels, n) array needs 1..64 non-empty rows, got shape {x.shape}")
+        self._tx(np.ascontiguousarray(x, dtype=np.complex64), bool(cyclic))
 
     def tx_destroy_buffer(self) -> None:
         """Stop transmitting (pyadi-iio's name)."""
