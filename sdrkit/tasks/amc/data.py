@@ -222,8 +222,15 @@ def make_split(n_frames: int, split: str, seed: int, spec: AmcDataSpec = AmcData
     sizes = [n_frames // parts + (1 if i < n_frames % parts else 0) for i in range(parts)]
     starts = np.cumsum([0] + sizes[:-1])
     jobs = [(seed, split, i, int(st), s, spec.to_dict(), chunk) for i, (st, s) in enumerate(zip(starts, sizes)) if s]
+    from tqdm import tqdm
+
+    bar = tqdm(total=n_frames, desc=f"dataset {split}", unit="frame", disable=None, leave=False)
     if workers == 1:
-        res = [_worker(j) for j in jobs]
+        res = []
+        for j in jobs:
+            res.append(_worker(j))
+            bar.update(j[4])
+        bar.close()
         return (np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res]),
                 np.concatenate([r[2] for r in res]))
     import multiprocessing as mp
@@ -239,7 +246,11 @@ def make_split(n_frames: int, split: str, seed: int, spec: AmcDataSpec = AmcData
     _SHARED[:] = [frames]
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
-            res = list(ex.map(_worker, jobs))
+            res = []
+            for j, r in zip(jobs, ex.map(_worker, jobs)):
+                res.append(r)
+                bar.update(j[4])
     finally:
+        bar.close()
         _SHARED.clear()
     return frames, np.concatenate([r[1] for r in res]), np.concatenate([r[2] for r in res])

@@ -91,7 +91,7 @@ def load_test_frames(card, data, per_snr: int | None, seed: int = 123) -> EvalFr
 
 def score(card, tf: EvalFrames) -> Scores:
     """Backbone logits and every exit head's probabilities on the test frames (onnxruntime)."""
-    from sdrkit.runtime import onnx_session
+    from sdrkit.runtime.session import card_session
     from sdrkit.tasks.amc.gated import softmax
     from sdrkit.tasks.amc.train import EXITS, VARIANT_NAMES
 
@@ -100,8 +100,8 @@ def score(card, tf: EvalFrames) -> Scores:
                                for i in range(0, len(tf.x), SCORE_BATCH)])
 
     T = card.thresholds["entropy"]
-    return Scores(backbone_logits=run(onnx_session(card.file("full"))),
-                  exit_probs={k: softmax(run(onnx_session(card.file(f"stem_e{k}")))) for k in EXITS},
+    return Scores(backbone_logits=run(card_session(card, "full")),
+                  exit_probs={k: softmax(run(card_session(card, f"stem_e{k}"))) for k in EXITS},
                   exit_thresholds={k: card.extra["variants"][VARIANT_NAMES[k]].get("threshold", T) for k in EXITS})
 
 
@@ -188,11 +188,11 @@ def measure_threshold_sweep(card, tf: EvalFrames, sc: Scores, max_frames: int = 
     Latency is timed on the first ``max_frames`` of them, sending only the frames that do not
     exit through ``rest``.
     """
-    from sdrkit.runtime import onnx_session
+    from sdrkit.runtime.session import card_session
     from sdrkit.tasks.amc.gated import entropy
 
     k = _deployed_exit(card)
-    stem, rest = onnx_session(card.file(f"stem_e{k}")), onnx_session(card.file(f"rest_e{k}"))
+    stem, rest = card_session(card, f"stem_e{k}"), card_session(card, f"rest_e{k}")
     pe = sc.exit_probs[k]
     h = entropy(pe)
     bb_ok = sc.backbone_logits.argmax(1) == tf.labels
@@ -237,10 +237,10 @@ def measure_ort_vs_torch(card, tf: EvalFrames, reps: int, frames: int = 64) -> t
     import torch
 
     from sdrkit.nn.amc import EarlyExitNet, Full
-    from sdrkit.runtime import onnx_session
+    from sdrkit.runtime.session import card_session
     from sdrkit.tasks.amc.train import EXITS
 
-    full = onnx_session(card.file("full"), threads=1)
+    full = card_session(card, "full", threads=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -277,17 +277,27 @@ def run_evaluation(cfg) -> int:
     tf = load_test_frames(card, cfg.data, 60 if cfg.quick else (cfg.max_per_snr or None))
     deployed, T = card.extra["deployed_variant"], card.thresholds["entropy"]
     print(f"AMC evaluation ({len(tf.labels)} test frames, deployed {deployed}, T={T:.3f}) -> {out}")
-    sc = score(card, tf)
+    from tqdm import tqdm
+
+    steps = (("score", None),
+             ("accuracy", lambda: measure_accuracy(card, tf, sc)),
+             ("latency", lambda: measure_latency(card, tf, 16 if cfg.quick else 48, 128 if cfg.quick else 512, reps)),
+             ("threshold sweep", lambda: measure_threshold_sweep(card, tf, sc)),
+             ("confusion", lambda: measure_confusion(card, tf, sc, out)),
+             ("onnxruntime vs torch", lambda: measure_ort_vs_torch(card, tf, reps)))
     res = {"model": card.path, "deployed_variant": deployed, "threshold": T, "snrs": tf.bins,
            "frames": int(len(tf.labels)), "test_sha256": tf.sha256, "command": cfg.command_line}
     targets = []
-    for figures, rows in (measure_accuracy(card, tf, sc),
-                          measure_latency(card, tf, 16 if cfg.quick else 48, 128 if cfg.quick else 512, reps),
-                          measure_threshold_sweep(card, tf, sc),
-                          measure_confusion(card, tf, sc, out),
-                          measure_ort_vs_torch(card, tf, reps)):
-        res.update(figures)
-        targets += rows
+    with tqdm(total=len(steps), desc="evaluate amc", unit="step", disable=None, leave=False) as bar:
+        for name, fn in steps:
+            bar.set_postfix_str(name)
+            if fn is None:
+                sc = score(card, tf)
+            else:
+                figures, rows = fn()
+                res.update(figures)
+                targets += rows
+            bar.update(1)
     write_report(out / "evaluation.json", "amc", targets, res, quick=cfg.quick)
     if cfg.update_card and not cfg.quick:
         metrics = dict(card.metrics)

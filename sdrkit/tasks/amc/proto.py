@@ -90,7 +90,7 @@ def evaluate_amc_proto(card, fewshot, front_end: str = "fe-d", snr_db: float = 2
     """
     from sdrkit.radio.frontends import get_front_end
     from sdrkit.runtime.calibration import Embedder
-    from sdrkit.runtime.session import onnx_session
+    from sdrkit.runtime.session import card_session
     from sdrkit.tasks.amc.data import AmcDataSpec, generate_frames
 
     from sdrkit.dsp.framing import to_model_input
@@ -103,7 +103,7 @@ def evaluate_amc_proto(card, fewshot, front_end: str = "fe-d", snr_db: float = 2
     x = np.stack([fe.apply(f, start_index=int(rng.integers(1 << 20)), fs=card.input.sample_rate, seed=i)
                   for i, f in enumerate(x)])
     emb = Embedder(card)(x)
-    sess = onnx_session(card.file("full"), threads=2)
+    sess = card_session(card, "full", threads=2)
     xx = to_model_input(x)
     logits = np.concatenate([sess.run(None, {"x": xx[i:i + 256]})[0] for i in range(0, len(xx), 256)])
     half = np.concatenate([np.flatnonzero(y == c)[per_class // 2:] for c in range(C)])

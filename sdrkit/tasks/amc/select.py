@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from sdrkit.runtime import load_card, onnx_session
+from sdrkit.runtime import load_card
+from sdrkit.runtime.session import card_session
 from sdrkit.tasks.amc.dataset import load_split, to_input
 from sdrkit.tasks.amc.train import EXITS, VARIANT_NAMES, calibrate
 
@@ -49,12 +50,14 @@ def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str
     frames = va.frames(idx)
     labels, snrs = va.labels[idx], va.snrs[idx]
     x = to_input(frames)
-    full = onnx_session(card.file("full"))
+    full = card_session(card, "full")
     results = {}
     hi = np.flatnonzero(snrs >= 10)[:512]
-    for k in EXITS:
-        stem = onnx_session(card.file(f"stem_e{k}"))
-        rest = onnx_session(card.file(f"rest_e{k}"))
+    from tqdm import tqdm
+
+    for k in tqdm(EXITS, desc="calibrate-threshold", unit="placement", disable=None, leave=False):
+        stem = card_session(card, f"stem_e{k}")
+        rest = card_session(card, f"rest_e{k}")
         el, bl = [], []
         for i in range(0, len(x), 512):
             e, f = stem.run(None, {"x": x[i:i + 512]})
