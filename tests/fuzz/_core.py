@@ -100,14 +100,19 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, HANG_S)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     kind, sig, tb = "ok", "", ""
     try:
-        target.execute(data)
+        try:
+            target.execute(data)
+        finally:
+            if use_alarm:             # disarmed inside the try: an alarm that fires just now is a Hang here
+                signal.setitimer(signal.ITIMER_REAL, 0)
     except SdrkitError:
         kind = "refused"
     except Hang:
-        kind, sig = "hang", f"Hang: more than {HANG_S:g} s"
+        # the process CPU time says whether it worked or was starved (a loaded machine, nice 19)
+        kind, sig = "hang", f"Hang: more than {HANG_S:g} s ({time.process_time() - c0:.2f} s of CPU)"
         tb = traceback.format_exc()
     except BaseException as exc:  # noqa: BLE001 - the crash rule: anything else is a crash
         if isinstance(exc, KeyboardInterrupt):
@@ -119,7 +124,7 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
             signal.signal(signal.SIGALRM, old)
     dt = time.perf_counter() - t0
     if kind in ("ok", "refused") and dt > HANG_S:
-        kind, sig = "hang", f"Hang: {dt:.2f} s (more than {HANG_S:g} s)"
+        kind, sig = "hang", f"Hang: {dt:.2f} s (more than {HANG_S:g} s; {time.process_time() - c0:.2f} s of CPU)"
     if kind in ("hang", "crash") and hasattr(target, "recover"):
         target.recover()          # a stateful target starts clean: one bug, one saved input
     res = Result(kind, dt, sig)
