@@ -8,8 +8,10 @@ it is down). The subscriber runs the bundled demo model through the live pipelin
     samples in (delivered + reported lost) = classified + skipped + discarded at gaps + unframed
                                              + lost before the host
 
-and every lost sample is attributed: the publisher's radio (overflows), ZeroMQ transport
-(missing messages), publisher restarts (the gap while it was down). Not part of ``sdrkit
+and every lost sample is attributed, as the subscriber counted it block by block
+(:attr:`~sdrkit.stream.endpoints.StreamStats.lost_by`): the publisher's radio (the overflows its
+headers report), ZeroMQ transport (missing messages), publisher restarts (the gap while it was
+down, from its clock), resyncs and unreported index jumps; "unattributed" must be 0. Not part of ``sdrkit
 bench`` without a name (it takes 10 minutes): run ``sdrkit bench soak`` (``--seconds S`` sets
 the duration, ``--quick`` runs 20 s).
 """
@@ -56,6 +58,7 @@ def soak(ctx: BenchContext) -> list[Result]:
     published, stop, up = [], threading.Event(), threading.Event()
 
     class Restarts(Sink):
+        """The losses the pipeline saw on blocks tagged as a publisher restart (cross-check)."""
         lost = 0
 
         def on_block(self, b):
@@ -91,8 +94,9 @@ def soak(ctx: BenchContext) -> list[Result]:
             with open_radio(f"zmq:{ep}?timeout=1") as radio:
                 pipe = Pipeline(radio, predictor, card.input.frame_len, batch=32, max_queue=64, sinks=[Restarts()])
                 st = pipe.run(seconds=seconds)
-                transport = radio.stats.lost_messages * block
-                restarts = radio.stats.restarts
+                by = dict(radio.stats.lost_by)
+                restarts, resyncs = radio.stats.restarts, radio.stats.resyncs
+                lost_messages, subscriber_lost = radio.stats.lost_messages, radio.stats.lost_samples
         finally:
             stop.set()
             th.join(30)
@@ -100,16 +104,23 @@ def soak(ctx: BenchContext) -> list[Result]:
     lost = st.samples_lost
     accounted = (st.frames_analyzed + st.frames_skipped) * n + st.samples_discarded + st.samples_unframed + lost
     samples_in = st.samples_in + lost
-    radio_lost = lost - transport - Restarts.lost
-    notes = (f"{seconds:.0f} s, {restarts} publisher restarts, {st.timeouts} radio timeouts; in {samples_in} = "
-             f"classified {st.frames_analyzed * n} + skipped {st.frames_skipped * n} + discarded at gaps "
-             f"{st.samples_discarded} + unframed {st.samples_unframed} + lost {lost} (publisher radio {radio_lost}, "
-             f"transport {transport}, restart gaps {Restarts.lost}); publisher runs reported radio losses "
-             f"{published}")
+    # every lost sample by where it was lost, counted by the subscriber as each block arrived
+    unattributed = lost - sum(by.values())
+    notes = (f"{seconds:.0f} s, {restarts} publisher restarts, {resyncs} resyncs, {st.timeouts} radio timeouts; "
+             f"in {samples_in} = classified {st.frames_analyzed * n} + skipped {st.frames_skipped * n} + discarded "
+             f"at gaps {st.samples_discarded} + unframed {st.samples_unframed} + lost {lost} (publisher radio "
+             f"{by['radio']}, transport {by['transport']} in {lost_messages} messages, restart gaps {by['restart']}, "
+             f"resyncs {by['resync']}, unreported index jumps {by['unreported']}, unattributed {unattributed}); "
+             f"restart-tagged blocks carried {Restarts.lost}; publisher runs reported radio losses {published} "
+             f"(over their whole runs, also while no subscriber listened)")
     return [Result("soak account residual", abs(samples_in - accounted), "samples", target=0,
                    higher_is_better=False, notes=notes),
+            Result("soak lost samples unattributed", abs(unattributed) + abs(lost - subscriber_lost), "samples",
+                   target=0, higher_is_better=False, notes="lost - (radio + transport + restart + resync + "
+                   "unreported), plus any difference between the pipeline's and the subscriber's loss counts"),
             Result("soak samples classified", st.frames_analyzed * n / max(samples_in, 1), "fraction",
                    notes=f"{st.frames_analyzed} frames, {st.frames_skipped} skipped by the queue"),
             Result("soak samples lost before the host", lost, "samples", notes=notes,
-                   extra={"publisher_radio": radio_lost, "transport": transport, "restart_gaps": Restarts.lost,
-                          "timeouts": st.timeouts, "restarts": restarts})]
+                   extra={**{f"lost_{k}": v for k, v in by.items()}, "unattributed": unattributed,
+                          "restart_tagged": Restarts.lost, "timeouts": st.timeouts, "restarts": restarts,
+                          "resyncs": resyncs, "lost_messages": lost_messages, "publisher_reports": published})]

@@ -337,6 +337,12 @@ class StreamStats:
     restarts: int = 0
     resyncs: int = 0          # index jumps or loss counts beyond ``max_gap_s``: re-anchored, not believed
     rejected: dict = field(default_factory=lambda: {"malformed": 0, "oversize": 0, "foreign": 0})
+    # lost_samples by where they were lost: the publisher's radio (the loss its headers report),
+    # ZeroMQ transport (messages missing from the sequence), publisher restarts (the gap while it
+    # was down, from its clock), resyncs (a confirmed index jump, from its clock), and index jumps
+    # the publisher did not report with no message missing ("unreported")
+    lost_by: dict = field(default_factory=lambda: {"radio": 0, "transport": 0, "restart": 0, "resync": 0,
+                                                   "unreported": 0})
     raw_like: int = 0         # rejected single-frame messages that look like bare complex64 (GNU Radio)
     last_reject: str = ""     # why the latest message was rejected
     last_resync: str = ""     # why the latest resync happened
@@ -347,7 +353,7 @@ class StreamStats:
     def snapshot(self) -> "StreamStats":
         import dataclasses
 
-        return dataclasses.replace(self, rejected=dict(self.rejected))
+        return dataclasses.replace(self, rejected=dict(self.rejected), lost_by=dict(self.lost_by))
 
 
 MAX_GAP_S = 30.0   # a loss the headers claim beyond this many seconds of samples is not believed
@@ -473,16 +479,21 @@ class Subscriber:
             if h.lost > limit:                              # a loss count no radio reports: not believed
                 self._resync(m, f"lost {h.lost}")
                 h.lost = 0
+            by = self.stats.lost_by
             if self._session is None:                       # first message: adopt the stream's indices
                 self._session, self._offset = h.session, 0
                 lost_here = h.lost
+                by["radio"] += h.lost
             elif h.session != self._session:                # the publisher restarted
                 self.stats.restarts += 1
                 m.tags["restart"] = True
-                lost_here = h.lost + self._clock_gap(h)     # estimated from its clock
-                if lost_here > limit:
-                    self._resync(m, f"restart gap {lost_here}")
-                    lost_here = limit
+                gap = self._clock_gap(h)                    # estimated from its clock
+                if h.lost + gap > limit:
+                    self._resync(m, f"restart gap {h.lost + gap}")
+                    gap = limit - h.lost
+                lost_here = h.lost + gap
+                by["radio"] += h.lost
+                by["restart"] += gap
                 self._session = h.session
                 self._offset = self._next_index + lost_here - h.first
             else:
@@ -509,6 +520,11 @@ class Subscriber:
                     self._resync(m, f"index jump {lost_here}")
                     lost_here, seq_gap = min(self._clock_gap(h), limit), 0
                     self._offset = self._next_index + lost_here - h.first
+                    by["resync"] += lost_here
+                else:
+                    radio = min(h.lost, lost_here)          # what this block's header says its radio dropped
+                    by["radio"] += radio
+                    by["transport" if seq_gap else "unreported"] += lost_here - radio
                 self._jump = None
                 if seq_gap:
                     self.stats.lost_messages += seq_gap

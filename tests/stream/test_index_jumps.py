@@ -113,3 +113,17 @@ def test_an_ordinary_radio_drop_is_still_counted_exactly(link):
     assert [m.header.lost for m in got] == [0, 12345, N]
     assert sub.stats.lost_samples == 12345 + N and sub.stats.lost_messages == 1 and sub.stats.resyncs == 0
     assert sum(sub.stats.rejected.values()) == 0
+
+
+def test_every_lost_sample_is_attributed_to_where_it_was_lost(link):
+    send, sub = link
+    send(1, 0, 0, lost=100, t_ns=0)                     # radio: 100 before the first block
+    send(1, 1, N + 500, lost=500)                       # radio: 500
+    send(1, 3, 3 * N + 500)                             # transport: one message (N)
+    send(1, 4, 4 * N + 500 + 7)                         # unreported: 7
+    send(2, 0, 0, lost=3, t_ns=int(0.01e9) >> 10)       # restart: 3 radio + the clock's gap
+    got = _recv_all(sub, 5)
+    by = sub.stats.lost_by
+    assert by["radio"] == 100 + 500 + 3 and by["transport"] == N and by["unreported"] == 7
+    assert by["restart"] == got[-1].header.lost - 3 > 0 and by["resync"] == 0
+    assert sum(by.values()) == sub.stats.lost_samples == sum(m.header.lost for m in got)
