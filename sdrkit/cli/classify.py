@@ -34,6 +34,12 @@ def register(sub) -> None:
     p.add_argument("--allow-remote", action="store_true", help="allow --publish on a wildcard address")
     p.add_argument("--out", default="out/classify", help="folder for the confusion matrix PNG")
     p.add_argument("--record", metavar="PATH", help="also record the stream to SigMF, predictions as annotations")
+    p.add_argument("--view", choices=["terminal", "web", "none"], default="terminal",
+                   help="live view: a terminal panel (default), a local web page (spectrum, waterfall, "
+                        "predictions, health; also the terminal panel), or none")
+    p.add_argument("--view-host", default="127.0.0.1", help="web view address (default 127.0.0.1: this machine only)")
+    p.add_argument("--view-port", type=int, default=8050, help="web view port (default 8050; 0: any free port)")
+    p.add_argument("--view-rate", type=float, default=10.0, help="web view updates per second (default 10)")
     p.add_argument("--fast", action="store_true",
                    help="a sim: radio as fast as possible (default: real time, ?realtime=1)")
     p.add_argument("--loop", action="store_true", help="a sim: radio loops its recording (default: one-shot, ?loop=0)")
@@ -62,17 +68,21 @@ def run(args) -> int:
                 settings=settings,
                 batch=args.batch, threshold=args.threshold, calibration=args.calibration, task=args.task,
                 jsonl=args.jsonl, out_dir=args.out, record=args.record, publish=args.publish,
-                allow_remote=args.allow_remote)
+                allow_remote=args.allow_remote, view=args.view,
+                view_options={"host": args.view_host, "port": args.view_port, "rate": args.view_rate})
 
 
 def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | None = None, batch: int = 64,
          threshold: float | None = None, calibration: str | None = None, task: str | None = None, jsonl=None,
          out_dir="out/classify", record=None, publish=None, allow_remote: bool = False,
-         settings: dict | None = None) -> int:
+         settings: dict | None = None, view: str = "terminal", view_options: dict | None = None) -> int:
     """Run a card's predictor live on ``radio_uri``; returns 0. Used by ``classify`` and ``demo``.
 
     Args:
         settings: radio settings to apply first (pyadi-iio names: ``sample_rate``, ``rx_lo``, ...).
+        view: ``terminal`` (the live panel), ``web`` (:class:`~sdrkit.sinks.web.WebView` and the
+            panel) or ``none``.
+        view_options: the web view's ``host``, ``port``, ``rate``.
 
     Raises:
         ModelInputMismatch: the stream's rate or channels do not fit the card.
@@ -106,12 +116,26 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
             if truth.ok and (getattr(predictor, "classes", None) or card.classes) else None
         pipe = Pipeline(radio, predictor, framer, batch=batch)
         sinks = [ZmqSink(publish, card.name, allow_remote=allow_remote)] if publish else []   # may refuse its bind
-        sinks += [TerminalView(pipe.stats, score=score)]
+        web = None
+        if view == "web":
+            from sdrkit.sinks.web import WebView
+
+            opts = dict(view_options or {})
+            web = WebView(pipe.stats, radio, score=score, queue=lambda: pipe.queued, title=card.name,
+                          allow_remote=allow_remote, **opts)
+            print(f"live view: {web.url} (Ctrl-C stops)", flush=True)
+            sinks.append(web)
+        if view in ("terminal", "web"):
+            sinks += [TerminalView(pipe.stats, score=score, queue=lambda: pipe.queued, nominal=radio.sample_rate)]
         sinks += [score] if score else []
         sinks += [JsonlSink(jsonl, truth=truth)] if jsonl else []
         sinks += [SigMFSink(record, radio, card.name, radio_uri)] if record else []
         pipe.sinks = sinks
-        st = pipe.run(seconds=seconds, frames=frames)
+        try:
+            st = pipe.run(seconds=seconds, frames=frames)
+        finally:
+            if web is not None:
+                web.shutdown()
     print(st.summary())
     for line in pipe.summary:
         print(line)

@@ -130,6 +130,36 @@ def save_confusion_png(cm, labels, path, title: str, xlabel: str = "predicted", 
     return save_figure(fig, path)
 
 
+def save_score_png(per_snr: dict, per_class: dict, path, title: str = "") -> Path:
+    """Accuracy per SNR and per class, as bars with the frame count on each.
+
+    Args:
+        per_snr: ``{snr_db: (correct, frames)}`` (may be empty: the recording carries no SNR).
+        per_class: ``{class: (correct, frames)}``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(k, v) for k, v in (("SNR (dB)", per_snr), ("class", per_class)) if v]
+    fig, axs = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), dpi=110, squeeze=False)
+    for ax, (xlabel, table) in zip(axs[0], panels):
+        keys = list(table)
+        acc = [c / max(n, 1) for c, n in table.values()]
+        xs = np.arange(len(keys))
+        ax.bar(xs, acc, color="tab:blue")
+        for x, a, (_, n) in zip(xs, acc, table.values()):
+            ax.text(x, min(a + 0.02, 0.97), f"{a:.0%}\nn={n}", ha="center", va="bottom", fontsize=6)
+        ax.set_xticks(xs, [f"{k:g}" if isinstance(k, float) else str(k) for k in keys],
+                      rotation=45 if len(keys) > 8 else 0, fontsize=7)
+        ax.set(xlabel=xlabel, ylabel="accuracy", ylim=(0, 1.1), title=f"accuracy per {xlabel.split()[0]}")
+        ax.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+
 def save_figure(fig, path, **savefig_kwargs) -> Path:
     """Lay out, write (creating the folder) and close a matplotlib figure; returns the path."""
     import matplotlib.pyplot as plt
