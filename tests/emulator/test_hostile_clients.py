@@ -27,7 +27,7 @@ def rec(tmp_path_factory):
 
 @pytest.fixture
 def emu(rec):
-    with PlutoEmulator(rec, port=0) as e:
+    with PlutoEmulator(rec, port=0, pace=False) as e:   # protocol robustness: as fast as possible
         yield e
 
 

@@ -54,6 +54,8 @@ import numpy as np
 
 from sdrkit.errors import ConfigError, RadioDisconnected, RadioTimeout, SdrkitError
 from sdrkit.radio.emulator.context import IioContext
+from sdrkit.radio.emulator.hardware import (RX_OVERFLOW, STATUS_REG, TX_UNDERFLOW, Agc, AxiStatus, RxStream,
+                                            SynthBand, TxStream, dds_wave)
 from sdrkit.radio.pluto import complex64_to_rx_ci16, tx_ci16_to_complex64
 
 log = logging.getLogger("sdrkit.emulator")
@@ -69,6 +71,9 @@ MAX_CONNECTIONS = 16           # control + RX + TX per client: 5 clients; more a
 _TOKEN = re.compile(r"^(iio:)?[A-Za-z0-9._,-]+$")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?( dB)?")
 _FIR_HEAD = re.compile(r"(RX|TX) (\d+) GAIN (-?\d+) (DEC|INT) (\d+)")
+CABLE_GAIN_DB = 2.0            # TX port -> RX port (loopback 0 or 2): a full-scale tone at 0 dB TX attenuation
+#                                arrives at +2 dBFS at 0 dB RX gain (pyadi-iio's AD9364 loopback windows need >= +1)
+LOOPBACK_MODES = ("0", "1", "2")   # ad9361 debug attr loopback: 0 off, 1 digital (TX data -> RX data), 2 RF
 
 
 class _Error(Exception):
@@ -131,7 +136,12 @@ class VirtualPluto:
     """State of one emulated Pluto shared by all connections (thread-safe)."""
 
     def __init__(self, recording=None, profile: str = "pluto-ad9363", seed: int = 0, front_end=None,
-                 loopback=None):
+                 loopback=None, pace: bool = True, host_rate: float | None = None):
+        """``pace``: RX and TX streams run at the sample rate, RX delivered no faster than
+        ``host_rate`` (samples/s; default: the profile's ``host_streaming_rate``, ~6 MS/s over
+        USB 2.0), and a client that falls behind loses whole buffers (counted in
+        ``stats["rx_dropped"]``, flagged in the RX status register); ``pace=False`` serves as
+        fast as possible and never drops."""
         from sdrkit.profiles import load_profile
         from sdrkit.radio.sim import LoopbackChannel
 
@@ -155,7 +165,26 @@ class VirtualPluto:
         self.max_buffer_samples = int(self.profile.ranges["rx_buffer_size"].max) \
             if "rx_buffer_size" in self.profile.ranges else 1 << 24
         self.stats = {"connections": 0, "refused_connections": 0, "errors": 0, "rx_samples": 0,
-                      "tx_samples": 0}
+                      "tx_samples": 0, "rx_dropped": 0, "overflows": 0, "underflows": 0, "retunes": 0,
+                      "refused_settings": 0}
+        self.pace = bool(pace)
+        host = host_rate if host_rate is not None else self.profile.host_streaming_rate.get("value")
+        self.host_rate = float(host) if host else None
+        buf = self.profile.rx_buffering
+        self.kernel_buffers = int(buf.buffers) if buf is not None and buf.buffers else 4
+        self.regs = {PHY: AxiStatus(axi=False), TXDEV: AxiStatus(axi=True), RXDEV: AxiStatus(axi=True)}
+        self.rx_streams: set = set()
+        self.tx_streams: set = set()
+        self.tx_raw: tuple[np.ndarray, bool] | None = None   # the last TX DMA buffer as sent (digital loopback)
+        self._dl_pos = 0
+        self._dl_gen = -1
+        self._replaying = False
+        self._last_overflow_log = 0.0
+        self.synth = SynthBand(seed)
+        self.rec_band: tuple[float, float] | None = None     # (center, rate) of the recording
+        self.ref_gain = 30.0          # the RX gain a recording's levels are at (its sdrkit:radio_config)
+        txd = self.ctx.device(TXDEV)
+        self._dds_keys = {c.name: c.attrs for c in txd.channels if c.name and c.name.startswith("TX")}
         self.stall_rx = threading.Event()      # fault injection: RX buffers stop coming (tests)
         self.sockets: set = set()
         # start from a sane state (the snapshot in pluto.xml has 71 dB gain, slow_attack)
@@ -167,6 +196,8 @@ class VirtualPluto:
 
             rec = open_recording(recording)
             fc, fs, nch = rec.center_frequency, rec.sample_rate, rec.num_channels
+            rc = rec.global_info.get("sdrkit:radio_config") or {}
+            self.ref_gain = float(rc.get("rx_hardwaregain", self.ref_gain))
             rec.close()
             if nch != 1:
                 raise ConfigError(f"{rec.meta_path}: the recording has {nch} channels and the virtual Pluto "
@@ -180,6 +211,25 @@ class VirtualPluto:
             if sr.min <= fs <= sr.max:
                 self._set_rate(int(fs))
                 v[f"{PHY}/in_voltage_rf_bandwidth"] = str(int(min(fs, self.profile.ranges["rx_rf_bandwidth"].max)))
+            self.rec_band = (float(fc), float(fs))
+        g = self.profile.ranges["rx_hardwaregain"]
+        self.agc = Agc(self.ref_gain, g.min, g.max)
+        log.info("%s", self.describe())
+
+    def describe(self) -> str:
+        """One line: what RX serves, where (the recording's band), and the pacing."""
+        if self.rec_band is not None:
+            fc, fs = self.rec_band
+            what = (f"replaying {self.recording} : band {(fc - fs / 2) / 1e6:.6g}..{(fc + fs / 2) / 1e6:.6g} MHz "
+                    f"({fs / 1e6:.6g} MS/s at {fc / 1e6:.9g} MHz); tuned outside it RX serves a synthesized band")
+        else:
+            what = "no recording: RX serves a synthesized band (noise floor and carriers) plus TX loopback"
+        if self.pace:
+            host = f", host link {self.host_rate / 1e6:.3g} MS/s" if self.host_rate else ""
+            pace = f"paced at the sample rate{host}, {self.kernel_buffers} kernel buffers"
+        else:
+            pace = "as fast as possible (not paced)"
+        return f"{what}; {pace}"
 
     # ---- settings ------------------------------------------------------------------------
     def _set_rate(self, fs: int) -> None:
@@ -195,25 +245,84 @@ class VirtualPluto:
     def _check(self, setting: str, value: float) -> None:
         rng = self.profile.ranges.get(setting)
         if rng is not None and value not in rng:
-            log.info("refused %s=%g (profile %s: %g..%g)", setting, value, self.profile.name, rng.min, rng.max)
+            self.stats["refused_settings"] += 1
+            log.warning("refused %s=%g: outside the %s profile's %g..%g (-EINVAL, as the driver answers)",
+                        setting, value, self.profile.name, rng.min, rng.max)
             raise _Error(errno.EINVAL)
+
+    def _dds_channels(self) -> dict[str, dict[str, str]]:
+        v = self.ctx.values
+        return {name: {a: v.get(k, "") for a, k in attrs.items()} for name, attrs in self._dds_keys.items()}
+
+    def _write_dds(self, key: str, text: str) -> bool:
+        """A DDS channel attribute (``TX1_I_F1_frequency`` ...); False if ``key`` is not one."""
+        for name, attrs in self._dds_keys.items():
+            attr = next((a for a, k in attrs.items() if k == key), None)
+            if attr is None:
+                continue
+            if attr not in ("frequency", "scale", "phase", "raw"):
+                return False
+            f = _written_num(text)
+            fs = _num(self.ctx.values[f"{TXDEV}/out_voltage_sampling_frequency"])
+            ok = {"frequency": -fs / 2 <= f <= fs / 2 or 0 <= f <= fs, "scale": 0 <= f <= 1,
+                  "phase": 0 <= f < 360000, "raw": f in (0, 1)}[attr]
+            if not ok:
+                raise _Error(errno.EINVAL)
+            if attr == "raw":
+                # cf-axi-dds: one enable for the whole core (raw of any tone turns every tone on/off)
+                for a in self._dds_keys.values():
+                    self.ctx.values[a["raw"]] = str(int(f))
+            elif attr == "scale":
+                self.ctx.values[key] = f"{f:.6f}"
+            else:
+                self.ctx.values[key] = str(int(f))
+            self._tx_gen += 1         # the analog TX path plays the new tone
+            return True
+        return False
 
     def write_attr(self, key: str, text: str) -> None:
         """Validate and store one attribute write (``key`` = device/sysfs file)."""
         with self.lock:
             v = self.ctx.values
-            if key.endswith("_LO_frequency"):
+            if key.startswith(PHY + "/") and key.endswith("_LO_frequency"):
                 f = _written_num(text)
                 self._check("rx_lo" if "RX_LO" in key else "tx_lo", f)
+                if v[key] != str(int(f)):
+                    self.stats["retunes"] += 1
+                    log.info("retune %s=%.9g MHz", "rx_lo" if "RX_LO" in key else "tx_lo", f / 1e6)
                 v[key] = str(int(f))
             elif key == f"{PHY}/in_voltage_sampling_frequency" or key == f"{PHY}/out_voltage_sampling_frequency":
                 f = _written_num(text)
                 self._check("sample_rate", f)
+                if self.host_rate and f > self.host_rate:
+                    log.warning("sample_rate=%.6g MS/s is above the %s profile's sustainable host rate of %.3g MS/s "
+                                "(USB 2.0): a continuous stream drops samples%s", f / 1e6, self.profile.name,
+                                self.host_rate / 1e6, " (counted)" if self.pace else
+                                " on a real Pluto (this emulator is not paced)")
+                if v[f"{PHY}/in_voltage_sampling_frequency"] != str(int(f)):
+                    log.info("sample_rate=%.6g MS/s", f / 1e6)
                 self._set_rate(int(f))
+                self._tx_gen += 1          # a DDS tone is defined in samples: rebuild it at the new rate
             elif key == f"{PHY}/in_voltage_rf_bandwidth":
                 f = _written_num(text)
                 self._check("rx_rf_bandwidth", f)
                 v[key] = str(int(f))
+            elif key == f"{PHY}/debug/loopback":
+                if text.strip() not in LOOPBACK_MODES:
+                    raise _Error(errno.EINVAL)
+                if v[key] != text.strip():
+                    log.info("loopback=%s (%s)", text.strip(),
+                             {"0": "off", "1": "digital: TX data -> RX data", "2": "RF"}[text.strip()])
+                v[key] = text.strip()
+                self._tx_gen += 1
+            elif key.endswith("/debug/direct_reg_access") and key.split("/")[0] in self.regs:
+                try:
+                    self.regs[key.split("/")[0]].write(text.strip())
+                except ValueError:
+                    raise _Error(errno.EINVAL) from None
+                return
+            elif key.startswith(TXDEV + "/") and self._write_dds(key, text):
+                pass
             elif key == f"{PHY}/in_voltage0_hardwaregain":
                 f = _written_num(text)
                 if v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
@@ -267,11 +376,28 @@ class VirtualPluto:
         with self.lock:
             v = self.ctx.values
             if key == f"{PHY}/in_voltage0_hardwaregain" and v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
-                g = self._radio.agc_gain_db if self._radio is not None else None
-                if g is not None:
+                if self.agc.mode != "manual":
                     rng = self.profile.ranges["rx_hardwaregain"]
-                    return f"{min(max(round(g), rng.min), rng.max):.6f} dB"   # 1 dB steps, as the gain table
+                    return f"{min(max(round(self.agc.gain_db), rng.min), rng.max):.6f} dB"   # 1 dB steps
+            if key == f"{PHY}/in_voltage0_rssi":
+                return f"{self.agc.rssi_db():.2f} dB"
+            if key.endswith("/debug/direct_reg_access") and key.split("/")[0] in self.regs:
+                dev = key.split("/")[0]
+                regs = self.regs[dev]
+                if regs.axi and regs.addr == STATUS_REG:
+                    self._update_status(dev)
+                return f"0x{regs.read():X}"
             return v.get(key, "")
+
+    def _update_status(self, dev: str) -> None:
+        """Raise the DMA status flags the streams have earned by now (``lock`` held)."""
+        if dev == RXDEV:
+            fs = _num(self.ctx.values[f"{PHY}/in_voltage_sampling_frequency"])
+            if any(s.overflowing(fs) for s in list(self.rx_streams)):
+                self.regs[RXDEV].status |= RX_OVERFLOW
+        elif dev == TXDEV:
+            if any(s.ran_dry() for s in list(self.tx_streams)):
+                self.regs[TXDEV].status |= TX_UNDERFLOW
 
     def config(self):
         """The RadioConfig the current attribute state describes."""
@@ -289,30 +415,61 @@ class VirtualPluto:
             tx_hardwaregain=_num(v[f"{PHY}/out_voltage0_hardwaregain"]))
 
     # ---- samples -----------------------------------------------------------------------------
+    def in_recording(self, cfg) -> bool:
+        """True when ``cfg``'s band (rx_lo +- rx_rf_bandwidth / 2) lies inside the recording's."""
+        if self.rec_band is None:
+            return False
+        fc, fs = self.rec_band
+        lo, hi = cfg.rx_lo - cfg.bandwidth / 2, cfg.rx_lo + cfg.bandwidth / 2
+        tol = 1e-9 * max(abs(fc + fs / 2), 1.0)
+        return lo >= fc - fs / 2 - tol and hi <= fc + fs / 2 + tol
+
     def _source(self, cfg, gens: tuple[int, int], wave):
-        """The SimRadio behind RX, configured like the attributes said when ``gens`` were read
-        (kept across changes, so the replay position and phase continue; rebuilt only to switch
-        between replay and noise). Called with ``rx_lock`` held and ``lock`` free: a retune
-        may resample the whole recording."""
+        """The SimRadio behind RX, configured like the attributes said when ``gens`` were read:
+        the replay while the band is inside the recording, else a radio without a recording (its
+        noise floor, under the synthesized band). Kept across changes, so the replay position and
+        phase continue; rebuilt whenever the band moves into or out of the recording (in either
+        direction: tuning back into the recording replays it again). ``cfg`` is at the reference
+        gain (the emulator applies the RX gain itself). Called with ``rx_lock`` held and ``lock``
+        free: a retune may resample the whole recording."""
         from sdrkit.radio.sim import SimRadio
 
         radio = self._radio
         if radio is not None and self._radio_gens == gens and radio.rx_buffer_size == cfg.rx_buffer_size:
             return radio
-        if radio is not None:
+        want_replay = self.in_recording(cfg)
+        if radio is not None and want_replay == self._replaying:
             try:
                 radio.configure(cfg)
-            except ConfigError:
+            except ConfigError as exc:
+                log.warning("RX cannot replay there (%s); serving the synthesized band", exc)
                 radio = None
+                want_replay = False
+        elif radio is not None:
+            radio.close()
+            radio = None
         if radio is None:
-            if self.recording is not None:
+            replaying = False
+            if want_replay:
                 try:
                     radio = SimRadio(self.recording, cfg, loop=True, seed=self.seed, front_end=self.front_end,
                                      loopback=self.loopback)
-                except ConfigError:
-                    radio = None            # tuned outside the recording: only noise (and TX) there
+                    replaying = True
+                except ConfigError as exc:
+                    log.warning("RX cannot replay there (%s); serving the synthesized band", exc)
+                    radio = None
             if radio is None:
                 radio = SimRadio(None, cfg, seed=self.seed, front_end=self.front_end, loopback=self.loopback)
+            if replaying != self._replaying or self._radio is None:
+                band = f"{(cfg.rx_lo - cfg.bandwidth / 2) / 1e6:.6g}..{(cfg.rx_lo + cfg.bandwidth / 2) / 1e6:.6g} MHz"
+                if replaying:
+                    log.info("RX %s: inside the recording, replaying it", band)
+                elif self.rec_band is not None:
+                    fc, fs = self.rec_band
+                    log.warning("RX %s is outside the recording's band %.6g..%.6g MHz: serving a synthesized "
+                                "band (noise floor and carriers) until tuned back inside it", band,
+                                (fc - fs / 2) / 1e6, (fc + fs / 2) / 1e6)
+            self._replaying = replaying
             if wave is not None:
                 radio.tx(*wave)
         elif gens[1] != self._radio_gens[1]:
@@ -323,6 +480,45 @@ class VirtualPluto:
         self._radio, self._radio_gens = radio, gens
         return radio
 
+    def _analog_tx(self):
+        """What the TX port sends into the RX port (``lock`` held): the DMA wave, else the DDS
+        tone, scaled by the TX attenuation and the cable; None when TX is silent."""
+        v = self.ctx.values
+        g = 10 ** ((_num(v[f"{PHY}/out_voltage0_hardwaregain"]) + CABLE_GAIN_DB + self.ref_gain) / 20)
+        if self.tx_raw is not None:
+            raw, cyclic = self.tx_raw
+            return tx_ci16_to_complex64(raw) * np.float32(g), cyclic
+        dds = dds_wave(self._dds_channels(), _num(v[f"{TXDEV}/out_voltage_sampling_frequency"]))
+        return None if dds is None else (dds * np.float32(g), True)
+
+    def _digital_source(self):
+        """The DAC's digital data (``lock`` held) as interleaved int16: the DMA buffer, else the DDS,
+        else None (zeros)."""
+        if self.tx_raw is not None:
+            return self.tx_raw
+        dds = dds_wave(self._dds_channels(), _num(self.ctx.values[f"{TXDEV}/out_voltage_sampling_frequency"]))
+        if dds is None:
+            return None
+        f = dds.view(np.float32) * np.float32(32767)
+        return np.rint(f).astype("<i2"), True
+
+    def _digital_samples(self, n: int, src) -> np.ndarray:
+        """Digital loopback (``loopback=1``): the DAC's words back as RX codes, bit-exact
+        (the 12 MSBs of each int16 word: ``word >> 4``)."""
+        out = np.zeros(2 * n, "<i2")
+        if src is not None:
+            raw, cyclic = src
+            iq = np.asarray(raw, "<i2").reshape(-1, 2)
+            L = len(iq)
+            if cyclic:
+                idx = (self._dl_pos + np.arange(n)) % L
+                out.reshape(-1, 2)[:] = iq[idx] >> 4
+            elif self._dl_pos < L:
+                k = min(n, L - self._dl_pos)
+                out.reshape(-1, 2)[:k] = iq[self._dl_pos:self._dl_pos + k] >> 4
+        self._dl_pos += n
+        return out
+
     def read_samples(self, n: int) -> np.ndarray:
         """``n`` RX samples as interleaved int16 (12-bit, sign-extended).
 
@@ -331,32 +527,80 @@ class VirtualPluto:
         with self.rx_lock:
             with self.lock:
                 cfg = self.config().replace(rx_buffer_size=n)
-                gens, wave = (self._settings_gen, self._tx_gen), self.tx_wave
-            x = self._source(cfg, gens, wave).rx().samples
-            raw = complex64_to_rx_ci16(x)
+                gens = (self._settings_gen, self._tx_gen)
+                digital = self.ctx.values[f"{PHY}/debug/loopback"].strip() == "1"
+                src = self._digital_source() if digital else None
+                wave = None if digital else self._analog_tx()
+                if self._tx_gen != self._dl_gen:      # a new TX wave plays from its start
+                    self._dl_pos, self._dl_gen = 0, self._tx_gen
+            if digital:
+                raw = self._digital_samples(n, src)
+            else:
+                ref = cfg.replace(gain_control_mode="manual", rx_hardwaregain=self.ref_gain)
+                x = self._source(ref, gens, wave).rx().samples
+                if not self._replaying:
+                    x = x + self.synth.next(n, cfg.rx_lo, cfg.sample_rate)
+                self.agc.set_mode(cfg.gain_control_mode, cfg.rx_hardwaregain)
+                x = self.agc.process(x, cfg.sample_rate, cfg.rx_hardwaregain)
+                raw = complex64_to_rx_ci16(x)
         with self.lock:
             self.stats["rx_samples"] += n
         return raw
 
+    def drop(self, count: int) -> None:
+        """``count`` RX samples the client was too late for: the source skips them (the replay
+        keeps time), counted, flagged in the RX status register and logged (at most once a second)."""
+        import time
+
+        with self.rx_lock:
+            radio = self._radio
+            if radio is not None and hasattr(radio, "_drop"):
+                radio._drop(count)
+            self.synth._pos = (self.synth._pos + count) % (1 << 16)
+            self._dl_pos += count
+        with self.lock:
+            self.stats["rx_dropped"] += count
+            self.stats["overflows"] += 1
+            self.regs[RXDEV].status |= RX_OVERFLOW
+            now = time.monotonic()
+            if now - self._last_overflow_log >= 1.0:
+                self._last_overflow_log = now
+                fs = _num(self.ctx.values[f"{PHY}/in_voltage_sampling_frequency"])
+                log.warning("RX overflow: the client fell behind and %d samples were dropped (%d in all, %d "
+                            "overflows) at %.6g MS/s%s", count, self.stats["rx_dropped"], self.stats["overflows"],
+                            fs / 1e6, f" (host link {self.host_rate / 1e6:.3g} MS/s)"
+                            if self.host_rate and fs > self.host_rate else "")
+
+    def underflow(self) -> None:
+        with self.lock:
+            self.stats["underflows"] += 1
+            self.regs[TXDEV].status |= TX_UNDERFLOW
+        log.info("TX underflow: the DAC ran out of samples before the next push")
+
+    def rx_rate(self) -> float:
+        with self.lock:
+            return _num(self.ctx.values[f"{PHY}/in_voltage_sampling_frequency"])
+
     def write_samples(self, raw: bytes, cyclic: bool) -> None:
-        """TX samples (interleaved int16) -> loop back to RX (from the next RX buffer on).
+        """TX samples (interleaved int16) -> the DAC: looped back to RX from the next RX buffer on
+        (through the cable, or bit-exact with ``loopback=1``).
 
         Raises:
             _Error: EINVAL for no samples (nothing is stored: an empty wave would break every
                 later RX buffer of every client).
         """
-        x = tx_ci16_to_complex64(raw)
-        if x.size == 0:
+        if len(raw) < 4:
             raise _Error(errno.EINVAL)
+        data = np.frombuffer(raw, "<i2").copy()
         with self.lock:
-            gain = 10 ** (_num(self.ctx.values[f"{PHY}/out_voltage0_hardwaregain"]) / 20)
-            self.tx_wave = (x * np.float32(gain), cyclic)
+            self.tx_raw = (data, cyclic)
+            self.tx_wave = self.tx_raw
             self._tx_gen += 1
-            self.stats["tx_samples"] += len(x)
+            self.stats["tx_samples"] += len(data) // 2
 
     def stop_tx(self) -> None:
         with self.lock:
-            self.tx_wave = None
+            self.tx_wave = self.tx_raw = None
             self._tx_gen += 1
 
 
@@ -370,6 +614,8 @@ class _Handler(socketserver.StreamRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.pluto: VirtualPluto = self.server.pluto
         self.opened: dict[str, tuple[int, int, bool]] = {}   # dev -> (samples, mask, cyclic)
+        self.rx_stream: RxStream | None = None
+        self.tx_stream: TxStream | None = None
         with self.pluto.lock:
             self.pluto.stats["connections"] += 1
             self.pluto.sockets.add(self.connection)
@@ -445,6 +691,17 @@ class _Handler(socketserver.StreamRequestHandler):
         if self.opened.pop(TXDEV, None) is not None:
             self.pluto.stop_tx()
         self.opened.pop(RXDEV, None)
+        self._end_streams()
+
+    def _end_streams(self, dev: str | None = None) -> None:
+        p = self.pluto
+        with p.lock:
+            if dev in (None, RXDEV) and self.rx_stream is not None:
+                p.rx_streams.discard(self.rx_stream)
+                self.rx_stream = None
+            if dev in (None, TXDEV) and self.tx_stream is not None:
+                p.tx_streams.discard(self.tx_stream)
+                self.tx_stream = None
 
     def _dev(self, token: str):
         if not _TOKEN.match(token):
@@ -536,6 +793,14 @@ class _Handler(socketserver.StreamRequestHandler):
             if mask & 0b11 == 0 or mask >> len(d.scan_channels):
                 raise _Error(errno.EINVAL)
             self.opened[d.id] = (int(args[1]), mask & 0b11, len(args) == 4)
+            self._end_streams(d.id)
+            with p.lock:
+                if d.id == RXDEV:
+                    self.rx_stream = RxStream(int(args[1]), p.kernel_buffers, p.host_rate, p.pace)
+                    p.rx_streams.add(self.rx_stream)
+                else:
+                    self.tx_stream = TxStream(int(args[1]), len(args) == 4, p.kernel_buffers, p.pace)
+                    p.tx_streams.add(self.tx_stream)
             self._reply_int(0)
         elif cmd == "CLOSE":
             d = self._dev(args[0]) if len(args) == 1 else None
@@ -546,6 +811,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if d.id == TXDEV:
                 p.stop_tx()
             self.opened.pop(d.id)
+            self._end_streams(d.id)
             self._reply_int(0)
         elif cmd == "READBUF":
             self._readbuf(args)
@@ -587,6 +853,13 @@ class _Handler(socketserver.StreamRequestHandler):
         if n == 0:
             self._reply_int(0)
             return
+        stream = self.rx_stream
+        if stream is not None:
+            fs = self.pluto.rx_rate()
+            lost = stream.admit(n, fs)
+            if lost:
+                self.pluto.drop(lost)
+            stream.deliver(n, fs, self.server.stopping)
         header = b"%08x\n" % mask
         while n > 0:
             k = min(n, CHUNK_SAMPLES)
@@ -613,6 +886,8 @@ class _Handler(socketserver.StreamRequestHandler):
         data = self.rfile.read(nbytes)
         if len(data) != nbytes:
             raise ConnectionError("client vanished mid-WRITEBUF")
+        if self.tx_stream is not None and self.tx_stream.push(nbytes // 4, self.pluto.rx_rate(), self.server.stopping):
+            self.pluto.underflow()
         self.pluto.write_samples(data, cyclic)
         self._reply_int(nbytes)
 
