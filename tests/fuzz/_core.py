@@ -6,7 +6,10 @@ The crash rule (issue 11): running one input through a parser may
   and sdrkit said so) -- both fine;
 * raise anything else -- a **crash**;
 * take longer than :data:`HANG_S` seconds -- a **hang** (interrupted with SIGALRM where the
-  code is Python; a C call that overruns is still counted when it returns);
+  code is Python; a C call that overruns is still counted when it returns). The seconds are
+  the process's CPU seconds, so that a loaded machine (other jobs, ``nice -n 19``) does not make
+  false hangs out of starved inputs; an input that waits without working (a deadlock, a socket
+  that never answers) is a hang after :data:`HANG_WALL_S` seconds of wall time;
 * for a server: leave it dead or unable to answer a valid command -- a **crash** too
   (the target raises :class:`ServerDown`).
 
@@ -37,7 +40,8 @@ from pathlib import Path
 
 from sdrkit.errors import SdrkitError
 
-HANG_S = 2.0
+HANG_S = 2.0          # CPU seconds of one input (this process, all threads)
+HANG_WALL_S = 20.0    # wall seconds of one input, whatever its CPU time
 
 
 class Hang(BaseException):
@@ -90,7 +94,14 @@ def save(target: str, kind: str, data: bytes, sig: str, tb: str = "") -> Path:
     return d / f"{stem}.bin"
 
 
+_started = [0.0, 0.0]     # wall and CPU clocks when the current input started
+
+
 def _alarm(signum, frame):
+    wall, cpu = time.perf_counter() - _started[0], time.process_time() - _started[1]
+    if cpu < HANG_S and wall < HANG_WALL_S:   # starved, not working: look again when it could be over
+        signal.setitimer(signal.ITIMER_REAL, max(0.05, min(HANG_S - cpu, HANG_WALL_S - wall)))
+        return
     raise Hang()
 
 
@@ -101,6 +112,7 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, HANG_S)
     t0, c0 = time.perf_counter(), time.process_time()
+    _started[:] = [t0, c0]
     kind, sig, tb = "ok", "", ""
     try:
         try:
@@ -112,7 +124,8 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
         kind = "refused"
     except Hang:
         # the process CPU time says whether it worked or was starved (a loaded machine, nice 19)
-        kind, sig = "hang", f"Hang: more than {HANG_S:g} s ({time.process_time() - c0:.2f} s of CPU)"
+        kind, sig = "hang", (f"Hang: more than {HANG_S:g} s of CPU or {HANG_WALL_S:g} s ({time.process_time() - c0:.2f} "
+                             f"s of CPU in {time.perf_counter() - t0:.2f} s)")
         tb = traceback.format_exc()
     except BaseException as exc:  # noqa: BLE001 - the crash rule: anything else is a crash
         if isinstance(exc, KeyboardInterrupt):
@@ -122,9 +135,9 @@ def run_one(target, data: bytes, save_bad: bool = True) -> Result:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-    dt = time.perf_counter() - t0
-    if kind in ("ok", "refused") and dt > HANG_S:
-        kind, sig = "hang", f"Hang: {dt:.2f} s (more than {HANG_S:g} s; {time.process_time() - c0:.2f} s of CPU)"
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if kind in ("ok", "refused") and (cpu > HANG_S or dt > HANG_WALL_S):     # a C call that overran
+        kind, sig = "hang", f"Hang: {cpu:.2f} s of CPU in {dt:.2f} s (more than {HANG_S:g} s of CPU or {HANG_WALL_S:g} s)"
     if kind in ("hang", "crash") and hasattr(target, "recover"):
         target.recover()          # a stateful target starts clean: one bug, one saved input
     res = Result(kind, dt, sig)

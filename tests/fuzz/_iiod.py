@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.fuzz._core import HANG_S, ServerDown, mutate_bytes, pack, unpack
+from tests.fuzz._core import HANG_WALL_S, ServerDown, mutate_bytes, pack, unpack
 
 RX, TX, PHY = "iio:device3", "iio:device2", "iio:device0"
 NUMBERS = ["0", "1", "-1", "4", "64", "1023", "1024", "4096", "4097", "65536", "1048576", "268435456",
@@ -179,7 +179,7 @@ class IiodTarget:
     def _open_probe(self) -> None:
         if self._probe is not None:
             self._probe.close()
-        self._probe = socket.create_connection((self.emu.host, self.emu.port), timeout=HANG_S)
+        self._probe = socket.create_connection((self.emu.host, self.emu.port), timeout=HANG_WALL_S)
         self._probe_file = self._probe.makefile("rb")
         self._probe.sendall(b"OPEN iio:device3 64 00000003\r\n")
         if self._probe_file.readline() != b"0\n":
@@ -189,7 +189,7 @@ class IiodTarget:
         if self.emu is None:
             self.start()
         chunks = unpack(data)
-        with socket.create_connection((self.emu.host, self.emu.port), timeout=HANG_S) as s:
+        with socket.create_connection((self.emu.host, self.emu.port), timeout=HANG_WALL_S) as s:
             try:
                 for c in chunks:
                     if c:

@@ -25,7 +25,7 @@ import zlib
 
 import numpy as np
 
-from tests.fuzz._core import HANG_S, NOT_JSON, dumps, loads_or_none, mutate_bytes, mutate_json, nasty_values, pack, unpack
+from tests.fuzz._core import HANG_WALL_S, NOT_JSON, dumps, loads_or_none, mutate_bytes, mutate_json, nasty_values, pack, unpack
 
 MAX_MESSAGES = 16            # per input: far below the sockets' high-water mark, so nothing drops
 FIELDS = ["magic", "version", "flags", "dtype", "pad", "stream_id", "session", "seq", "first", "lost",
@@ -159,12 +159,12 @@ class WireTarget:
         assert st.lost_samples >= 0 and st.lost_messages >= 0
 
     def _drain(self, msgs, before, accounted) -> None:
-        deadline = time.monotonic() + HANG_S
+        deadline = time.monotonic() + HANG_WALL_S
         while accounted() - before < len(msgs):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"subscriber accounted for {accounted() - before} of {len(msgs)} messages "
-                                     f"in {HANG_S} s")
+                                     f"in {HANG_WALL_S} s")
             # short polls: recv() goes on waiting a full timeout after each rejected message
             m = self.sub.recv(timeout_ms=1)
             if m is not None:

@@ -3,6 +3,7 @@
 import time
 
 from sdrkit.errors import CaptureError
+from tests.fuzz import _core
 from tests.fuzz._core import Raw, dumps, pack, run_one, unpack
 
 
@@ -34,11 +35,33 @@ def test_any_other_exception_is_a_crash_and_its_input_is_saved(tmp_path, monkeyp
     assert "KeyError" in res.saved.with_suffix(".txt").read_text()
 
 
-def test_more_than_two_seconds_is_a_hang(tmp_path, monkeypatch):
+def test_more_than_two_cpu_seconds_is_a_hang(tmp_path, monkeypatch):
     monkeypatch.setenv("SDRKIT_FUZZ_CRASHES", str(tmp_path))
+    monkeypatch.setattr(_core, "HANG_S", 0.3)            # the rule, at a CI-sized limit
+
+    def spin(data):
+        while True:
+            pass
+
     t0 = time.monotonic()
-    res = run_one(_Target(lambda data: time.sleep(10)), b"slow")
-    assert res.kind == "hang" and time.monotonic() - t0 < 4 and res.saved.exists()
+    res = run_one(_Target(spin), b"busy")
+    assert res.kind == "hang" and "s of CPU" in res.signature and res.saved.exists()
+    assert time.monotonic() - t0 < _core.HANG_WALL_S + 2
+
+
+def test_waiting_without_working_is_a_hang_after_the_wall_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDRKIT_FUZZ_CRASHES", str(tmp_path))
+    monkeypatch.setattr(_core, "HANG_WALL_S", 1.0)
+    t0 = time.monotonic()
+    res = run_one(_Target(lambda data: time.sleep(10)), b"stuck")
+    assert res.kind == "hang" and time.monotonic() - t0 < 3
+
+
+def test_a_starved_input_that_finishes_is_not_a_hang(monkeypatch):
+    # wall time past HANG_S with little CPU (a loaded machine): the alarm looks again, no hang
+    monkeypatch.setattr(_core, "HANG_S", 0.2)
+    res = run_one(_Target(lambda data: time.sleep(0.6)), b"starved")
+    assert res.kind == "ok"
 
 
 def test_containers_and_raw_json_round_trip():
