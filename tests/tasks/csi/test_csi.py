@@ -1,0 +1,119 @@
+"""The csi task's pieces: the angular-delay transform, the pilot estimator, a tiny training run,
+ONNX vs torch, int8 vs fp32, and a quantized codeword through the simulated loopback radio.
+
+Channels here are synthetic (random sparse paths through :mod:`sdrkit.dsp.csi`), so these tests
+need neither sionna nor a generated data set; the contract test runs the sionna path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sdrkit.dsp import csi as dcsi
+
+torch = pytest.importorskip("torch")
+
+
+def _paths(rng, n, paths=6, max_delay_s=1.5e-6, n_ant=32):
+    """Sparse clustered channels: each path an angle (ULA steering) and a delay."""
+    theta = rng.uniform(-np.pi / 3, np.pi / 3, (n, paths))
+    steer = np.exp(1j * np.pi * np.arange(n_ant)[None, :, None] * np.sin(theta)[:, None, :])
+    g = (rng.standard_normal((n, paths)) + 1j * rng.standard_normal((n, paths))) * np.exp(-np.arange(paths) / 2)
+    tau = np.sort(rng.uniform(0, max_delay_s, (n, paths)), axis=1)
+    tau[:, 0] = 0
+    return (steer * g[:, None, :]).astype(np.complex64), tau
+
+
+def _csi(n, seed=0):
+    a, tau = _paths(np.random.default_rng(seed), n)
+    had, _ = dcsi.angular_delay_from_paths(a, tau, 1024, 15e3, 32)
+    return dcsi.to_real(had)[0]
+
+
+def test_2d_dft_round_trip_and_truncation():
+    rng = np.random.default_rng(0)
+    a, tau = _paths(rng, 8)
+    H = dcsi.ofdm_response(a, tau, 1024, 15e3)
+    full = dcsi.angular_delay(H, 1024)
+    assert np.allclose(dcsi.frequency_response(full, 1024), H, atol=1e-4 * np.abs(H).max())
+    assert np.allclose(np.sum(np.abs(full) ** 2, (1, 2)), np.sum(np.abs(H) ** 2, (1, 2)), rtol=1e-4)  # unitary
+    # the delay-domain shortcut is the same transform, energy kept included
+    had, kept = dcsi.angular_delay_from_paths(a, tau, 1024, 15e3, 32)
+    ref = dcsi.angular_delay(H, 32)
+    assert np.allclose(had, ref, atol=1e-5 * np.abs(ref).max())
+    assert np.allclose(kept, dcsi.energy_kept(H, 32), atol=1e-5) and kept.min() > 0.9
+    # normalization into [0, 1] and back
+    x, scale = dcsi.to_real(had)
+    assert x.shape == (8, 2, 32, 32) and x.min() >= 0 and x.max() <= 1 and np.isclose(np.abs(x - 0.5).max(), 0.5)
+    assert np.allclose(dcsi.from_real(x, scale), had, atol=1e-5 * np.abs(had).max())
+    assert dcsi.nmse_db(x, x + 0.0) == -np.inf or dcsi.nmse_db(x, x) < -100
+
+
+def test_pilot_sweep_estimates_the_channel():
+    rng = np.random.default_rng(1)
+    a, tau = _paths(rng, 3)
+    H = dcsi.ofdm_response(a, tau, 1024, 15e3)
+    frames = dcsi.pilot_frame(H, 64, rng, snr_db=40.0)
+    He = dcsi.estimate_from_pilots(frames[:, None], 32, 1024, 64)
+    assert dcsi.nmse_complex_db(H, He) < -35
+    with pytest.raises(Exception, match="antennas"):
+        dcsi.estimate_from_pilots(frames[:, :100], 32, 1024, 64)
+
+
+def test_tiny_training_run_lowers_nmse():
+    from sdrkit.tasks.csi.train import predict, train_one
+
+    torch.set_num_threads(1)
+    x = _csi(300)
+    xtr, xva = x[:240], x[240:]
+    net, info = train_one("csinet_cl", 4, xtr, xva, epochs=4, batch=20, lr=1e-2, seed=0)
+    h = [e["val_nmse_db"] for e in info["history"]]
+    assert h[-1] < h[0] - 1.0 and info["best_val_nmse_db"] == min(h), h
+    assert dcsi.nmse_db(xva, predict(net, xva)) == pytest.approx(info["best_val_nmse_db"], abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from sdrkit.tasks.csi.train import export_model, train_one
+
+    torch.set_num_threads(1)
+    x = _csi(200, seed=3)
+    net, _ = train_one("cllwcsinet", 8, x[:150], x[150:], epochs=1, batch=25, seed=1)
+    folder = tmp_path_factory.mktemp("csi_model")
+    files = export_model(net, folder, 8, x[150:])
+    return net, folder, files, _csi(60, seed=4)
+
+
+def test_onnx_and_torch_agree_and_int8_stays_close(exported):
+    from sdrkit.runtime.session import onnx_session
+
+    net, folder, files, x = exported
+    enc, dec = onnx_session(folder / files["encoder_cr8"]), onnx_session(folder / files["decoder_cr8"])
+    enc8 = onnx_session(folder / files["encoder_int8_cr8"])
+    with torch.no_grad():
+        s_t = net.encoder(torch.from_numpy(x)).numpy()
+        y_t = net(torch.from_numpy(x)).numpy()
+    s = enc.run(None, {"x": x})[0]
+    y = dec.run(None, {"s": s})[0]
+    assert s.shape == (60, 256)
+    assert np.abs(s - s_t).max() <= 1e-4 * max(1.0, np.abs(s_t).max())
+    assert np.abs(y - y_t).max() <= 1e-4
+    s8 = enc8.run(None, {"x": x})[0]
+    y8 = dec.run(None, {"s": s8})[0]
+    assert abs(dcsi.nmse_db(x, y8) - dcsi.nmse_db(x, y)) < 0.5
+    assert (folder / files["encoder_int8_cr8"]).stat().st_size < (folder / files["encoder_cr8"]).stat().st_size
+
+
+def test_quantized_codeword_survives_the_loopback_radio_bit_exactly(exported):
+    from sdrkit.dsp.burst import BurstFormat
+    from sdrkit.runtime.session import onnx_session
+    from sdrkit.tasks.csi.evaluate import quantizer, radio_feedback
+
+    _net, folder, files, x = exported
+    s = onnx_session(folder / files["encoder_int8_cr8"]).run(None, {"x": x[:2]})[0]
+    to_bits, from_bits, _ = quantizer(s, 6)
+    bits = to_bits(s)
+    assert bits.shape == (2, 256 * 6)
+    got, found, crc = radio_feedback(bits, 30.0, BurstFormat(), seed=5)
+    assert found and crc and np.array_equal(got, bits)
+    assert np.array_equal(from_bits(got), from_bits(bits))
