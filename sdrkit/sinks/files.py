@@ -58,6 +58,7 @@ class SigMFSink(Sink):
         from sdrkit.capture import RecordingWriter
 
         self.path, self.model = path, model
+        self.center_frequency = float(getattr(radio, "rx_lo", 0.0) or 0.0)
         channels = len(getattr(radio, "rx_enabled_channels", None) or [0])
         kwargs = {"num_channels": channels} if channels > 1 else {}
         self.writer = RecordingWriter(path, sample_rate=radio.sample_rate, center_frequency=radio.rx_lo,
@@ -91,15 +92,28 @@ class SigMFSink(Sink):
         return w0 + (stream_index - s0)
 
     def on_batch(self, batch: PredictionBatch) -> None:
+        regions = getattr(batch.prediction, "regions", None)     # time-frequency detections (spectrum task)
         with self._lock:
-            for rec in frame_records(batch):
+            for i, rec in enumerate(frame_records(batch)):
                 start = rec.pop("start")
+                if regions is not None:
+                    self._annotate_regions(self.file_index(start), regions[i])
+                    continue
                 label = rec.pop("pred", "prediction")
                 rec.pop("latency_ms", None)
                 extra = {("probability" if k == "p" else k): v for k, v in rec.items()}
                 self.writer.annotate(self.file_index(start), batch.frame_len, label,
                                      source=f"prediction by {self.model}", **extra)
                 self.annotated += 1
+
+    def _annotate_regions(self, at: int, boxes) -> None:
+        """One annotation per detection: ``start``/``count`` samples within the frame, ``f_lo``/``f_hi`` Hz
+        from the centre (written as absolute ``core:freq_lower_edge``/``core:freq_upper_edge``)."""
+        for b in boxes:
+            self.writer.annotate(at + int(b.start), int(b.count), b.label, source=f"prediction by {self.model}",
+                                 **{"core:freq_lower_edge": self.center_frequency + float(b.f_lo),
+                                    "core:freq_upper_edge": self.center_frequency + float(b.f_hi)})
+            self.annotated += 1
 
     def close(self, stats) -> list[str]:
         with self._lock:
