@@ -26,6 +26,8 @@ Open with ``open_radio("pluto:ip:192.168.2.1")``, ``pluto:usb:1.2.5`` or
 from __future__ import annotations
 
 import errno
+import logging
+import time
 import urllib.parse
 
 import numpy as np
@@ -33,9 +35,14 @@ import numpy as np
 from sdrkit.errors import ConfigError, DeviceError, DeviceNotFound, DriverMissing, RadioDisconnected, RadioTimeout
 from sdrkit.radio.base import Radio, RadioConfig
 
+log = logging.getLogger("sdrkit.radio.pluto")
+
 RX_FULL_SCALE = 2048.0     # 12-bit ADC, sign-extended in int16
 TX_FULL_SCALE = 32767.0    # 16-bit DAC words (12 MSBs used)
 
+STATUS_REG = 0x80000088     # AXI ADC DMA status register
+RX_OVERFLOW_BIT = 0x4
+_LIBIIO_SCHEMES = ("ip", "usb", "local", "serial", "xml")   # libiio 0.2x context URIs
 _TIMEOUT_ERRNOS = {errno.ETIMEDOUT, errno.EAGAIN}
 _GONE_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ENODEV, errno.ENOTCONN, errno.ECONNREFUSED, errno.EIO,
                 errno.ESHUTDOWN, errno.EBADF}
@@ -144,6 +151,8 @@ class PlutoRadio(Radio):
         self.hw_description = f"ADALM-Pluto {ctx_attrs.get('hw_model', '')} fw {ctx_attrs.get('fw_version', '?')}".strip()
         self._applied: RadioConfig | None = None
         self._tx_active = False
+        self._status_reg_ok = True
+        self._last_rx_t: float | None = None
         if config is None:
             config = self._read_config()     # opening a radio does not retune it
         super().__init__(config, prof)
@@ -180,6 +189,12 @@ class PlutoRadio(Radio):
             raise ConfigError(f"unknown pluto: option(s) {sorted(unknown)}; known: ['profile', 'timeout_ms']")
         if not uri:
             uri = "ip:192.168.2.1"
+        scheme = uri.split(":", 1)[0]
+        if scheme not in _LIBIIO_SCHEMES:
+            # "pluto:192.168.2.1" or "pluto:pluto.local": libiio needs its own scheme after "pluto:"
+            raise ConfigError(f"pluto:{rest!r}: {uri!r} is not a libiio URI (no 'ip:', 'usb:', 'local:' or "
+                              f"'serial:' scheme); did you mean pluto:ip:{uri}? (pluto:usb:1.2.5 for USB, "
+                              f"pluto: alone for the default ip:192.168.2.1)")
         timeout = opts.get("timeout_ms", 5000)
         try:
             timeout = int(timeout)
@@ -205,6 +220,15 @@ class PlutoRadio(Radio):
             if retuned:
                 # samples already in the kernel buffers were taken with the old settings: drop them
                 d.rx_destroy_buffer()
+                try:
+                    d._rxadc.reg_write(STATUS_REG, RX_OVERFLOW_BIT)   # a new stream: clear a stale overflow
+                except Exception:  # noqa: BLE001
+                    pass
+            host = (self.profile.host_streaming_rate or {}).get("value") if self.profile is not None else None
+            if host and c.sample_rate > float(host) and (old is None or old.sample_rate != c.sample_rate):
+                log.warning("sample_rate=%.6g MS/s is above the %s profile's sustainable host rate of %.3g MS/s "
+                            "(USB 2.0): a continuous stream will lose samples (reported as lost)",
+                            c.sample_rate / 1e6, self.profile.name, float(host) / 1e6)
             d.rx_buffer_size = int(c.rx_buffer_size)
         except Exception as exc:
             mapped = _map_error(exc, "configure")
@@ -235,9 +259,26 @@ class PlutoRadio(Radio):
             raise
         if isinstance(data, list):
             data = np.stack(data)
-        # libiio 0.2x exposes no overflow counter for the Pluto's RX DMA: drops between
-        # buffers cannot be detected here, so lost is 0 (see the README's note on Pluto drops).
-        return ci16_to_complex64(data), 0
+        prev, self._last_rx_t = self._last_rx_t, time.monotonic()
+        return ci16_to_complex64(data), self._overflow_lost(len(data[0]) if data.ndim == 2 else len(data), prev)
+
+    def _overflow_lost(self, n: int, prev: float | None) -> int:
+        """Samples lost before this buffer, from the RX DMA's overflow flag (AXI status register
+        0x80000088, bit 2, write 1 to clear; what pyadi-iio's own tests read). libiio 0.2x has no
+        overflow counter, so a flagged overflow is estimated from the time since the previous
+        buffer (samples the radio made meanwhile, less this buffer, in whole buffers; at least one
+        buffer). 0 when the register cannot be read (the check is then given up)."""
+        if not self._status_reg_ok:
+            return 0
+        try:
+            v = self._dev._rxadc.reg_read(STATUS_REG)
+            if v & RX_OVERFLOW_BIT:
+                self._dev._rxadc.reg_write(STATUS_REG, RX_OVERFLOW_BIT)
+                made = int((self._last_rx_t - prev) * self._config.sample_rate) if prev is not None else 0
+                return max(n, (made - n) // n * n)
+        except Exception:  # noqa: BLE001 - an iiod without debug attributes: no overflow information
+            self._status_reg_ok = False
+        return 0
 
     def _tx(self, samples: np.ndarray, cyclic: bool) -> None:
         try:

@@ -250,6 +250,12 @@ class RxStream:
         self.dropped += lost
         return lost
 
+    def pause(self, dt: float) -> None:
+        """Stop the device clock for ``dt`` s (the time the emulator spent making samples: a real
+        radio makes them for free, so that time must not count as the client falling behind)."""
+        self.t0 += dt
+        self.link_free += dt
+
     def deliver(self, n: int, fs: float, stop: threading.Event | None = None) -> None:
         """Wait until ``n`` more samples are complete and the link has carried them."""
         if not self.pace:

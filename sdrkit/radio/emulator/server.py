@@ -861,9 +861,14 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.pluto.drop(lost)
             stream.deliver(n, fs, self.server.stopping)
         header = b"%08x\n" % mask
+        import time
+
         while n > 0:
             k = min(n, CHUNK_SAMPLES)
+            t_make = time.monotonic()
             iq = self.pluto.read_samples(k).reshape(k, 2)
+            if stream is not None:
+                stream.pause(time.monotonic() - t_make)   # the emulator's own work is not the client's lag
             if nch == 1:
                 iq = iq[:, 0] if mask == 1 else iq[:, 1]
             payload = np.ascontiguousarray(iq).tobytes()
