@@ -50,7 +50,12 @@ class TrainConfig:
     lr: float = option(1e-3, help="Adam learning rate (cosine decay to 1% over the run)")
     noise_snr: str = option("", help="noise-injection training: 'LOW:HIGH' dB drawn per sample (empty: none)")
     max_train: int = option(0, help="use at most this many training samples (0: all)")
-    time_budget: float | None = option(None, help="stop each model after this many minutes")
+    time_budget: float | None = option(None, help="stop each model after this many wall-clock minutes")
+    cpu_budget: float = option(0.0, help="stop each model after this many CPU seconds; the cosine LR decay runs "
+                                         "over it (the same schedule for every model of a budget, whatever the load)")
+    archs: str = option("cllwcsinet,csinet_cl,csinet,crnet", help="sweep: comma list of architectures")
+    skip: str = option("", help="sweep: comma list of model tags not to train (e.g. cllwcsinet_cr4 when the bundle "
+                                "has it: evaluate then takes the bundled one)")
     threads: int = option(1, help="torch threads")
     seed: int = option(0, help="training seed")
     command_line: str = option("", cli=False)

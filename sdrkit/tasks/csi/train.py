@@ -43,11 +43,15 @@ def predict(net, x: np.ndarray, snr_db=None, batch: int = 500) -> np.ndarray:
 
 def train_one(arch: str, cr: int, x_train: np.ndarray, x_val: np.ndarray, *, epochs: int = 3, batch: int = 100,
               lr: float = 1e-3, noise_snr=None, seed: int = 0, time_budget_s: float | None = None,
-              kwargs: dict | None = None, desc: str = ""):
+              cpu_budget_s: float | None = None, kwargs: dict | None = None, desc: str = ""):
     """Train one autoencoder; returns ``(net, history)`` with the best-validation weights loaded.
 
     Args:
         noise_snr: None, or ``(low, high)`` dB for noise-injection training.
+        time_budget_s: stop after this many wall-clock seconds.
+        cpu_budget_s: stop after this many CPU seconds of this process; the cosine learning-rate
+            decay then runs over this budget (the fraction used of steps or budget, whichever is
+            larger), so every model of a budget gets the same schedule whatever the machine's load.
     """
     import torch
     from tqdm import tqdm
@@ -64,7 +68,15 @@ def train_one(arch: str, cr: int, x_train: np.ndarray, x_val: np.ndarray, *, epo
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps_per_epoch = max(1, len(x_train) // batch)
     total = epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    c0 = time.process_time()
+
+    def frac(s):
+        f = s / total
+        if cpu_budget_s:
+            f = max(f, (time.process_time() - c0) / cpu_budget_s)
+        return min(f, 1.0)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac(s))))
     hist, best, best_state = [], math.inf, None
     t0 = time.time()
     step = 0
@@ -83,7 +95,8 @@ def train_one(arch: str, cr: int, x_train: np.ndarray, x_val: np.ndarray, *, epo
             losses.append(float(loss.detach()))
             step += 1
             bar.update(1)
-            if time_budget_s and time.time() - t0 > time_budget_s:
+            if (time_budget_s and time.time() - t0 > time_budget_s) or \
+                    (cpu_budget_s and time.process_time() - c0 > cpu_budget_s):
                 stopped = True
                 break
         v = nmse_db(x_val, predict(net, x_val))
@@ -97,7 +110,9 @@ def train_one(arch: str, cr: int, x_train: np.ndarray, x_val: np.ndarray, *, epo
     net.load_state_dict(best_state)
     net.eval()
     return net, {"history": hist, "best_val_nmse_db": round(best, 3), "steps": step, "planned_steps": total,
-                 "stopped_by_time_budget": stopped, "seconds": round(time.time() - t0, 1), "architecture": arch_d,
+                 "stopped_by_budget": stopped, "seconds": round(time.time() - t0, 1),
+                 "cpu_seconds": round(time.process_time() - c0, 1), "cpu_budget_s": cpu_budget_s,
+                 "train_samples_seen": step * batch, "architecture": arch_d,
                  "train_samples": int(len(x_train)), "batch": batch, "lr": lr, "epochs": epochs,
                  "noise_snr_db": list(noise_snr) if noise_snr else None, "seed": seed}
 
@@ -230,13 +245,13 @@ def _noise(spec: str):
 
 
 #: what the full sweep trains: (scenario, arch, cr, kwargs, noise, tag)
-def sweep_plan(scenarios=("indoor", "outdoor")):
+def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl", "csinet", "crnet")):
     plan = []
     for sc in scenarios:
         for cr in (4, 16, 8):
-            for arch in ("cllwcsinet", "csinet_cl", "csinet", "crnet"):
+            for arch in archs:
                 plan.append((sc, arch, cr, {}, None, f"{arch}_cr{cr}"))
-        if sc == "indoor":
+        if sc == "indoor" and "cllwcsinet" in archs:
             plan.append((sc, "cllwcsinet", 4, {"denoise": True}, (-5.0, 25.0), "cllwcsinet_cr4_noise"))
     return plan
 
@@ -249,6 +264,7 @@ def run_train(cfg) -> int:
     torch.set_num_threads(max(1, int(cfg.threads)))
     noise = _noise(cfg.noise_snr)
     budget = cfg.time_budget * 60 if cfg.time_budget else None
+    cpu_budget = cfg.cpu_budget or None
 
     def load(scenario):
         d = open_scenario(cfg.data, scenario)
@@ -258,7 +274,8 @@ def run_train(cfg) -> int:
             xtr = xtr[:cfg.max_train]
         return d, xtr, xva
 
-    kw = dict(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, seed=cfg.seed, time_budget_s=budget)
+    kw = dict(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, seed=cfg.seed, time_budget_s=budget,
+              cpu_budget_s=cpu_budget)
     if cfg.what in ("bundle", "one"):
         d, xtr, xva = load(cfg.scenario)
         crs = (4, 8, 16) if cfg.what == "bundle" else (cfg.cr,)
@@ -267,7 +284,7 @@ def run_train(cfg) -> int:
         for cr in crs:
             net, info = train_one(arch, cr, xtr, xva, noise_snr=noise, **kw)
             print(f"{arch} CR{cr} ({cfg.scenario}): val NMSE {info['best_val_nmse_db']:.2f} dB after "
-                  f"{info['steps']} steps, {info['seconds']:.0f} s")
+                  f"{info['steps']} steps, {info['cpu_seconds']:.0f} CPU s, {info['seconds']:.0f} s", flush=True)
             trained[cr] = (net, info)
         card = write_card(Path(cfg.out), trained, cfg.scenario, d.card, xva, cfg.command_line, cfg.seed,
                           name=f"{arch}-{cfg.scenario}-cr{'-'.join(str(c) for c in crs)}")
@@ -275,15 +292,24 @@ def run_train(cfg) -> int:
         return 0
     # the sweep: one folder per model under --out
     cache = {}
-    for sc, arch, cr, kwargs, nz, tag in sweep_plan(tuple(v.strip() for v in cfg.scenario.split(",") if v.strip())):
+    archs = tuple(a.strip() for a in cfg.archs.split(",") if a.strip())
+    skip = {t.strip() for t in cfg.skip.split(",") if t.strip()}
+    bad = [a for a in archs if a not in ("cllwcsinet", "csinet_cl", "csinet", "crnet")]
+    if bad:
+        raise ConfigError(f"--archs: unknown {bad}; choose from cllwcsinet, csinet_cl, csinet, crnet")
+    for sc, arch, cr, kwargs, nz, tag in sweep_plan(tuple(v.strip() for v in cfg.scenario.split(",") if v.strip()),
+                                                    archs):
         if sc not in cache:
             cache[sc] = load(sc)
         d, xtr, xva = cache[sc]
         folder = Path(cfg.out) / sc / tag
+        if tag in skip:
+            continue
         if (folder / "card.json").exists():
             print(f"{sc}/{tag}: exists, skipped")
             continue
         net, info = train_one(arch, cr, xtr, xva, noise_snr=nz, kwargs=kwargs, desc=f"{sc} {tag}", **kw)
         write_card(folder, {cr: (net, info)}, sc, d.card, xva, cfg.command_line, cfg.seed, name=f"{sc}-{tag}")
-        print(f"{sc}/{tag}: val NMSE {info['best_val_nmse_db']:.2f} dB, {info['seconds']:.0f} s", flush=True)
+        print(f"{sc}/{tag}: val NMSE {info['best_val_nmse_db']:.2f} dB, {info['steps']} steps, "
+              f"{info['cpu_seconds']:.0f} CPU s, {info['seconds']:.0f} s", flush=True)
     return 0
