@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-connections", type=int, default=16,
                    help="TCP connections served at once (a libiio client uses 1-3; default 16)")
+    p.add_argument("--as-fast-as-possible", action="store_true",
+                   help="serve RX/TX as fast as possible (default: paced at the sample rate, with the profile's "
+                        "host-rate ceiling; a client that falls behind loses samples, counted)")
     p.set_defaults(func=run)
 
 
@@ -24,9 +27,16 @@ def run(args) -> int:
     from sdrkit.radio.emulator import PlutoEmulator
     from sdrkit.radio.sim import LoopbackChannel
 
+    import logging
+
+    handler = logging.StreamHandler()           # retunes, refusals, overflows: one line each on stderr
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logging.getLogger("sdrkit.emulator").addHandler(handler)
+    logging.getLogger("sdrkit.emulator").setLevel(logging.INFO)
+    logging.getLogger("sdrkit.emulator").propagate = False
     emu = PlutoEmulator(args.replay, host=args.host, port=args.port, profile=args.profile,
                         front_end=args.front_end, seed=args.seed, loopback=LoopbackChannel(snr_db=args.loopback_snr),
-                        max_connections=args.max_connections)
+                        max_connections=args.max_connections, pace=not args.as_fast_as_possible)
     print(f"virtual Pluto on {emu.uri} (replaying {args.replay or 'noise'}, profile {args.profile}); "
           f"connect with adi.Pluto('{emu.uri}') or --radio pluto:{emu.uri}. Ctrl-C stops.", flush=True)
     try:
