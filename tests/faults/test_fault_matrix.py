@@ -14,8 +14,9 @@ sim timeout                              capture: counted (``sdrkit:timeouts``),
                                          live classify survives, counts it, marks ``timeout``
 sim disconnect                           ``RadioDisconnected`` (permanent); capture exits 1 with
                                          the error, what it wrote is readable
-virtual Pluto overflow                   (open: libiio 0.2x has no overflow counter, the
-                                         virtual Pluto does not pace yet; strict=False xfail)
+virtual Pluto overflow                   an overflow block with ``lost`` > 0 (a paced virtual
+                                         Pluto drops; the backend reads the AXI status
+                                         register; xfail while the backend lacks it)
 virtual Pluto timeout                    ``RadioTimeout`` naming the timeout (stalled RX DMA)
 virtual Pluto disconnect                 ``RadioDisconnected`` (device unplugged)
 zmq radio overflow                       the publisher radio's drop arrives as an overflow block
@@ -185,8 +186,9 @@ def _iiod(emu, data: bytes, n: int = 100) -> bytes:
         return s.recv(n)
 
 
-@pytest.mark.xfail(strict=False, reason="open: libiio 0.2x exposes no RX overflow counter and the virtual Pluto "
-                   "does not pace or drop yet (issue 20 pacing / AXI status register 0x80000088, another helper)")
+@pytest.mark.xfail(not hasattr(__import__("sdrkit.radio.pluto").radio.pluto, "STATUS_REG"), strict=True,
+                   reason="open until the pluto: backend reads the RX DMA overflow flag (AXI status register "
+                   "0x80000088): libiio 0.2x has no overflow counter (issue 20, the virtual-Pluto work)")
 def test_virtual_pluto_overflow_is_flagged(emu):
     with open_radio(f"pluto:{emu.uri}?profile=pluto-ad9364") as r:
         r.rx()
