@@ -31,7 +31,8 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    out: str = option(DEFAULT_MODELS, help="model folder (with --suite: the parent of one folder per model)")
+    out: str | None = option(None, help="model folder (default out/mimo/model; with --suite: the parent of one "
+                                         "folder per model, default models/mimo)")
     suite: str | None = option(None, choices=("bundled",), help="train every bundled model (names in train.SUITE)")
     only: str | None = option(None, help="with --suite: comma-separated model names to (re)train")
     kind: str = option("bae-t", choices=("ae", "bae", "bae-t"), help="autoencoder variant")
@@ -72,7 +73,8 @@ class EvaluateConfig:
     radio: str = option("sim:loopback?coupling=0.3", help="2-channel radio URI for the over-the-radio check")
     link_bursts: int = option(400, help="bursts per over-the-radio run (1024 bits each for 2x2 QPSK)")
     no_memory: bool = option(False, help="skip the measured-memory study (estimates only)")
-    memory_widths: str = option("256,2048,2048", help="H_T,H_R,batch of the memory study (paper: 256,2048,2048)")
+    memory_widths: str = option("256,512,2048", help="H_T,H_R,batch of the memory study (paper: 256,2048,2048; "
+                                                     "H_R 2048 costs ~3 s per step here)")
     quick: bool = option(False, help="small smoke run (few bits, smoke figures, not results)")
     update_card: bool = option(False, help="also write the figures into the model cards (never done otherwise)")
     seed: int = option(1, help="evaluation seed (training used others)")
@@ -101,7 +103,7 @@ def train(cfg: TrainConfig) -> int:
         if bad:
             raise ConfigError(f"--only {bad[0]!r} is not a bundled model; they are: {', '.join(SUITE)}")
         for name in names:
-            card, path = train_one(suite_settings(name, cfg.seed), Path(cfg.out) / name, name,
+            card, path = train_one(suite_settings(name, cfg.seed), Path(cfg.out or DEFAULT_MODELS) / name, name,
                                    command=cfg.command_line, time_budget_s=budget, data_sha256=sha)
             t = card.metrics["training"]
             print(f"{name}: {t['steps_run']} steps in {t['train_seconds']:.0f} s, final batch BER "
@@ -110,8 +112,9 @@ def train(cfg: TrainConfig) -> int:
     s = ModelSettings(kind=cfg.kind, n_t=cfg.n_t, n_r=cfg.n_r, k=cfg.k, channel=cfg.channel, h_t=cfg.h_t,
                       h_r=cfg.h_r, snr_mode=cfg.snr_mode, train_snr_db=cfg.train_snr,
                       snr_range_db=(cfg.snr_lo, cfg.snr_hi), steps=cfg.steps, batch=cfg.batch, seed=cfg.seed)
-    name = Path(cfg.out).name
-    card, path = train_one(s, Path(cfg.out), name, command=cfg.command_line, time_budget_s=budget,
+    out = Path(cfg.out or "out/mimo/model")
+    name = out.name
+    card, path = train_one(s, out, name, command=cfg.command_line, time_budget_s=budget,
                            data_sha256=sha)
     print(f"wrote {path}")
     return 0
