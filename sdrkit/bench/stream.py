@@ -163,6 +163,9 @@ class LossReport:
             run (also before the subscriber connected and after it left), None if it did not say.
         frames_skipped: frames the pipeline's drop-oldest queue skipped (model too slow).
         samples_discarded: samples the pipeline's framer discarded at gaps (partial frames).
+        other: samples lost elsewhere (publisher restarts, resyncs, index jumps no header
+            reported), as the subscriber attributed them; 0 in a run without restarts.
+        unattributed: lost samples no source accounts for (must be 0).
     """
 
     block: int
@@ -172,26 +175,37 @@ class LossReport:
     publisher_radio: int | None
     frames_skipped: int
     samples_discarded: int
+    other: int = 0
+    unattributed: int = 0
 
     @classmethod
     def measure(cls, block: int, lost_at_subscriber: int, lost_messages: int, publisher_stdout: str,
-                frames_skipped: int, samples_discarded: int) -> "LossReport":
-        """Attribute ``lost_at_subscriber`` (every gap the subscriber reported) to radio and transport."""
+                frames_skipped: int, samples_discarded: int, lost_by: dict | None = None) -> "LossReport":
+        """Attribute ``lost_at_subscriber`` (every gap the subscriber reported) to where it was lost:
+        from the subscriber's per-block attribution (``StreamStats.lost_by``) when given, else
+        transport = missing messages x block and radio = the rest."""
         m = _PUBLISHED.search(publisher_stdout or "")
-        transport = lost_messages * block
-        return cls(block, lost_at_subscriber - transport, lost_messages, transport,
-                   int(m.group(3)) if m else None, frames_skipped, samples_discarded)
+        pub = int(m.group(3)) if m else None
+        if lost_by is None:
+            transport = lost_messages * block
+            return cls(block, lost_at_subscriber - transport, lost_messages, transport, pub, frames_skipped,
+                       samples_discarded)
+        other = lost_by.get("restart", 0) + lost_by.get("resync", 0) + lost_by.get("unreported", 0)
+        return cls(block, lost_by["radio"], lost_messages, lost_by["transport"], pub, frames_skipped,
+                   samples_discarded, other, lost_at_subscriber - sum(lost_by.values()))
 
     @property
     def lost(self) -> int:
-        """Samples that never reached the model's input: radio + transport + discarded at gaps."""
-        return self.radio + self.transport + self.samples_discarded
+        """Samples that never reached the model's input: radio + transport + other + unattributed +
+        discarded at gaps."""
+        return self.radio + self.transport + self.other + self.unattributed + self.samples_discarded
 
     def notes(self) -> str:
         pub = "did not report" if self.publisher_radio is None else f"{self.publisher_radio} over its whole run"
         return (f"lost at the publisher's radio (overflow) {self.radio} samples (capture process: {pub}); "
                 f"in ZeroMQ transport {self.transport} samples ({self.transport_messages} messages of "
-                f"{self.block}); in the pipeline {self.frames_skipped} frames skipped by the drop-oldest queue, "
+                f"{self.block}); restarts/resyncs/unreported jumps {self.other}; unattributed {self.unattributed}; "
+                f"in the pipeline {self.frames_skipped} frames skipped by the drop-oldest queue, "
                 f"{self.samples_discarded} samples discarded at gaps")
 
 
@@ -245,6 +259,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
                 # latency (batch 64 / queue 128 measured p99 65 ms on the loaded box, 32 / 64: 15 ms)
                 st = Pipeline(radio, predictor, card.input.frame_len, batch=batch, max_queue=64).run(seconds=seconds)
                 lost_sub, lost_msgs = radio.samples_lost, radio.stats.lost_messages
+                lost_by = dict(radio.stats.lost_by)
             # SIGINT ends the capture process the way Ctrl-C does: it prints its radio's loss count
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=10)
@@ -252,13 +267,13 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
-    loss = LossReport.measure(block, lost_sub, lost_msgs, out, st.frames_skipped, st.samples_discarded)
+    loss = LossReport.measure(block, lost_sub, lost_msgs, out, st.frames_skipped, st.samples_discarded, lost_by)
     rate = st.frames_analyzed / seconds
     notes = (f"{st.frames_in} frames in, {st.frames_analyzed} analyzed ({st.analyzed_fraction:.1%}); "
              f"{loss.notes()}; 1 inference thread, batch {batch}")
     where = {"radio": loss.radio, "transport": loss.transport, "transport_messages": loss.transport_messages,
              "publisher_radio": loss.publisher_radio, "frames_skipped": loss.frames_skipped,
-             "samples_discarded": loss.samples_discarded}
+             "samples_discarded": loss.samples_discarded, "other": loss.other, "unattributed": loss.unattributed}
     return [Result("e2e latency p50", st.latency_ms(50), "ms", notes=notes, higher_is_better=False),
             Result("e2e latency p99", st.latency_ms(99), "ms", target=50.0, higher_is_better=False, notes=notes),
             Result("frames classified per s (1 core)", rate, "frames/s", fs / card.input.frame_len,
