@@ -19,7 +19,7 @@ def test_captures_exist_and_stay_small():
 def test_capture_is_complete_labelled_and_reproducible(meta):
     with open_recording(meta) as rec:
         assert not rec.interrupted and rec.num_samples > 0
-        assert rec.global_info["sdrkit:command"].startswith("sdrkit synth ")
+        assert rec.global_info["sdrkit:command"].startswith(("sdrkit synth ", "sdrkit dataset "))
         assert "sdrkit:seed" in rec.global_info
         labels = {l[2] for l in rec.labels()}
         assert labels and None not in labels

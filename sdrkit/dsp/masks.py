@@ -84,12 +84,18 @@ def class_of(label, classes=CLASSES) -> int:
     return UNKNOWN
 
 
-def boxes_from_annotations(annotations, center_frequency: float, sample_rate: float) -> list[Box]:
-    """The labelled rectangles of SigMF annotation dicts (``core:*`` keys, as in a ``.sigmf-meta``)."""
+def boxes_from_annotations(annotations, center_frequency: float, sample_rate: float,
+                           predictions: bool = False) -> list[Box]:
+    """The labelled rectangles of SigMF annotation dicts (``core:*`` keys, as in a ``.sigmf-meta``).
+
+    Args:
+        predictions: take only a model's own predictions (``sdrkit:source`` "prediction by ...",
+            as ``sdrkit classify --record`` writes them) instead of only the labels.
+    """
     out = []
     for a in annotations:
         label = a.get("core:label")
-        if label in NOT_LABELS or str(a.get("sdrkit:source", "")).startswith("prediction"):
+        if label in NOT_LABELS or str(a.get("sdrkit:source", "")).startswith("prediction") != predictions:
             continue
         count = int(a.get("core:sample_count", 0))
         if count <= 0:
@@ -102,9 +108,9 @@ def boxes_from_annotations(annotations, center_frequency: float, sample_rate: fl
     return out
 
 
-def recording_boxes(rec) -> list[Box]:
-    """The labelled rectangles of an open :class:`sdrkit.capture.Recording`."""
-    return boxes_from_annotations(rec.annotations, rec.center_frequency, rec.sample_rate)
+def recording_boxes(rec, predictions: bool = False) -> list[Box]:
+    """The labelled rectangles (or, ``predictions``, a model's detections) of an open recording."""
+    return boxes_from_annotations(rec.annotations, rec.center_frequency, rec.sample_rate, predictions)
 
 
 def mask_from_annotations(boxes, grid: Grid, start: int, rows: int, classes=CLASSES) -> np.ndarray:

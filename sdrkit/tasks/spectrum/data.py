@@ -74,6 +74,20 @@ def write_split(out: Path, split: str, scenes: int, seed: int, duration: float, 
     return paths
 
 
+def write_demo(path, seed: int, rate: float = SAMPLE_RATE, command: str = "", frames: int = 5) -> Path:
+    """One busy-band scene of ``frames`` live frames as ci16 (peak I/Q at 0.9 of full scale), labelled."""
+    from sdrkit.capture import write_recording
+    from sdrkit.dsp.scene import SceneConfig, make_scene, to_annotations
+
+    rng = np.random.default_rng([seed, 77])
+    x, em, desc = make_scene(SceneConfig(sample_rate=rate, duration=frames * FRAME_LEN / rate), rng)
+    peak = float(np.max(np.abs(x.view(np.float32))))
+    return write_recording(path, x * np.float32(0.9 / peak), sample_rate=rate, center_frequency=CENTER_FREQUENCY,
+                           datatype="ci16_le", annotations=to_annotations(em, CENTER_FREQUENCY), overwrite=True,
+                           description="sdrkit busy-band demo scene (LTE/NR/Wi-Fi/BT/narrowband)",
+                           extra_global={"command": command, "seed": [seed, 77], "scene": desc})
+
+
 def recordings(folder) -> list[Path]:
     """Every ``.sigmf-meta`` under ``folder`` (recursively), sorted; a single recording path works too.
 

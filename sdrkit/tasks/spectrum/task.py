@@ -29,6 +29,7 @@ class DatasetConfig:
     rates: str = option("20e6", help="comma-separated sample rates, samples/s (10e6 to 61.44e6), cycled over scenes")
     splits: str = option(ALL_SPLITS, help="comma-separated splits to write")
     seed: int = option(0, help="root seed (scene i of a split uses the stream (seed + offset, offset, i))")
+    demo: str = option("", help="instead: write one ci16 busy-band demo recording here (e.g. captures/spectrum_busy)")
     command_line: str = option("", cli=False)
 
 
@@ -74,6 +75,11 @@ def dataset(cfg: DatasetConfig) -> int:
     from sdrkit.tasks.spectrum.data import SPLITS, write_split
 
     rates = tuple(float(r) for r in cfg.rates.split(","))
+    if cfg.demo:
+        from sdrkit.tasks.spectrum.data import write_demo
+
+        print(f"wrote {write_demo(cfg.demo, cfg.seed, rates[0], cfg.command_line)}")
+        return 0
     out = Path(cfg.out)
     for split in cfg.splits.split(","):
         if split not in SPLITS:
