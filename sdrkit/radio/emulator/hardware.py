@@ -166,6 +166,8 @@ class Agc:
             return x
         m = self.interval(fs)
         n = x.size
+        if self._phase >= m:              # the rate (so the interval) changed: start a new interval
+            self._phase = 0
         # interval boundaries in this block (the first one may be a remainder of the previous block)
         first = min(n, m - self._phase)
         edges = [0] + list(range(first, n, m)) + [n]
@@ -177,7 +179,7 @@ class Agc:
             seg = x[a:b]
             end_of_interval = (self._phase + (b - a)) >= m
             self._phase = 0 if end_of_interval else self._phase + (b - a)
-            if not end_of_interval or b == a:
+            if not end_of_interval or seg.size == 0:
                 continue
             gl = float(gains[i])
             pw = float(np.mean(seg.real.astype(np.float64) ** 2 + seg.imag.astype(np.float64) ** 2)) * gl * gl
@@ -192,7 +194,7 @@ class Agc:
     def rssi_db(self) -> float:
         """The AD9361's RSSI reading, dB (0.25 dB steps, larger = weaker): the received power
         referred to the RX input (so independent of the RX gain), ``RSSI_OFFSET - P``, with P the
-        mean power of the last block at 0 dB gain, dBFS. ``RSSI_OFFSET`` puts a -12 dBFS tone at
+        mean power of the last block at 0 dB gain, dBFS. ``RSSI_OFFSET`` puts a DDS tone of scale 0.25 (-12 dBFS) sent at 0 dB TX attenuation into 0 dB RX gain (-10 dBFS with the cable) at
         19.5 dB, the middle of pyadi-iio's window for a real AD9364 cabled TX -> RX at 0 dB gains.
         """
         if self.last_power_db is None:
@@ -201,7 +203,7 @@ class Agc:
         return round(min(max(RSSI_OFFSET - p0, 0.0), 127.75) * 4) / 4
 
 
-RSSI_OFFSET = 7.5
+RSSI_OFFSET = 9.5
 
 
 class RxStream:

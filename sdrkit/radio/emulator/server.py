@@ -142,6 +142,7 @@ class VirtualPluto:
         USB 2.0), and a client that falls behind loses whole buffers (counted in
         ``stats["rx_dropped"]``, flagged in the RX status register); ``pace=False`` serves as
         fast as possible and never drops."""
+        import scipy.signal  # noqa: F401 - the resampler needs it: import it now, not in a client's first READBUF
         from sdrkit.profiles import load_profile
         from sdrkit.radio.sim import LoopbackChannel
 
