@@ -63,8 +63,12 @@ def test_scene_labels_give_masks_and_unknown_labels_are_kept_as_signal(scene):
     rec = open_recording(path)
     g = Grid(64, 32, FS)
     m = mask_from_annotations(recording_boxes(rec), g, 0, rec.num_samples // g.row_samples)
-    assert {CLASSES[v] for v in np.unique(m) if v} == {e.label for e in em if e.count >= g.row_samples // 2} - {""} \
-        or set(np.unique(m)) - {0}
+    present = {CLASSES[v] for v in np.unique(m) if 0 < v < len(CLASSES)}
+    assert present and present <= {e.label for e in em}
+    lte = [e for e in em if e.label == "lte"]
+    if lte:                                             # a carrier's centre bin is labelled over the whole scene
+        col = int(round((lte[0].f_lo + lte[0].f_hi) / 2 / g.bin_hz + 32))
+        assert (m[:, col] == CLASSES.index("lte")).mean() > 0.9
     other = boxes_from_annotations([{"core:sample_start": 0, "core:sample_count": g.row_samples * 4,
                                      "core:label": "radar"}], FC, FS)                  # no edges: whole band
     assert (mask_from_annotations(other, g, 0, 4) == UNKNOWN).all()
@@ -77,12 +81,12 @@ def test_tiny_pretraining_loss_goes_down(scene):
     from sdrkit.tasks.spectrum.data import sentences
     from sdrkit.tasks.spectrum.train import msm_val_loss, pretrain
 
-    X, _, _ = sentences(Path(scene[0]).parent, stride=8, labelled=False)
+    X, _, _ = sentences(Path(scene[0]).parent, stride=16, labelled=False)
     arch = {"layers": 1, "filters": 4}
     torch.manual_seed(0)
     before = msm_val_loss(SpectrumMSM(**arch), X, "random")
-    model, hist = pretrain(X, X, arch, "random", steps=40, batch=4, lr=1e-2, progress=False)
-    assert hist["steps"] == 40 and hist["val_loss"] < 0.7 * before
+    model, hist = pretrain(X, X, arch, "random", steps=30, batch=4, lr=1e-2, progress=False)
+    assert hist["steps"] == 30 and hist["val_loss"] < 0.9 * before, (before, hist["val_loss"])
 
 
 def test_onnx_and_torch_agree_and_the_predictor_returns_masks(tmp_path, scene):
