@@ -13,6 +13,7 @@ Scaling of the integer datatypes (``sdrkit:full_scale``) is applied in one place
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +24,9 @@ from sdrkit.capture.formats import check_full_scale, component_dtype, sample_byt
 from sdrkit.capture.safejson import load_json
 from sdrkit.capture.schema import META_MAX_BYTES, check_sdrkit_fields, validate_sigmf
 from sdrkit.errors import CaptureError
+
+
+VERIFY_ON_OPEN_BYTES = 64 * 2 ** 20   # data files up to this size are checked against core:sha512 when opened
 
 
 def recording_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -70,7 +74,7 @@ class Recording:
             last whole sample was ignored.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, verify: bool | None = None):
         self.meta_path, self.data_path = recording_paths(path)
         where = f"{self.meta_path}: "
         if not self.meta_path.exists():
@@ -121,6 +125,29 @@ class Recording:
                         f"{self.data_path}: data is shorter than the metadata claims: annotation "
                         f"{a.get('core:label', '')!r} ends at sample {end}, data has {self.num_samples}")
         self._mm: np.memmap | None = None
+        self.sha512 = g.get("core:sha512")
+        self.checksum_ok: bool | None = None          # None: not checked (no core:sha512, or not yet)
+        if verify is None:
+            verify = self.sha512 is not None and self.data_path.stat().st_size <= VERIFY_ON_OPEN_BYTES
+        if verify and self.sha512 is not None and not self.verify():
+            raise CaptureError(f"{self.data_path}: checksum mismatch: the data's SHA-512 is not the core:sha512 "
+                               f"in {self.meta_path.name}; the samples were changed or corrupted after recording "
+                               f"(restore the file, or re-record it)")
+
+    def verify(self) -> bool | None:
+        """Check the data file against ``core:sha512`` (whole file, as SigMF defines it).
+
+        Returns:
+            True (matches), False (corrupt), or None (the recording carries no checksum).
+        """
+        if self.sha512 is None:
+            return None
+        h = hashlib.sha512()
+        with open(self.data_path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+        self.checksum_ok = h.hexdigest() == str(self.sha512).lower()
+        return self.checksum_ok
 
     @staticmethod
     def _validate(meta, where: str) -> None:
@@ -261,15 +288,21 @@ class Recording:
                 f"{self.sample_rate:g} S/s, fc {self.center_frequency:g} Hz)")
 
 
-def open_recording(path) -> Recording:
+def open_recording(path, verify: bool | None = None) -> Recording:
     """Open a SigMF recording (``.sigmf-meta``, ``.sigmf-data`` or base path).
 
     A path that does not exist relative to the working directory is looked up among the
     bundled captures (``captures/demo_mixed.sigmf-meta`` or just ``demo_mixed``, see
     :mod:`sdrkit.resources`), so the bundled recordings open from any directory.
 
+    Args:
+        verify: check the data against ``core:sha512``: None (default) when the recording has one
+            and its data file is at most :data:`VERIFY_ON_OPEN_BYTES`; True always; False never
+            (:meth:`Recording.verify` checks later).
+
     Raises:
-        CaptureError: missing or invalid meta, missing data, unknown datatype, truncated data.
+        CaptureError: missing or invalid meta, missing data, unknown datatype, truncated data,
+            a checksum mismatch.
     """
     if isinstance(path, (str, os.PathLike)) and not recording_paths(path)[0].exists():
         from sdrkit.resources import resolve
@@ -278,4 +311,4 @@ def open_recording(path) -> Recording:
         found = resolve("captures", meta, must_exist=False)
         if found != meta:
             path = found
-    return Recording(path)
+    return Recording(path, verify=verify)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import hashlib
 import os
 import sys
 import time
@@ -127,6 +128,7 @@ class RecordingWriter:
         self._flush_interval = flush_interval
         self._last_flush = time.monotonic()
         self._closed = False
+        self._sha = hashlib.sha512()
         try:
             self.meta_path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.data_path, "wb")
@@ -190,8 +192,9 @@ class RecordingWriter:
             want = "a 1-D array (n,)" if c == 1 else f"a ({c}, n) array, one row per channel"
             raise CaptureError(f"{self.meta_path}: write() takes {want} of complex samples for a "
                                f"{c}-channel recording, got shape {x.shape}")
-        raw = from_complex64(x, self.datatype, self.full_scale)
-        self._fh.write(memoryview(raw).cast("B"))
+        raw = memoryview(from_complex64(x, self.datatype, self.full_scale)).cast("B")
+        self._fh.write(raw)
+        self._sha.update(raw)
         self._n += n
         if time.monotonic() - self._last_flush >= self._flush_interval:
             self.flush()
@@ -214,6 +217,7 @@ class RecordingWriter:
         self._fh.close()
         self._global["sdrkit:complete"] = True
         self._global["sdrkit:sample_count"] = self._n
+        self._global["core:sha512"] = self._sha.hexdigest()     # of the whole data file, as sigmf checks it
         self._write_meta()
 
     def __enter__(self):
