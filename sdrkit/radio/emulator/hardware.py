@@ -130,7 +130,8 @@ class Agc:
     Works on samples at the reference gain ``ref_db`` (the level a recording was made at): the
     output is ``x * 10**((gain - ref_db) / 20)``. In an AGC mode the gain is held for one update
     interval (1 ms; 0.1 ms in ``fast_attack``) and then moved by the power measured over that
-    interval: above -5 dBFS (outer high) -2 dB, above -10 dBFS (inner high) -1 dB, below -18 dBFS
+    interval (also while nobody reads: the intervals that passed since the last block are caught
+    up with the level of the next one): above -5 dBFS (outer high) -2 dB, above -10 dBFS (inner high) -1 dB, below -18 dBFS
     (outer low) +2 dB, below -12 dBFS (inner low) +1 dB, and -3 dB when the ADC clipped, always
     within ``[gain_min, gain_max]`` (the profile's rx_hardwaregain range). The thresholds are the
     Pluto's ``adi,agc-*`` defaults (pluto.xml). A strong tone after silence therefore clips for a
@@ -142,6 +143,7 @@ class Agc:
         self.mode = "manual"
         self.gain_db = float(ref_db)
         self._phase = 0                  # samples into the current update interval
+        self._last_t: float | None = None  # when the last block was processed (monotonic)
         self.last_power_db: float | None = None   # mean power of the last block, dBFS at the reference gain
 
     def set_mode(self, mode: str, manual_gain: float) -> None:
@@ -168,6 +170,17 @@ class Agc:
         n = x.size
         if self._phase >= m:              # the rate (so the interval) changed: start a new interval
             self._phase = 0
+        now = time.monotonic()
+        idle = now - self._last_t - n / fs if self._last_t is not None else 0.0
+        self._last_t = now
+        if idle >= m / fs and n:
+            # the chip's AGC runs while nobody reads (between buffers, while samples are dropped):
+            # catch up on the intervals that passed, with the signal as it is in this block
+            pw_ref = float(np.mean(x.real.astype(np.float64) ** 2 + x.imag.astype(np.float64) ** 2))
+            pk_ref = float(max(np.max(np.abs(x.real)), np.max(np.abs(x.imag))))
+            for _ in range(min(int(idle * fs / m), 1000)):
+                gl = 10 ** ((self.gain_db - self.ref_db) / 20)
+                self.gain_db = self._step(pw_ref * gl * gl, pk_ref * gl)
         # interval boundaries in this block (the first one may be a remainder of the previous block)
         first = min(n, m - self._phase)
         edges = [0] + list(range(first, n, m)) + [n]
@@ -184,12 +197,16 @@ class Agc:
             gl = float(gains[i])
             pw = float(np.mean(seg.real.astype(np.float64) ** 2 + seg.imag.astype(np.float64) ** 2)) * gl * gl
             peak = float(max(np.max(np.abs(seg.real)), np.max(np.abs(seg.imag)))) * gl
-            pdb = 10 * math.log10(max(pw, 1e-20))
-            step = -3 if peak >= 0.999 else -2 if pdb > -5 else -1 if pdb > -10 else \
-                2 if pdb < -18 else 1 if pdb < -12 else 0
-            self.gain_db = min(max(self.gain_db + step, self.gain_min), self.gain_max)
+            self.gain_db = self._step(pw, peak)
         x *= np.repeat(gains, np.diff(edges))
         return x
+
+    def _step(self, power: float, peak: float) -> float:
+        """The gain after one update interval that measured ``power`` (mean, full scale 1) and ``peak``."""
+        pdb = 10 * math.log10(max(power, 1e-20))
+        step = -3 if peak >= 0.999 else -2 if pdb > -5 else -1 if pdb > -10 else \
+            2 if pdb < -18 else 1 if pdb < -12 else 0
+        return min(max(self.gain_db + step, self.gain_min), self.gain_max)
 
     def rssi_db(self) -> float:
         """The AD9361's RSSI reading, dB (0.25 dB steps, larger = weaker): the received power
