@@ -369,10 +369,8 @@ def kbest_detect(y, h, n0, qam: QAM, k_best: int = 32, power: float = 1.0, soft:
         return bits[np.arange(b), best].astype(np.uint8)
     lab = bits.astype(bool)
     m_ = -metric / n0
-    big = np.full_like(m_, -np.inf)
     one = np.where(lab, m_[:, :, None], -np.inf).max(axis=1)
     zero = np.where(~lab, m_[:, :, None], -np.inf).max(axis=1)
-    del big
     return np.clip(np.nan_to_num(one - zero, nan=0.0, posinf=20.0, neginf=-20.0), -20, 20)
 
 

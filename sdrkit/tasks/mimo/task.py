@@ -70,6 +70,8 @@ class EvaluateConfig:
     out: str = option("out/mimo_eval", help="folder for JSON and PNGs")
     max_bits: int = option(10_000_000, help="bits per BER point at most")
     min_errors: int = option(100, help="bit errors per BER point (a point stops at this many)")
+    stop_ber: float = option(1e-4, help="a curve stops after its first point below this BER (the targets are at "
+                                        "1e-3; 0 runs every curve down to max_bits)")
     radio: str = option("sim:loopback?coupling=0.3", help="2-channel radio URI for the over-the-radio check")
     link_bursts: int = option(400, help="bursts per over-the-radio run (1024 bits each for 2x2 QPSK)")
     no_memory: bool = option(False, help="skip the measured-memory study (estimates only)")
