@@ -117,6 +117,7 @@ def fuzz(name: str, inputs: int, seconds: float | None, seed: int, warmup: int, 
 def replay(name: str, path: str) -> int:
     target = make_target(name)
     try:
+        prepare(target)              # start-up (a server, first imports) is not the input's time
         res = run_one(target, open(path, "rb").read(), save_bad=False)
     finally:
         if hasattr(target, "close"):
