@@ -119,7 +119,7 @@ def ratios_for_target(model, base: dict, target: float, Xc, Yc, log=print) -> tu
     p0 = count_params(model)
     lo, hi = 0.0, 1.0 / max(min(base.values()), 1e-3)
     best = None
-    for _ in range(14):
+    for _ in range(9):
         s = 0.5 * (lo + hi)
         r = {n: min(UNIT_CAP, s * b) for n, b in base.items()}
         pm = prune(model, r, Xc, Yc)
@@ -130,7 +130,7 @@ def ratios_for_target(model, base: dict, target: float, Xc, Yc, log=print) -> tu
             lo = s
         else:
             hi = s
-        if abs(removed - target) < 0.002:
+        if abs(removed - target) < 0.004:
             break
     log(f"target {target:.0%}: removed {best[2]:.2%} of {p0} parameters ({count_params(best[1])} left)")
     return best[0], best[1]
@@ -171,6 +171,47 @@ def onnx_macs(path) -> int:
     return int(total)
 
 
+def compact_onnx(path) -> Path:
+    """Rewrite an ONNX file with short tensor names, no node names or doc strings and no unused
+    initializers (the exporter's and the quantizer's names, such as
+    ``/blocks/blocks.6/se/gate/Constant_2_output_0``, are most of a small model's file). The
+    graph's input and output names are kept; the computation is unchanged."""
+    import onnx
+
+    m = onnx.load(str(path))
+    g = m.graph
+    keep = {v.name for v in g.input} | {v.name for v in g.output}
+    used = {i for n in g.node for i in n.input} | {v.name for v in g.output}
+    live = [init for init in g.initializer if init.name in used]
+    del g.initializer[:]
+    g.initializer.extend(live)
+    names: dict = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep:
+            return name
+        if name not in names:
+            names[name] = f"t{len(names):x}"
+        return names[name]
+
+    for init in g.initializer:
+        init.name = short(init.name)
+        init.doc_string = ""
+    for n in g.node:
+        n.name = ""
+        n.doc_string = ""
+        n.input[:] = [short(i) for i in n.input]
+        n.output[:] = [short(o) for o in n.output]
+    for vi in list(g.value_info):
+        vi.name = short(vi.name)
+    del g.value_info[:]
+    m.doc_string = ""
+    g.doc_string = ""
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    return Path(path)
+
+
 def onnx_params(path) -> int:
     """Weights in an ONNX graph: float initializers of rank >= 1 (int8 graphs: the quantized
     weight tensors; scales and zero points not counted)."""
@@ -186,13 +227,10 @@ def onnx_params(path) -> int:
     return int(n)
 
 
-def front_nodes(path) -> list[str]:
+def front_nodes(model) -> list[str]:
     """Names of the nodes before the first Conv (the fixed input stage), kept in float by int8."""
-    import onnx
-
-    m = onnx.load(str(path))
     out = []
-    for node in m.graph.node:
+    for node in model.graph.node:
         if node.op_type == "Conv":
             break
         out.append(node.name)
@@ -212,11 +250,23 @@ def quantize_int8(fp32_path, out_path, calib_inputs: np.ndarray, batch: int = 32
         def get_next(self):
             return next(self.it, None)
 
+    import onnx
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)
     out_path = Path(out_path)
-    quantize_static(str(fp32_path), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=front_nodes(fp32_path))
-    return out_path
+    named = onnx.load(str(fp32_path))
+    for i, node in enumerate(named.graph.node):       # the quantizer excludes nodes by name
+        node.name = f"n{i}"
+    tmp = out_path.with_name(out_path.stem + ".named.onnx")
+    onnx.save(named, str(tmp))
+    try:
+        quantize_static(str(tmp), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=front_nodes(named))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return compact_onnx(out_path)
 
 
 def ort_latency_ms(path, batch: int, frame_shape, threads: int = 1, repeats: int | None = None) -> dict:
@@ -258,11 +308,12 @@ def ort_angles(path, X: np.ndarray, threads: int = 1, batch: int = 512) -> np.nd
     return np.concatenate([sess.run(None, {"x": X[i:i + batch]})[0] for i in range(0, len(X), batch)])
 
 
-def measure_graph(path, elements: int, frame_len: int) -> dict:
+def measure_graph(path, elements: int, frame_len: int, repeats=(50, 5)) -> dict:
     """Size (bytes), parameters, MACs and latency at batch 1 and 128 (1 thread) of one graph."""
     shape = (2 * elements, frame_len)
     return {"onnx_bytes": Path(path).stat().st_size, "params_onnx": onnx_params(path), "macs": onnx_macs(path),
-            "latency_b1": ort_latency_ms(path, 1, shape), "latency_b128": ort_latency_ms(path, 128, shape)}
+            "latency_b1": ort_latency_ms(path, 1, shape, repeats=repeats[0]),
+            "latency_b128": ort_latency_ms(path, 128, shape, repeats=repeats[1])}
 
 
 def tradeoff_png(path, rows: list[dict], title: str) -> Path:

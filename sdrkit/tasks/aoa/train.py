@@ -48,7 +48,7 @@ def mae(pred: np.ndarray, az, el) -> tuple[float, float]:
 
 
 def fit(model, X, Y, Xv, Yv, *, epochs: int, batch: int = 128, lr: float = 1e-3, wd: float = 0.01,
-        time_budget_s: float | None = None, teacher=None, kd_weight: float = 0.5, seed: int = 0,
+        time_budget_s: float | None = None, teacher=None, kd_weight: float = 0.5, seed: int = 0, teacher_out=None,
         log=print, tag: str = "train") -> dict:
     """Train ``model`` (regressing angles / angle_scale with L1), keeping the best validation state.
 
@@ -56,6 +56,7 @@ def fit(model, X, Y, Xv, Yv, *, epochs: int, batch: int = 128, lr: float = 1e-3,
         X, Y: training inputs (n, 2E, N) float and angles (n, 2) degrees (torch).
         Xv, Yv: validation set (the best epoch by mean az/el MAE is kept).
         teacher: optional unpruned model; its outputs are a second L1 target (distillation).
+        teacher_out: the teacher's ``forward_scaled`` outputs on ``X``, when already computed.
         time_budget_s: stop after this many seconds of this process's CPU time (all threads:
             ``time.process_time``; on a shared machine wall time says little), checked every step.
 
@@ -85,8 +86,8 @@ def fit(model, X, Y, Xv, Yv, *, epochs: int, batch: int = 128, lr: float = 1e-3,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, progress)
     scale = float(model.angle_scale)
     Ys = Y / scale
-    Yt = None
-    if teacher is not None:
+    Yt = teacher_out
+    if teacher is not None and Yt is None:
         teacher.eval()
         with torch.no_grad():
             Yt = torch.cat([teacher.forward_scaled(X[i:i + 512]) for i in range(0, len(X), 512)])
@@ -154,5 +155,8 @@ def export(model, path, elements: int, frame_len: int = FRAME_LEN) -> Path:
 
     from sdrkit.runtime.export import export_onnx
 
+    from sdrkit.tasks.aoa.compress import compact_onnx
+
     ex = torch.randn(4, 2 * elements, frame_len)
-    return export_onnx(model, ex, path, input_names=("x",), output_names=("angles",), atol=2e-3, rtol=1e-3)
+    path = export_onnx(model, ex, path, input_names=("x",), output_names=("angles",), atol=2e-3, rtol=1e-3)
+    return compact_onnx(path)
