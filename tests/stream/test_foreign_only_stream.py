@@ -42,7 +42,7 @@ def test_only_bare_complex64_times_out_naming_raw_mode(raw_pub):
     t0 = time.monotonic()
     with pytest.raises(RadioTimeout) as err:
         open_radio(f"zmq:{ep}?timeout=1")
-    assert time.monotonic() - t0 < 3                     # messages kept arriving: it still timed out
+    assert time.monotonic() - t0 < 10                    # messages kept arriving: it still timed out
     msg = str(err.value)
     assert "malformed" in msg and "looked like bare complex64" in msg and "GNU Radio" in msg
     assert f"zmq:{ep}?raw=1&rate=RATE&freq=HZ" in msg

@@ -124,7 +124,7 @@ def test_gnuradio_pub_sink_without_raw_times_out_saying_how_to_accept_it():
         t0 = time.monotonic()
         with pytest.raises(RadioTimeout) as err:
             open_radio(f"zmq:{ep}?timeout=3")
-        assert time.monotonic() - t0 < 8
+        assert time.monotonic() - t0 < 20           # it timed out although messages kept arriving
         msg = str(err.value)
         assert "looked like bare complex64" in msg and "GNU Radio zeromq.pub_sink" in msg, msg
         assert f"zmq:{ep}?raw=1&rate=RATE&freq=HZ" in msg
