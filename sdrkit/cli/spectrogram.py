@@ -26,7 +26,7 @@ def run(args) -> int:
         count = rec.num_samples - start if args.duration is None else int(args.duration * rec.sample_rate)
         count = min(count, rec.num_samples - start, 20_000_000)
         x = rec.read(start, count)
-        ann = [(s - start, c, l) for s, c, l, _ in rec.labels()]
+        ann = [(s - start, c, l, f.get("snr_db")) for s, c, l, f in rec.labels()]
         out = save_spectrogram_png(x, rec.sample_rate, rec.center_frequency, args.out, nfft=args.nfft,
                                    annotations=ann, t0=args.start, title=rec.meta_path.name)
     print(f"wrote {out}")

@@ -16,7 +16,8 @@ def save_spectrogram_png(x, fs: float, fc: float, out, *, nfft: int = 1024, titl
 
     Args:
         x: complex samples. fs: samples/s. fc: center frequency, Hz.
-        annotations: ``(start_sample, count, label)`` tuples drawn as labelled brackets.
+        annotations: ``(start_sample, count, label[, snr_db])`` tuples: segment boundaries drawn as
+            lines, runs of one label merged, labels (with the SNR) thinned so they never pile up.
         t0: time of x[0], s. max_rows: rows are averaged down to at most this many.
     """
     import matplotlib
@@ -45,14 +46,54 @@ def save_spectrogram_png(x, fs: float, fc: float, out, *, nfft: int = 1024, titl
     ax.set_title(title or f"spectrogram, {nfft}-point Hann, fs = {fs / 1e6:g} MS/s")
     fig.colorbar(im, ax=ax, label="power (dB full scale)")
     xr = (fc + fs / 2) / 1e6
-    for start, count, label in annotations:
+    segs = label_runs(annotations, t0, dur, fs)
+    lines = len(segs) <= 120                      # segment boundaries, where they stay apart
+    for ta, _, _ in segs[1:] if lines else ():
+        ax.axhline(ta, color="white", lw=0.5, alpha=0.35)
+    shown = thin_by_position([(ta + tb) / 2 for ta, tb, _ in segs], dur, min_frac=0.035)
+    for i in shown:
+        ta, tb, text = segs[i]
+        ax.annotate(text, xy=(xr, (ta + tb) / 2), xytext=(-4, 0), textcoords="offset points",
+                    ha="right", va="center", fontsize=7, color="white",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="black", alpha=0.5, lw=0))
+    if len(shown) < len(segs):
+        ax.text(0.01, 0.01, f"{len(segs)} labelled segments, {len(shown)} labels shown (thinned)"
+                + ("; lines: segment boundaries" if lines else ""),
+                transform=ax.transAxes, fontsize=7, color="white", va="bottom",
+                bbox=dict(boxstyle="round,pad=0.2", fc="black", alpha=0.5, lw=0))
+    return save_figure(fig, out)
+
+
+def label_runs(annotations, t0: float, dur: float, fs: float) -> list[tuple[float, float, str]]:
+    """``(t_start, t_end, text)`` of the labelled segments inside ``[t0, t0 + dur]``: consecutive
+    annotations with the same label and SNR merged into one run; text ``label`` or ``label, 20 dB``.
+
+    Args:
+        annotations: ``(start_sample, count, label)`` or ``(start_sample, count, label, snr_db)``.
+    """
+    runs: list[list] = []
+    for a in sorted(annotations, key=lambda a: a[0]):
+        start, count, label = a[:3]
+        snr = a[3] if len(a) > 3 else None
         ta, tb = t0 + start / fs, t0 + (start + count) / fs
         if tb < t0 or ta > t0 + dur or not label:
             continue
-        ax.annotate(label, xy=(xr, (ta + tb) / 2), xytext=(-4, 0), textcoords="offset points",
-                    ha="right", va="center", fontsize=7, color="white",
-                    bbox=dict(boxstyle="round,pad=0.15", fc="black", alpha=0.5, lw=0))
-    return save_figure(fig, out)
+        text = str(label) if snr is None else f"{label}, {float(snr):g} dB"
+        if runs and runs[-1][2] == text and ta - runs[-1][1] <= 1.5 / fs:
+            runs[-1][1] = max(runs[-1][1], tb)
+        else:
+            runs.append([ta, tb, text])
+    return [tuple(r) for r in runs]
+
+
+def thin_by_position(ys, span: float, min_frac: float = 0.025) -> list[int]:
+    """Indices of positions ``ys`` (ascending) to label so that labels are at least ``min_frac * span``
+    apart; the others are left unlabelled."""
+    kept: list[int] = []
+    for i, y in enumerate(ys):
+        if not kept or y - ys[kept[-1]] >= min_frac * span:
+            kept.append(i)
+    return kept
 
 
 def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:

@@ -200,7 +200,9 @@ def measure_threshold_sweep(card, tf: EvalFrames, sc: Scores, max_frames: int = 
     xs = tf.x[pos][:max_frames]
     timed = max((len(xs) // 64) * 64, 1)
     sweep = []
-    for t in np.quantile(h, [0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0]):
+    T = float(card.thresholds["entropy"])
+    grid = np.quantile(h, [0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0]).tolist()
+    for t in sorted(set(grid + [T])):                      # the deployed threshold is one of the points
         ex = h <= t
         ex_x = ex[pos][:max_frames]
         t0 = time.perf_counter()
@@ -209,7 +211,7 @@ def measure_threshold_sweep(card, tf: EvalFrames, sc: Scores, max_frames: int = 
             keep = ~ex_x[i:i + 64]
             if keep.any():
                 rest.run(None, {"f": f[keep]})
-        sweep.append({"threshold": float(t),
+        sweep.append({"threshold": float(t), "deployed": bool(t == T),
                       "accuracy": float(np.where(ex, pe.argmax(1) == tf.labels, bb_ok)[pos].mean()),
                       "exit_fraction": float(ex[pos].mean()),
                       "latency_ms": (time.perf_counter() - t0) / timed * 1e3})
@@ -378,13 +380,49 @@ def _plots(res: dict, out: Path) -> None:
     fig.savefig(out / "latency_vs_snr.png")
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-    sw = res["threshold_sweep"]
-    ax.plot([p["latency_ms"] for p in sw], [p["accuracy"] for p in sw], "-o")
-    for p in sw:
-        ax.annotate(f"T={p['threshold']:.2f}", (p["latency_ms"], p["accuracy"]), fontsize=6)
-    ax.set(xlabel="mean latency, ms/frame (batch 64)", ylabel="accuracy, SNR >= 0 dB", title="threshold sweep")
+    save_threshold_sweep_png(res["threshold_sweep"], res["threshold"], res["deployed_variant"],
+                             out / "threshold_sweep.png")
+
+
+def thin_labels(xs, ys, min_frac: float = 0.08) -> list[int]:
+    """Indices of the points to label so that no two labels sit closer than ``min_frac`` of the
+    axes' span (in x or y, whichever is larger), keeping the first point of each crowd."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    xr = max(np.ptp(xs), 1e-12) if len(xs) else 1.0
+    yr = max(np.ptp(ys), 1e-12) if len(ys) else 1.0
+    kept: list[int] = []
+    for i in range(len(xs)):
+        if all(max(abs(xs[i] - xs[j]) / xr, abs(ys[i] - ys[j]) / yr) >= min_frac for j in kept):
+            kept.append(i)
+    return kept
+
+
+def save_threshold_sweep_png(sweep: list[dict], deployed_T: float, variant: str, path) -> Path:
+    """Accuracy vs mean latency over entropy thresholds: the line in latency order, labels thinned so
+    they do not overlap, the deployed threshold marked, the exit placement named."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = sorted(sweep, key=lambda p: (p["latency_ms"], p["threshold"]))
+    xs = [p["latency_ms"] for p in pts]
+    ys = [p["accuracy"] for p in pts]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.plot(xs, ys, "-o", ms=4, color="tab:blue", label="threshold sweep (sorted by latency)")
+    dep = [p for p in pts if p.get("deployed")] or \
+        [min(pts, key=lambda p: abs(p["threshold"] - deployed_T))] if pts else []
+    for p in dep:
+        ax.plot(p["latency_ms"], p["accuracy"], "*", ms=14, color="tab:red", zorder=5,
+                label=f"deployed T = {deployed_T:.3f} nats ({p['exit_fraction']:.0%} exit early)")
+    for n, i in enumerate(thin_labels(xs, ys)):
+        p = pts[i]
+        ax.annotate(f"T={p['threshold']:.2f}", (xs[i], ys[i]), xytext=(6, 8 if n % 2 == 0 else -12),
+                    textcoords="offset points", fontsize=7)
+    ax.set(xlabel="mean latency, ms/frame (batch 64, 1 thread)", ylabel="accuracy, SNR >= 0 dB",
+           title=f"threshold sweep, exit placement {variant}")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "threshold_sweep.png")
-    plt.close(fig)
+    ax.legend(fontsize=7, loc="lower right")
+    from sdrkit.dsp.plot import save_figure
+
+    return save_figure(fig, path)

@@ -384,12 +384,17 @@ def _pca_png(path: Path, emb, y, fe: str) -> Path:
 
     e = l2n(emb)
     e = e - e.mean(0)
-    _, _, vt = np.linalg.svd(e, full_matrices=False)
+    _, sv, vt = np.linalg.svd(e, full_matrices=False)
     pc = e @ vt[:2].T
-    fig, ax = plt.subplots(figsize=(6, 5))
+    var = sv ** 2 / max(float(np.sum(sv ** 2)), 1e-30)          # explained variance ratio per component
+    fig, ax = plt.subplots(figsize=(6.5, 5))
     sc = ax.scatter(pc[:, 0], pc[:, 1], c=y, cmap="turbo", s=6)
     fig.colorbar(sc, label="beam index")
-    ax.set_title(f"ProtoBeam embeddings, PCA ({fe}, never seen in training)")
+    ax.set_xlabel(f"PC1 ({var[0]:.1%} of the variance)")
+    ax.set_ylabel(f"PC2 ({var[1]:.1%} of the variance)" if len(var) > 1 else "PC2")
+    ax.set_title(f"ProtoBeam embeddings (L2-normalized), PCA: {fe}, never seen in training\n"
+                 f"PC1 + PC2 explain {var[:2].sum():.1%} of the variance", fontsize=9)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
