@@ -16,9 +16,21 @@ real ``adi.Pluto("ip:127.0.0.1")`` (pyadi-iio over libiio) talks to it exactly a
   with ``sim:``);
 * RX buffers (``iio:device3``, 12-bit samples sign-extended in int16) come from a
   :class:`~sdrkit.radio.sim.SimRadio` replaying the recording, retuned and resampled to the
-  current settings and scaled with the gain; tuned outside the recording, RX is noise;
-* TX buffers (``iio:device2``, int16 with 12 MSBs used) loop back to RX through the
-  simulated channel, cyclic or once;
+  current settings, then the RX gain (manual, or the time-driven AGC of
+  :mod:`~sdrkit.radio.emulator.hardware`, bounded to the gain table); tuned outside the
+  recording, RX is a synthesized band (carriers over a noise floor), and tuned back inside it
+  the replay resumes (logged both ways);
+* TX buffers (``iio:device2``, int16 with 12 MSBs used), or the FPGA DDS tone when no TX buffer
+  is open, go through the TX attenuation and a cable (:data:`CABLE_GAIN_DB`) into RX with the
+  simulated channel, cyclic or once; with ``loopback=1`` (digital) RX is the DAC's words
+  bit-exact (``word >> 4``), zeros when TX is off;
+* streams are paced (default): RX produced at the sample rate into the profile's kernel
+  buffers and delivered no faster than its host rate; a client that falls behind loses whole
+  buffers (``stats["rx_dropped"]``, the RX overflow bit of the AXI status register at
+  0x80000088, logged); a TX push blocks while the kernel buffers are full and a non-cyclic TX
+  that runs dry sets the underflow bit; ``pace=False`` is as fast as possible;
+* ``direct_reg_access`` is a small register file per device (select, write, W1C status), not
+  the address read back; ``in_voltage0_rssi`` is measured from what was received;
 * unknown or malformed commands get ``-22`` and the connection goes on; a client that
   vanishes mid-buffer only ends its own thread;
 * one client cannot break the device for the others: a malformed request is refused before
