@@ -28,17 +28,33 @@ def run(args) -> int:
     from sdrkit.radio.sim import LoopbackChannel
 
     import logging
+    import sys
 
-    handler = logging.StreamHandler()           # retunes, refusals, overflows: one line each on stderr
+    class _Stderr(logging.Handler):             # retunes, refusals, overflows: one line each on stderr
+        def emit(self, record):
+            try:
+                print(self.format(record), file=sys.stderr, flush=True)
+            except Exception:  # noqa: BLE001
+                self.handleError(record)
+
+    handler = _Stderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    logging.getLogger("sdrkit.emulator").addHandler(handler)
-    logging.getLogger("sdrkit.emulator").setLevel(logging.INFO)
-    logging.getLogger("sdrkit.emulator").propagate = False
+    logger = logging.getLogger("sdrkit.emulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return _serve(args, PlutoEmulator, LoopbackChannel)
+    finally:
+        logger.removeHandler(handler)
+
+
+def _serve(args, PlutoEmulator, LoopbackChannel) -> int:
     emu = PlutoEmulator(args.replay, host=args.host, port=args.port, profile=args.profile,
                         front_end=args.front_end, seed=args.seed, loopback=LoopbackChannel(snr_db=args.loopback_snr),
                         max_connections=args.max_connections, pace=not args.as_fast_as_possible)
     print(f"virtual Pluto on {emu.uri} (replaying {args.replay or 'noise'}, profile {args.profile}); "
           f"connect with adi.Pluto('{emu.uri}') or --radio pluto:{emu.uri}. Ctrl-C stops.", flush=True)
+    print(f"  {emu.pluto.describe()}", flush=True)
     try:
         emu.serve_forever()
     except KeyboardInterrupt:
