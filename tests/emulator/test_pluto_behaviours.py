@@ -180,10 +180,10 @@ def test_axi_status_register_flags_overflow_and_underflow(emu, pluto):
     assert sdr._rxadc.reg_read(0x80000000) == 0x00090162      # not the address read back
     assert sdr._rxadc.reg_read(0x80000088) == 0
     sdr.sample_rate = 1_000_000
-    sdr.rx_buffer_size = 1 << 14                 # 4 kernel buffers hold 65 ms
+    sdr.rx_buffer_size = 1 << 16                 # 4 kernel buffers + 1 MiB on the link hold 0.52 s
     sdr.rx()
     assert sdr._rxadc.reg_read(0x80000088) & 4 == 0
-    time.sleep(0.2)
+    time.sleep(1.0)
     assert sdr._rxadc.reg_read(0x80000088) & 4
     sdr._rxadc.reg_write(0x80000088, 0x6)                      # write 1 to clear
     sdr.rx()                                     # the lost blocks are dropped; the stream goes on

@@ -15,7 +15,7 @@ virtual Pluto (:mod:`sdrkit.radio.emulator.server`):
 * RSSI measured from what was received (:meth:`Agc.rssi_db`), not a constant;
 * :class:`RxStream` / :class:`TxStream`: the DMA streams' clocks: RX produced at the sample rate
   whether or not the client reads, held in the kernel's buffers (the profile's ``rx_buffering``,
-  4 buffers on the Pluto) and delivered no faster than the host link (the profile's
+  4 buffers on the Pluto) plus 1 MiB in flight on the network link, and delivered no faster than the host link (the profile's
   ``host_streaming_rate``, ~6 MS/s over USB 2.0); a client that falls behind loses whole
   buffers (an overflow); TX consumed at the sample rate, a push blocks while the kernel's
   buffers are full, and a non-cyclic stream that runs dry is an underflow;
@@ -38,6 +38,7 @@ VERSION_REG = 0x80000000          # AXI core version
 AXI_VERSION = 0x00090162          # what the Pluto's cores report (snapshot in pluto.xml)
 RX_OVERFLOW = 0x4
 TX_UNDERFLOW = 0x1
+LINK_BUFFER_BYTES = 1 << 20       # in flight on the USB network link (the TCP socket buffers of iiod and the host)
 RASTER_HZ = 200e3                 # synthesized band: one possible carrier per 200 kHz of absolute frequency
 
 
@@ -155,11 +156,15 @@ class Agc:
     def interval(self, fs: float) -> int:
         return max(1, int(round(fs * (1e-4 if self.mode == "fast_attack" else 1e-3))))
 
-    def process(self, x: np.ndarray, fs: float, manual_gain: float) -> np.ndarray:
-        """Apply the gain to ``x`` (complex64, reference level) in place and return it."""
+    def measure(self, x: np.ndarray) -> None:
+        """Record the mean power of ``x`` (reference level) for :meth:`rssi_db`."""
         if x.size:
             p = float(np.mean(x.real.astype(np.float64) ** 2 + x.imag.astype(np.float64) ** 2))
             self.last_power_db = 10 * math.log10(max(p, 1e-20))
+
+    def process(self, x: np.ndarray, fs: float, manual_gain: float) -> np.ndarray:
+        """Apply the gain to ``x`` (complex64, reference level) in place and return it."""
+        self.measure(x)
         if self.mode == "manual":
             self.gain_db = float(manual_gain)
             g = np.float32(10 ** ((self.gain_db - self.ref_db) / 20))
@@ -247,24 +252,30 @@ class RxStream:
             self.link_free = max(self.link_free, now) if self.fs is not None else self.link_free
             self.fs = fs
 
-    def backlog_blocks(self, fs: float, now: float | None = None) -> int:
-        """Complete blocks produced and not yet read."""
+    def backlog(self, fs: float, now: float | None = None) -> int:
+        """Samples produced and not yet read."""
         if not self.pace:
             return 0
         self._anchor(fs)
         now = time.monotonic() if now is None else now
-        return max(0, int((now - self.t0) * fs) - self.pos) // self.block
+        return max(0, int((now - self.t0) * fs) - self.pos)
+
+    @property
+    def hold(self) -> int:
+        """Samples the device side holds for a late reader: the kernel buffers plus what the
+        network link has in flight (:data:`LINK_BUFFER_BYTES` of 4-byte samples)."""
+        return self.buffers * self.block + LINK_BUFFER_BYTES // 4
 
     def overflowing(self, fs: float) -> bool:
-        """True when more blocks are waiting than the kernel holds (the next read drops)."""
-        return self.backlog_blocks(fs) > self.buffers
+        """True when more is waiting than the device holds (the next read drops)."""
+        return self.backlog(fs) > self.hold + self.block
 
     def admit(self, n: int, fs: float) -> int:
-        """Before reading ``n`` samples: the samples to drop (whole blocks the kernel could not hold)."""
-        excess = self.backlog_blocks(fs) - self.buffers
+        """Before reading ``n`` samples: the samples to drop (whole blocks the device could not hold)."""
+        excess = self.backlog(fs) - self.block - self.hold
         if excess <= 0:
             return 0
-        lost = excess * self.block
+        lost = -(-excess // self.block) * self.block
         self.pos += lost
         self.dropped += lost
         return lost

@@ -193,6 +193,7 @@ class VirtualPluto:
         self._dl_gen = -1
         self._replaying = False
         self._last_overflow_log = 0.0
+        self._rssi_at = None          # ((settings, tx) generations, time) of the last RSSI measurement
         self.synth = SynthBand(seed)
         self.rec_band: tuple[float, float] | None = None     # (center, rate) of the recording
         self.ref_gain = 30.0          # the RX gain a recording's levels are at (its sdrkit:radio_config)
@@ -227,7 +228,6 @@ class VirtualPluto:
             self.rec_band = (float(fc), float(fs))
         g = self.profile.ranges["rx_hardwaregain"]
         self.agc = Agc(self.ref_gain, g.min, g.max)
-        log.info("%s", self.describe())
 
     def describe(self) -> str:
         """One line: what RX serves, where (the recording's band), and the pacing."""
@@ -386,6 +386,8 @@ class VirtualPluto:
 
     def read_attr(self, key: str) -> str:
         """The value a READ of ``key`` returns (RX gain in an AGC mode: the gain the AGC chose)."""
+        if key == f"{PHY}/in_voltage0_rssi":
+            self._measure_rssi()
         with self.lock:
             v = self.ctx.values
             if key == f"{PHY}/in_voltage0_hardwaregain" and v[f"{PHY}/in_voltage0_gain_control_mode"] != "manual":
@@ -401,6 +403,31 @@ class VirtualPluto:
                     self._update_status(dev)
                 return f"0x{regs.read():X}"
             return v.get(key, "")
+
+    def _measure_rssi(self) -> None:
+        """The chip measures RSSI continuously: when the last RX block is stale (settings or TX
+        changed since, or older than 0.1 s), measure 1 ms of what the antenna port receives now
+        (the replay or synthesized band plus the TX loopback; it moves the replay on by that much,
+        as time passing would). Takes ``rx_lock`` then ``lock``, so call it with neither held."""
+        import time
+
+        with self.rx_lock:
+            with self.lock:
+                cfg = self.config()
+                gens = (self._settings_gen, self._tx_gen)
+                if self._rssi_at is not None and self._rssi_at[0] == gens and time.monotonic() - self._rssi_at[1] < 0.1:
+                    return
+                if self.ctx.values[f"{PHY}/debug/loopback"].strip() == "1":
+                    return
+                wave = self._analog_tx()
+            n = max(1024, int(cfg.sample_rate * 1e-3))
+            ref = cfg.replace(gain_control_mode="manual", rx_hardwaregain=self.ref_gain, rx_buffer_size=n)
+            x = self._source(ref, gens, wave).rx().samples
+            if not self._replaying:
+                x = x + self.synth.next(n, cfg.rx_lo, cfg.sample_rate)
+            self.agc.measure(x)
+            with self.lock:
+                self._rssi_at = (gens, time.monotonic())
 
     def _update_status(self, dev: str) -> None:
         """Raise the DMA status flags the streams have earned by now (``lock`` held)."""
@@ -556,6 +583,9 @@ class VirtualPluto:
                 self.agc.set_mode(cfg.gain_control_mode, cfg.rx_hardwaregain)
                 x = self.agc.process(x, cfg.sample_rate, cfg.rx_hardwaregain)
                 raw = complex64_to_rx_ci16(x)
+                import time
+
+                self._rssi_at = (gens, time.monotonic())
         with self.lock:
             self.stats["rx_samples"] += n
         return raw
