@@ -50,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--model", help="model card for live classification (default: the bundled demo model)")
     p.add_argument("--no-model", action="store_true", help="stream and plot only, even if a model exists")
     p.add_argument("--front-end", help="impair the replay with a named front end (e.g. fe-b)")
+    p.add_argument("--view", choices=["terminal", "web"], default="terminal",
+                   help="live view when classifying: terminal panel, or also a local web page (see classify)")
+    p.add_argument("--view-port", type=int, default=8050, help="web view port (default 8050; 0: any free port)")
     p.set_defaults(func=run)
 
 
@@ -85,7 +88,9 @@ def run(args) -> int:
     if not args.no_model and model is not None:
         from sdrkit.cli import classify
 
-        return classify.live(radio_uri=uri, card_path=model, seconds=args.seconds, out_dir=out_dir)
+        return classify.live(radio_uri=uri, card_path=model, seconds=args.seconds, out_dir=out_dir,
+                             view=getattr(args, "view", "terminal"),
+                             view_options={"port": getattr(args, "view_port", 8050)})
     return stream_and_plot(uri, args.seconds, png)
 
 

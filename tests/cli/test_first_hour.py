@@ -111,3 +111,9 @@ def test_pyproject_license_is_an_spdx_expression():
     assert proj["project"]["license"] == "BSD-3-Clause"
     req = proj["build-system"]["requires"][0]
     assert int(re.search(r">=(\d+)", req).group(1)) >= 77
+
+
+def test_demo_can_show_the_web_view(tmp_path, capsys):
+    assert main(["demo", "--seconds", "1", "--view", "web", "--view-port", "0", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "live view: http://127.0.0.1:" in out and (tmp_path / "score.png").exists()
