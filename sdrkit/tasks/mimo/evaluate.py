@@ -374,7 +374,7 @@ def memory_study(cfg: EvaluateConfig, quick: bool) -> dict:
             print(f"  memory {kind} N_T={nt} k={k}: estimate {est / 2 ** 20:.4g} MiB, measured "
                   f"{row['measured_bytes'] / 2 ** 20 if row['measured_bytes'] else float('nan'):.4g} MiB", flush=True)
     out = {"rows": rows, "widths": {"h_t": h_t, "h_r": h_r, "batch": batch},
-           "how": "peak RSS minus RSS before the network is built, fresh process, 2 Adam steps, 1 thread"}
+           "how": "peak RSS (VmHWM) minus RSS before the network is built, fresh process, 2 Adam steps, 1 thread"}
     b = [r for r in rows if r["kind"] == "bae" and r["measured_bytes"]]
     if len(b) >= 3:
         x = np.array([r["n_t"] * r["k"] for r in b], float)

@@ -13,7 +13,7 @@ offset, fitted on the BAE 2x2, 4-ary entry (0.7410 GB). Table 2's "GB" are GiB (
 
 Measurement (:func:`measure_training_memory`): a training step of the real network (Adam,
 forward + backward) in a fresh Python process; the figure is the peak resident set size
-(``ru_maxrss``) minus the resident size just before the network is built, so the interpreter and
+(``VmHWM``, reset just before the build) minus the resident size just before the network is built, so the interpreter and
 torch's own libraries are left out, as the resident buffer is on a GPU. On a GPU the same
 function reports ``torch.cuda.max_memory_allocated``.
 """
@@ -89,12 +89,24 @@ cfg = json.loads(sys.argv[1])
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
+def hwm():
+    # VmHWM: peak RSS of this process image (ru_maxrss would carry the forking parent's peak over exec)
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
+def reset_hwm():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")          # resets VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
 torch.ones(8) @ torch.ones(8)
 from sdrkit.nn import create_model
 from sdrkit.nn.mimo import train_autoencoder
 cuda = cfg.pop("cuda", False) and torch.cuda.is_available()
 steps, batch = cfg.pop("steps"), cfg.pop("batch")
 base = rss()
+reset = reset_hwm()
 t0 = time.perf_counter()
 net = create_model({"name": "mimo_autoencoder", "kwargs": cfg})
 if cuda:
@@ -112,7 +124,7 @@ if cuda:
     peak, how = torch.cuda.max_memory_allocated(), "cuda.max_memory_allocated"
 else:
     train_autoencoder(net, steps=steps, batch=batch, log_every=10 ** 9)
-    peak, how = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, "peak RSS - RSS before build"
+    peak, how = hwm() - base, "peak RSS (VmHWM) - RSS before build" + ("" if reset else " (HWM not reset)")
 print(json.dumps({"bytes": peak, "how": how, "seconds": time.perf_counter() - t0}))
 """
 
