@@ -135,7 +135,7 @@ def evaluate_dataset(card, gens, ds: str, cfg, rng, log=print) -> dict:
                 if len(rows) and np.isnan(rows).all():
                     rows = np.zeros((0, len(seg.features)))
             elif m == "is":
-                rows, draws, ess = is_sample(sim, s, cfg.n_gen, rng, draws=max(cfg.n_gen * 10, 100_000))
+                rows, draws, ess = is_sample(sim, s, cfg.n_gen, rng, draws=min(cfg.n_ref, max(cfg.n_gen * 10, 100_000)))
                 res["is_draws"][s + 1] = {"draws": draws, "ess": ess}
             else:
                 rows = truth.resample(s, cfg.n_gen, rng)

@@ -21,7 +21,7 @@ def run_training(cfg):
     out.mkdir(parents=True, exist_ok=True)
     datasets = [d.strip() for d in cfg.datasets.split(",") if d.strip()]
     base = asdict(GanConfig(hidden=cfg.hidden, layers=cfg.layers, latent=cfg.latent, batch=cfg.batch,
-                            n_critic=cfg.n_critic, dropout=cfg.dropout, steps=cfg.steps, eval_every=cfg.eval_every,
+                            n_critic=cfg.n_critic, dropout=cfg.dropout, lr=cfg.lr, steps=cfg.steps, eval_every=cfg.eval_every,
                             pool_cap=cfg.pool_cap, seed=cfg.seed, threads=1))
     budget = cfg.time_budget * 60 if cfg.time_budget else None
     jobs = [(cfg.data, str(out), ds, key, base, ov, budget) for ds, key, ov in job_list(datasets, not cfg.no_ablation)]
