@@ -22,9 +22,9 @@ them for noise-injection training. ``net(x, snr_db=None)`` runs both; ``net.enco
   FC 2048 -> M; decoder FC, 5x5 conv, two CRBlocks ([3x3, 1x9, 9x1] and [1x5, 5x1], 7 channels,
   1x1 merge, residual), sigmoid.
 
-Initialization: Xavier (as the authors), except the last layer before the sigmoid (the final
-conv; CRNet's decoder FC), which starts at zero so that every model starts from the 0.5
-"no information" reconstruction (NMSE 0 dB) instead of a random one.
+Initialization: Xavier (as the authors); the last layer before the sigmoid (the final conv;
+CRNet's decoder FC) starts at a tenth of it, so that every model starts near the 0.5 "no
+information" reconstruction instead of a random one.
 
 Noise layer: complex-free real AWGN on the codeword at ``snr_db`` per sample (codeword power
 over noise power, both per element, power measured per sample): ``y = s + n``,
@@ -215,11 +215,12 @@ def _torch():
                     nn.init.xavier_uniform_(mod.weight)
                     if mod.bias is not None:
                         nn.init.zeros_(mod.bias)
-            # the reconstruction starts at 0.5 everywhere (NMSE 0 dB, "no information"): the last
-            # layer before the sigmoid starts at zero (CRNet: its decoder FC, as the CRBlocks pass zero on)
+            # the reconstruction starts near 0.5 (near "no information", NMSE ~0 dB): the last layer
+            # before the sigmoid starts at a tenth of its Xavier weights (at zero nothing upstream
+            # gets a gradient until the features correlate with the CSI: a saddle deep nets sit in)
             last = decoder.fc if isinstance(decoder, CRNetDecoder) else decoder.out[0]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            with torch.no_grad():
+                last.weight.mul_(0.1)
 
         def forward(self, x, snr_db=None):
             s = self.encoder(x)

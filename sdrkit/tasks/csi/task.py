@@ -70,7 +70,7 @@ class EvaluateConfig:
     out: str = option("out/csi_eval", help="folder for JSON and PNGs")
     bits: int = option(6, help="bits per codeword element for the digital feedback (uniform quantizer)")
     n_test: int = option(0, help="test samples per measurement (0: the whole test split)")
-    radio_samples: int = option(200, help="codewords sent through the simulated radio per SNR point")
+    radio_samples: int = option(100, help="codewords sent through the simulated radio per SNR point")
     quick: bool = option(False, help="small smoke run")
     update_card: bool = option(False, help="also write the figures into the model card (never done otherwise)")
     seed: int = option(1, help="evaluation seed (noise draws)")
