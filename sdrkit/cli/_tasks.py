@@ -37,13 +37,18 @@ def register_task_verbs(sub) -> None:
 
     for verb, entries in task_verbs().items():
         text = VERB_HELP.get(verb, entries[0][1].help)
-        p = sub.add_parser(verb, help=text, description=text)
+        p = sub.add_parser(verb, help=_escape(text), description=text)
         tsub = p.add_subparsers(dest="task", metavar="TASK")
         for task, v in entries:
-            tp = tsub.add_parser(task.name, help=v.help, description=f"{v.help}. Task: {task.summary}")
+            tp = tsub.add_parser(task.name, help=_escape(v.help), description=f"{v.help}. Task: {task.summary}")
             add_config_arguments(tp, v.config)
             tp.set_defaults(func=_runner(v))
         p.set_defaults(func=lambda args, p=p: (p.print_help(), 2)[1])
+
+
+def _escape(text: str) -> str:
+    """A task's help text as argparse help (argparse %-formats help: "90%" would crash ``--help``)."""
+    return str(text).replace("%", "%%")
 
 
 def _runner(verb):
