@@ -42,13 +42,19 @@ def register_task_verbs(sub) -> None:
         for task, v in entries:
             tp = tsub.add_parser(task.name, help=_escape(v.help), description=f"{v.help}. Task: {task.summary}")
             add_config_arguments(tp, v.config)
+            for action in tp._actions:
+                if action.help:
+                    action.help = _escape(action.help)
             tp.set_defaults(func=_runner(v))
         p.set_defaults(func=lambda args, p=p: (p.print_help(), 2)[1])
 
 
 def _escape(text: str) -> str:
-    """A task's help text as argparse help (argparse %-formats help: "90%" would crash ``--help``)."""
-    return str(text).replace("%", "%%")
+    """A task's help text as argparse help: argparse %-formats help, so a bare "90%" would crash
+    ``--help``; ``%(default)s`` and ``%%`` are kept."""
+    import re
+
+    return re.sub(r"%%|%\(\w+\)[a-z]|%", lambda m: m.group(0) if len(m.group(0)) > 1 else "%%", str(text))
 
 
 def _runner(verb):

@@ -117,3 +117,18 @@ def test_demo_can_show_the_web_view(tmp_path, capsys):
     assert main(["demo", "--seconds", "1", "--view", "web", "--view-port", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "live view: http://127.0.0.1:" in out and (tmp_path / "score.png").exists()
+
+
+def test_every_task_verbs_help_renders(capsys):
+    # task help texts reach argparse, which %-formats them: a bare "90%" used to crash --help
+    from sdrkit.cli._tasks import _escape, task_verbs
+
+    assert _escape("90% x %(default)s 20%% y") == "90%% x %(default)s 20%% y"
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    for verb, entries in task_verbs().items():
+        for task, _ in entries:
+            with pytest.raises(SystemExit) as e:
+                main([verb, task.name, "--help"])
+            assert e.value.code == 0, (verb, task.name)
