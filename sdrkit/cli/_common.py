@@ -61,6 +61,25 @@ def split_settings(uri: str) -> tuple[str, dict]:
     return f"{scheme}:{base}" + (f"?{'&'.join(keep)}" if keep else ""), settings
 
 
+def check_sim_options(uri: str) -> None:
+    """Refuse a ``sim:`` URI option that does not exist, with a "did you mean" (``?realtim=1``).
+
+    Raises:
+        ConfigError: naming the option, the closest known one and the list.
+    """
+    if not uri.startswith("sim:"):
+        return
+    from sdrkit.errors import ConfigError
+    from sdrkit.radio.sim import SimRadio
+
+    known = sorted(SimRadio._OPTIONS | set(SimRadio._SETTINGS) | set(SimRadio._ALIASES))
+    _, _, query = uri.partition("?")
+    for k, _v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if k not in known:
+            hint = did_you_mean(k, known)
+            raise ConfigError(f"unknown sim: option {k!r}{hint or ''}; known: {', '.join(known)}")
+
+
 def with_option(uri: str, key: str, value: str) -> str:
     """``uri`` with ``key=value`` appended to its query (replacing an earlier one)."""
     base, _, query = uri.partition("?")
@@ -89,6 +108,7 @@ def replay_defaults(uri: str, loop: bool = False, fast: bool = False, realtime: 
     """
     if not uri.startswith("sim:"):
         return uri
+    check_sim_options(uri)
     if uri_option(uri, "loop") is None and uri_option(uri, "realtime") is None:
         uri = with_option(uri, "loop", "0")
         uri = with_option(uri, "realtime", "1")
@@ -120,6 +140,7 @@ def open_radio_from_args(args, uri: str | None = None):
     from sdrkit.radio import open_radio
 
     uri, changes = split_settings(uri or args.radio)
+    check_sim_options(uri)
     radio = open_radio(uri)
     changes.update(radio_settings(args))
     if changes:
