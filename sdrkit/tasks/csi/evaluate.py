@@ -440,8 +440,9 @@ def run_evaluation(cfg) -> int:
                           max(diffs) if diffs else float("nan"), "<=", 0.5, "dB",
                           note=f"{cfg.bits}-bit QPSK bursts, -5..40 dB, {radio_n} codewords per point"))
     tr = [((m.info.get("training") or {}).get("seconds") or float("nan")) for m in bundle.values()]
-    targets.append(Target("bundled models' training time (CR 4/8/16 together)", sum(tr) / 60, "<=", 20.0, "min",
-                          note="2 CPU cores shared with other jobs"))
+    cpu = [((m.info.get("training") or {}).get("cpu_seconds") or float("nan")) for m in bundle.values()]
+    targets.append(Target("bundled models' training time (CR 4/8/16 together), wall clock", sum(tr) / 60, "<=",
+                          20.0, "min", note=f"{sum(cpu):.0f} CPU s in all (budget per model); machine shared"))
     size = sum(f.stat().st_size for f in card.directory.iterdir() if f.is_file())
     targets.append(Target("bundle size (models/csi)", size / 1e6, "<=", 5.0, "MB"))
     write_report(out / "evaluation.json", task="csi", targets=targets, results=res, quick=cfg.quick)

@@ -44,7 +44,8 @@ def predict(net, x: np.ndarray, snr_db=None, batch: int = 500) -> np.ndarray:
 
 def train_one(arch: str, cr: int, x_train: np.ndarray, x_val: np.ndarray, *, epochs: int = 3, batch: int = 100,
               lr: float = 1e-3, noise_snr=None, seed: int = 0, time_budget_s: float | None = None,
-              cpu_budget_s: float | None = None, kwargs: dict | None = None, desc: str = ""):
+              cpu_budget_s: float | None = None, kwargs: dict | None = None, desc: str = "",
+              val_at_start: bool = False):
     """Train one autoencoder; returns ``(net, history)`` with the best-validation weights loaded.
 
     Args:
@@ -80,6 +81,9 @@ def train_one(arch: str, cr: int, x_train: np.ndarray, x_val: np.ndarray, *, epo
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac(s))))
     hist, best, best_state = [], math.inf, None
     t0 = time.time()
+    if val_at_start:
+        hist.append({"epoch": 0, "steps": 0, "train_mse": None,
+                     "val_nmse_db": round(nmse_db(x_val, predict(net, x_val)), 3), "seconds": 0.0})
     step = 0
     stopped = False
     bar = tqdm(total=total, desc=desc or f"{arch} CR{cr}", unit="step", disable=None, leave=False)
