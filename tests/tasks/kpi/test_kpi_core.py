@@ -77,11 +77,11 @@ def test_tiny_training_run_lowers_js():
     from sdrkit.tasks.kpi.train import GanConfig, build_tables, train_gan
 
     sim = get_sim("ce")
-    x = sim.draw(40_000, np.random.default_rng(1))
+    x = sim.draw(20_000, np.random.default_rng(1))
     lo, hi = label_ranges(x, sim)
     tables = build_tables(x, sim, lo, hi)
-    cfg = GanConfig(method="cwgan", latent=8, hidden=24, layers=2, dropout=0.0, n_critic=2, batch=64, steps=150,
-                    eval_every=25, patience=[100], lr=1e-3, threads=1)
+    cfg = GanConfig(method="cwgan", latent=8, hidden=16, layers=2, dropout=0.0, n_critic=2, batch=64, steps=80,
+                    eval_every=20, patience=[100], lr=1e-3, threads=1)
     _, hist = train_gan(x, sim, tables, cfg, log=lambda m: None)
     js = [e[1] for e in hist["segments"][0]["evals"]]
     assert min(js[1:]) < js[0] - 0.05, js
