@@ -16,8 +16,10 @@ channel estimate ``Ĥ`` and noise density from the pilots -> three decoders on t
 * **ML**: exhaustive search of the learned constellation through ``Ĥ`` (where it has at most
   2^16 codewords).
 
-The measured Es/N0 of a link is ``P / N0`` with ``N0`` from the pilot residuals and ``P`` the
-codebook's measured power per antenna (pilots are sent at that power).
+The measured Es/N0 of a link is ``P / N0'`` with ``P`` the codebook's measured power per antenna
+(pilots are sent at that power) and ``N0'`` the pilot-residual noise density carried onto the
+training channel (:func:`effective_n0`: the estimate ``Ĥ`` includes the radio's gain), so it is on
+the same scale as the Es/N0 of the mathematical channel.
 """
 
 from __future__ import annotations
@@ -118,10 +120,27 @@ def map_to_training_channel(y: np.ndarray, h_est: np.ndarray, h_train: np.ndarra
     return np.einsum("bij,buj->bui", t, y)
 
 
+def effective_n0(h_est: np.ndarray, h_train: np.ndarray, n0) -> np.ndarray:
+    """Noise density per receive antenna after ``y' = H_0 Ĥ^+ y``: ``n0 mean_i (T T^H)_ii``.
+
+    ``Ĥ`` carries the radio's gain (``y = Ĥ x + n`` with ``x`` in symbol units), so this, not
+    ``n0`` itself, is the noise the learned receiver sees on its training channel: ``P / N0'`` is
+    the link's Es/N0 on the same scale as the mathematical channel's.
+    """
+    t = h_train[None] @ np.linalg.pinv(h_est)
+    g = np.mean(np.real(np.einsum("bij,bij->bi", t, np.conj(t))), axis=1)
+    return np.asarray(n0) * g
+
+
+def link_es_n0_db(model: MimoModel, h_est, n0) -> np.ndarray:
+    """Es/N0 (dB) per burst on the training channel's scale (see :func:`effective_n0`)."""
+    return 10 * np.log10(model.power / np.maximum(effective_n0(h_est, model.h_train, n0), 1e-30))
+
+
 def decode_learned(model: MimoModel, y, h_est, n0) -> np.ndarray:
     """Hard bits ``(bursts, uses, k N_T)`` from the learned receiver."""
     yp = map_to_training_channel(y, h_est, model.h_train)
-    snr = 10 * np.log10(model.power / np.maximum(n0, 1e-30))
+    snr = link_es_n0_db(model, h_est, n0)
     snr_u = np.repeat(snr, y.shape[1])
     p = model.decode_probs(yp.reshape(-1, model.n_r), snr_u)
     return (p > 0.5).astype(np.uint8).reshape(y.shape[0], y.shape[1], -1)
@@ -193,7 +212,8 @@ def run_link(model: MimoModel, radio, bursts: int, rng: np.random.Generator, ml:
     radio.tx_destroy_buffer()
     rx = np.concatenate(blocks, axis=1)[:model.n_r]
     start, y, h, n0 = receive_bursts(model, rx, bursts, search=lead + model.fmt.samples)
-    res = {"bursts": bursts, "start": int(start), "es_n0_db": float(10 * np.log10(model.power / np.mean(n0))),
+    n0e = effective_n0(h, model.h_train, n0)
+    res = {"bursts": bursts, "start": int(start), "es_n0_db": float(10 * np.log10(model.power / np.mean(n0e))),
            "h_est_first": [[complex(v) for v in row] for row in h[0]]}
     counts = {"learned": count_errors(decode_learned(model, y, h, n0), bits),
               "mmse": count_errors(decode_mmse(model, y, h, n0), bits)}
@@ -254,7 +274,7 @@ class MimoPredictor:
                 _, y, h, n0 = receive_bursts(self.model, f, 1, search=max(1, f.shape[1] - fmt.samples))
                 b = decode_learned(self.model, y, h, n0)
             bits.append(b.reshape(-1))
-            snr.append(float(10 * np.log10(self.model.power / max(float(n0[0]), 1e-30))))
+            snr.append(float(link_es_n0_db(self.model, h, n0)[0]))
         out = {"bits": np.stack(bits).astype(np.uint8), "es_n0_db": np.asarray(snr)}
         return Prediction(n=len(frames), outputs=out, stats={"bursts": len(frames)},
                           seconds=time.perf_counter() - t0)
