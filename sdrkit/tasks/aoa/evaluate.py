@@ -78,7 +78,7 @@ def measure_table(cards: dict, test, quick: bool, out: Path) -> tuple[dict, list
         p = predict_card(card, test.x)
         ma, me = _mae(p, test.az, test.el, hi)
         shape = (2 * E, N)
-        reps1, reps128 = (5, 1) if quick else (300, 20)
+        reps1, reps128 = (5, 1) if quick else (100, 8)
         params = card.metrics.get("measured", {}).get("params") or card.training.get("parameters") \
             or C.onnx_params(path)
         rows[name] = {"onnx_mb": path.stat().st_size / 1e6, "params": int(params), "macs": C.onnx_macs(path),
@@ -162,7 +162,7 @@ def measure_vs_classical(cards: dict, test, preds: dict, cal_cold, quick: bool, 
            "all": _mae(p_net, test.az, test.el)}
     res["network"] = net
     shape = (2 * test.x.shape[1], test.x.shape[2])
-    net_lat = C.ort_latency_ms(cards[name].file("full"), 1, shape, repeats=5 if quick else 300)["median_ms"]
+    net_lat = C.ort_latency_ms(cards[name].file("full"), 1, shape, repeats=5 if quick else 100)["median_ms"]
     res["network_latency_b1_ms"] = net_lat
     m = res["music"]
     mean = lambda ab: (ab[0] + ab[1]) / 2  # noqa: E731
