@@ -30,7 +30,7 @@ def _mlp(n_in: int, hidden: int, layers: int, dropout: float) -> nn.Sequential:
 
 def _gen_example():
     return ({"n_labels": 4, "kinds": ["continuous", "categorical"], "n_categories": [0, 4], "latent": 8,
-             "hidden": 16, "layers": 2}, (3, 8))
+             "hidden": 16, "layers": 2}, (3, 12))
 
 
 @register_model("kpi_generator", example=_gen_example)
