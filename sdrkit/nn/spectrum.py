@@ -1,7 +1,7 @@
 """Spectrum foundation model networks: a ConvLSTM backbone over spectrogram "radio tokens" and its heads.
 
 Layout (see :mod:`sdrkit.dsp.masks` for the grid): a *sentence* is ``(batch, 1, rows, bins)``
-float32, normalized dB (``(P - median(P)) / 10``, per sentence). It is cut along time into
+float32, normalized dB (``(P - q05(P)) / 10`` per sentence (q05: 5th percentile)). It is cut along time into
 ``tokens = rows / token_rows`` *tokens* of ``token_rows`` rows. A stride-2 conv stem halves time
 and frequency, so the ConvLSTM sees token ``t`` as a ``(bins/2, token_rows/2)`` image (frequency as
 height) and runs over ``t``. Its last layer's hidden states ``(batch, tokens, filters, bins/2,

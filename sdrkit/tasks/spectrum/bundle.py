@@ -206,7 +206,7 @@ def _heads(cfg, state, data: Path, out: Path):
         _export(fc, D.ROWS, d / "forecast.onnx")
         p = _card(f"spectrum-forecast{suffix}", "forecast", (D.HORIZON_TOKENS * D.TOKEN_ROWS, D.NFFT),
                   f"the next {D.HORIZON_TOKENS} tokens ({D.HORIZON_TOKENS * D.TOKEN_ROWS} rows) after the frame, "
-                  f"normalized dB (the frame's median = 0, 10 dB = 1)",
+                  f"normalized dB (the frame's 5th percentile = 0, 10 dB = 1)",
                   "spectrum_forecast", {**arch, "horizon": D.HORIZON_TOKENS},
                   {"model": "forecast.onnx"},
                   _training(cfg, cfg.seed, hashes, {"head": hf}),

@@ -3,8 +3,9 @@
 Geometry (the one setting of the bundled models; the card records it): a sentence is
 ``ROWS`` x ``NFFT`` on the :class:`sdrkit.dsp.masks.Grid` with ``nfft = NFFT`` and
 ``average = AVERAGE``, i.e. ``FRAME_LEN = ROWS * NFFT * AVERAGE`` samples (6.55 ms at 20 MS/s),
-cut into ``ROWS / TOKEN_ROWS`` tokens. Values are normalized dB: ``(P - median(P)) / 10``
-per sentence, so the noise floor sits near 0 whatever the gain.
+cut into ``ROWS / TOKEN_ROWS`` tokens. Values are normalized dB: ``(P - q05(P)) / 10`` per
+sentence, ``q05`` the 5th percentile (the noise-floor estimate: a median would sit on the signal
+when a Wi-Fi or LTE carrier fills most of the band), so the floor sits near 0 whatever the gain.
 
 Splits written by the dataset command (``<out>/<split>/scene_NNNN.sigmf-*``):
 
@@ -40,9 +41,12 @@ SPLITS = {"train": (0, "default", (0.0, 25.0)), "val": (1, "default", (0.0, 25.0
           "low_snr": (4, "default", (0.0, 5.0)), "family": (1000, "harsh", (0.0, 25.0))}
 
 
+FLOOR_PERCENTILE = 5.0
+
+
 def normalize(p: np.ndarray) -> np.ndarray:
-    """Normalized dB of a sentence (or a batch of them, last two axes): ``(P - median) / 10``."""
-    med = np.median(p.reshape(*p.shape[:-2], -1), axis=-1)[..., None, None]
+    """Normalized dB of a sentence (or a batch of them, last two axes): ``(P - q05) / 10``."""
+    med = np.percentile(p.reshape(*p.shape[:-2], -1), FLOOR_PERCENTILE, axis=-1)[..., None, None]
     return ((p - med) / np.float32(10.0)).astype(np.float32)
 
 
@@ -152,7 +156,8 @@ def describe_geometry() -> dict:
     return {"nfft": NFFT, "average": AVERAGE, "rows": ROWS, "token_rows": TOKEN_ROWS, "frame_len": FRAME_LEN,
             "layout": f"(batch, 1, {ROWS} rows, {NFFT} bins) float32: row t = mean linear power of {AVERAGE} "
                       f"{NFFT}-point Hann FFTs (hop {NFFT}), then dB; bins fftshifted (bin {NFFT // 2} = DC)",
-            "normalization": "(P_dB - median(P_dB)) / 10 per sentence, in the predictor (numpy)"}
+            "normalization": "(P_dB - 5th percentile of P_dB) / 10 per sentence (noise-floor estimate), in the "
+                             "predictor (numpy)"}
 
 
 def save_json(path, obj) -> None:

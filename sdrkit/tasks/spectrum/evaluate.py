@@ -8,10 +8,10 @@ All models run in onnxruntime from their bundled cards, on splits they never saw
   the full head restricted to those three classes; 2-class = noise/signal (any label) on
   ``test``; full = all six labels on ``test`` (pixels of unknown labels ignored);
 * the energy detector marks a pixel "signal" when its normalized dB exceeds a threshold above the
-  sentence's median (the noise-floor estimate); the threshold is the one with the best mean
+  sentence's 5th percentile (the noise-floor estimate); the threshold is the one with the best mean
   2-class diagonal on ``val``;
 * forecasting: 64 past rows -> the next 4 tokens (16 rows). A cell (one token x ``r`` bins) is
-  occupied when its mean normalized dB is > 0.6 (6 dB above the median); "probability of correct
+  occupied when its mean normalized dB is > 0.6 (6 dB above the noise-floor estimate); "probability of correct
   occupied prediction" = the fraction of cells whose predicted occupancy equals the true one, per
   resolution ``r`` in 1, 4, 16 bins (312.5 kHz, 1.25 MHz, 5 MHz at 20 MS/s); persistence repeats
   the last past token;

@@ -73,5 +73,5 @@ class SpectrumPredictor:
                                       seconds=time.perf_counter() - t0)
         out = y[:, 0]
         key = "forecast" if self.kind == "forecast" else "reconstruction"
-        occ = float(np.mean(out > 0.6)) * n                 # 6 dB above the sentence's median
+        occ = float(np.mean(out > 0.6)) * n                 # 6 dB above the noise-floor estimate
         return Prediction(n=n, outputs={key: out}, stats={"occupied (>6 dB)": occ}, seconds=time.perf_counter() - t0)
