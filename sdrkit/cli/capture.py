@@ -49,7 +49,6 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from sdrkit.capture import RecordingWriter
-    from sdrkit.errors import DeviceError, RadioTimeout
 
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
@@ -72,38 +71,51 @@ def run(args) -> int:
         if getattr(radio, "front_end", None) is not None:
             extra["front_end"] = radio.front_end.name
         t0 = time.perf_counter()
-        got = gaps = timeouts = 0
         with RecordingWriter(args.out, sample_rate=cfg.sample_rate, center_frequency=cfg.rx_lo, hw=hw,
                              datatype=args.datatype, extra_global=extra, overwrite=args.overwrite,
                              num_channels=nch) as w, \
                 tqdm(total=total, unit="S", unit_scale=True, desc="capture", disable=None) as bar:
-            first = None
-            while got < total:
-                try:
-                    b = radio.rx()
-                except RadioTimeout:
-                    timeouts += 1
-                    continue
-                except EOFError:
-                    break
-                if first is None:
-                    first = b.start
-                if b.lost:
-                    gaps += 1
-                    w.add_gap(got, b.lost)
-                x = b.samples
-                got_ch = 1 if x.ndim == 1 else x.shape[0]
-                if got_ch != nch:
-                    raise DeviceError(f"{args.radio} delivered a block of {got_ch} channel(s) at sample {b.start}, "
-                                      f"but rx_enabled_channels={channels} says {nch}; the recording would "
-                                      f"mix channels, so the capture stops here ({got} samples written)")
-                x = x[..., : total - got]
-                w.write(x)
-                got += x.shape[-1]
-                bar.update(x.shape[-1])
-            w.set_global(lost_samples=radio.samples_lost, timeouts=timeouts)
+            try:
+                got, gaps, timeouts, stop = _record(radio, w, bar, args, total, channels, nch)
+            except BaseException as e:      # disconnect, SIGINT, a bad block: say why the file ends here
+                stop = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                w.set_global(lost_samples=radio.samples_lost, stopped_by=stop, requested_samples=total)
+                raise
+            w.set_global(lost_samples=radio.samples_lost, timeouts=timeouts, stopped_by=stop,
+                         requested_samples=total)
         dt = time.perf_counter() - t0
     ch = f" x {nch} channels" if nch > 1 else ""
     print(f"wrote {w.meta_path}: {got} samples{ch} ({got / cfg.sample_rate:.3f} s) in {dt:.2f} s; "
-          f"{gaps} gaps, {radio.samples_lost} samples lost, {timeouts} timeouts")
+          f"{gaps} gaps, {radio.samples_lost} samples lost, {timeouts} timeouts ({stop})")
     return 0
+
+
+def _record(radio, w, bar, args, total: int, channels: list, nch: int):
+    """Read blocks into the writer until ``total`` samples; (got, gaps, timeouts, why it stopped)."""
+    from sdrkit.errors import DeviceError, RadioTimeout
+
+    got = gaps = timeouts = 0
+    stop = "duration reached"
+    while got < total:
+        try:
+            b = radio.rx()
+        except RadioTimeout:
+            timeouts += 1
+            continue
+        except EOFError:
+            stop = "end of stream"
+            break
+        if b.lost:
+            gaps += 1
+            w.add_gap(got, b.lost)
+        x = b.samples
+        got_ch = 1 if x.ndim == 1 else x.shape[0]
+        if got_ch != nch:
+            raise DeviceError(f"{args.radio} delivered a block of {got_ch} channel(s) at sample {b.start}, "
+                              f"but rx_enabled_channels={channels} says {nch}; the recording would "
+                              f"mix channels, so the capture stops here ({got} samples written)")
+        x = x[..., : total - got]
+        w.write(x)
+        got += x.shape[-1]
+        bar.update(x.shape[-1])
+    return got, gaps, timeouts, stop

@@ -1,0 +1,51 @@
+"""A capture stopped early says why in its meta (issue 11, item 9): SIGINT and a disconnect are
+recorded as ``sdrkit:stopped_by`` with the requested and lost sample counts; a full one says so too."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sdrkit.capture import write_recording
+from sdrkit.dsp.synth import tone
+
+
+def _meta(out) -> dict:
+    return json.loads(Path(f"{out}.sigmf-meta").read_text())["global"]
+
+
+def test_a_capture_stopped_by_sigint_records_why_and_how_much_was_asked(tmp_path):
+    rec = write_recording(tmp_path / "tone", tone(200_000, 0.01, amplitude=0.5), sample_rate=1e6,
+                          center_frequency=100e6)
+    out = tmp_path / "cap"
+    # real-time, looping replay: the capture would take 30 s; SIGINT stops it after about 2 s
+    p = subprocess.Popen([sys.executable, "-m", "sdrkit", "capture", "--radio", f"sim:{rec}?loop=1&realtime=1",
+                          "--duration", "30", "--out", str(out)], stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 60
+    while not Path(f"{out}.sigmf-meta").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "Traceback" not in err
+    g = _meta(out)
+    assert g["sdrkit:stopped_by"] == "KeyboardInterrupt"
+    assert g["sdrkit:requested_samples"] == 30_000_000 and g["sdrkit:sample_count"] < 30_000_000
+    assert "sdrkit:lost_samples" in g
+
+
+def test_a_full_capture_says_the_duration_was_reached(tmp_path):
+    rec = write_recording(tmp_path / "tone", tone(50_000, 0.01, amplitude=0.5), sample_rate=1e6,
+                          center_frequency=100e6)
+    out = tmp_path / "cap"
+    from sdrkit.cli import main
+
+    assert main(["capture", "--radio", f"sim:{rec}?loop=1", "--duration", "0.02", "--out", str(out)]) == 0
+    g = _meta(out)
+    assert g["sdrkit:stopped_by"] == "duration reached" and g["sdrkit:sample_count"] == 20_000
