@@ -36,6 +36,17 @@ if ((${#need_apt[@]})); then
     fi
 fi
 
+# chromium (headless): the live web view's browser test; separate, so its failure costs only that test
+if ! command -v chromium >/dev/null && [[ ${SDRKIT_BROWSER:-1} == 1 ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing chromium (headless browser for the web view test; SDRKIT_BROWSER=0 skips it)"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
+            || say "apt-get install chromium failed; the web view's browser test will be skipped"
+    else
+        say "chromium not found (sudo apt-get install chromium): the web view's browser test will be skipped"
+    fi
+fi
+
 # --- Python virtual environment ----------------------------------------------------------
 PY=""
 for c in python3.11 python3; do
