@@ -82,11 +82,11 @@ def test_tiny_pretraining_loss_goes_down(scene):
     from sdrkit.tasks.spectrum.train import msm_val_loss, pretrain
 
     X, _, _ = sentences(Path(scene[0]).parent, stride=16, labelled=False)
-    arch = {"layers": 1, "filters": 4}
+    arch = {"layers": 1, "filters": 8}
     torch.manual_seed(0)
     before = msm_val_loss(SpectrumMSM(**arch), X, "random")
-    model, hist = pretrain(X, X, arch, "random", steps=30, batch=4, lr=1e-2, progress=False)
-    assert hist["steps"] == 30 and hist["val_loss"] < 0.9 * before, (before, hist["val_loss"])
+    model, hist = pretrain(X, X, arch, "random", steps=30, batch=4, lr=3e-3, progress=False)
+    assert hist["steps"] == 30 and hist["val_loss"] < 0.6 * before, (before, hist["val_loss"])
 
 
 def test_onnx_and_torch_agree_and_the_predictor_returns_masks(tmp_path, scene):
