@@ -151,3 +151,21 @@ def load_json(path, *, error: type[SdrkitError], where: str | None = None, max_b
     except OSError as exc:
         raise error(f"{where} cannot be read: {exc.strerror or exc}") from exc
     return parse_json(data, where=where, error=error, max_bytes=max_bytes, **kw)
+
+
+def write_json(path, doc, *, indent: int = 1, default=None) -> Path:
+    """Write ``doc`` to ``path`` atomically (a ``.tmp`` file renamed over it), creating the folder.
+
+    A reader never sees a half-written file, and a crash leaves the old one in place.
+
+    Returns:
+        the path written.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=indent, default=default) + "\n")
+    tmp.replace(path)
+    return path

@@ -29,7 +29,6 @@ by nearest prototype (:class:`PrototypePredictor`).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -69,12 +68,9 @@ class Calibration:
         return d
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        tmp.replace(path)
-        return path
+        from sdrkit.capture.safejson import write_json
+
+        return write_json(path, self.to_dict())
 
     def head(self):
         """A :class:`sdrkit.nn.proto.PrototypeHead` over these prototypes."""

@@ -15,7 +15,6 @@ task's own ``results`` beside them, so every figure and its verdict come from th
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import sys
@@ -81,13 +80,11 @@ def write_report(path, task: str, targets, results: dict | None = None, stream=N
     Returns:
         the path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from sdrkit.capture.safejson import write_json
+
     doc = {"task": task, "quick": bool(quick), "targets": [t.to_dict() for t in targets],
            "all_pass": all(t.passed for t in targets), "results": results or {}}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-    tmp.replace(path)
+    path = write_json(path, doc, indent=2, default=_jsonable)
     out = stream or sys.stdout
     print(f"{task} targets{' (quick run: smoke figures, not results)' if quick else ''}:", file=out)
     print(format_table(targets), file=out)

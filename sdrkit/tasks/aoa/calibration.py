@@ -21,7 +21,6 @@ The file is plain JSON, versioned and validated on load::
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,12 +86,9 @@ class ArrayCalibration:
         return d
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        tmp.replace(path)
-        return path
+        from sdrkit.capture.safejson import write_json
+
+        return write_json(path, self.to_dict())
 
 
 def load_array_calibration(path, channels: int | None = None) -> ArrayCalibration:
