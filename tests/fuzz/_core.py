@@ -26,12 +26,15 @@ mutation of one input, driven by a :class:`random.Random`) and ``execute(data)``
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
+import pickle
 import random
 import signal
 import struct
+import tempfile
 import threading
 import time
 import traceback
@@ -158,6 +161,16 @@ def prepare(target) -> None:
             pass
 
 
+def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory:
+    """A temporary directory for the files a harness writes per input: in RAM (``/dev/shm``)
+    where there is one, since a disk write costs ~10x more (0.4 ms vs 0.04 ms for 25 kB here);
+    ``$SDRKIT_FUZZ_TMP`` overrides."""
+    base = os.environ.get("SDRKIT_FUZZ_TMP")
+    if base is None and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        base = "/dev/shm"
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=base)
+
+
 def rss_bytes() -> int:
     """Resident set size of this process, bytes (Linux)."""
     with open("/proc/self/statm") as fh:
@@ -243,9 +256,12 @@ def mutate_json(obj, rnd: random.Random, extra_keys=(), rounds: int | None = Non
     """A copy of ``obj`` with one to a few structural mutations: a value replaced by a hostile
     one, a key deleted, a key (from ``extra_keys`` or random) added, a value wrapped in a list
     or object, a value's type changed."""
-    obj = json.loads(json.dumps(obj))
+    known = _PATHS.get(id(obj))              # obj came from loads_or_none's cache: its paths are known
+    obj = pickle.loads(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))     # a deep copy (10x json's round trip)
+    first = True
     for _ in range(rounds or rnd.choice([1, 1, 1, 2, 3])):
-        paths = list(_paths(obj))
+        paths = known if first and known is not None else list(_paths(obj))
+        first = False
         path = rnd.choice(paths)
         op = rnd.randrange(7)
         if not path:
@@ -275,15 +291,35 @@ def mutate_json(obj, rnd: random.Random, extra_keys=(), rounds: int | None = Non
 NOT_JSON = object()
 
 
+JSON_CACHE_SIZE = 16
+_JSON_CACHE: "collections.OrderedDict[bytes, object]" = collections.OrderedDict()
+_PATHS: dict[int, list] = {}       # id of a value in _JSON_CACHE -> list(_paths(value))
+
+
 def loads_or_none(raw: bytes):
     """The JSON value of ``raw`` for a mutator to work on, or ``NOT_JSON`` when it is not
-    (already-mutated inputs may be too deep, too long or not text)."""
+    (already-mutated inputs may be too deep, too long or not text).
+
+    The value is shared (the last :data:`JSON_CACHE_SIZE` documents are kept, so the seeds a
+    run mutates again and again are parsed once): read it or hand it to :func:`mutate_json`,
+    which copies it, never edit it in place."""
+    hit = _JSON_CACHE.get(raw, _JSON_CACHE)
+    if hit is not _JSON_CACHE:
+        _JSON_CACHE.move_to_end(raw)
+        return hit
     if len(raw) > 200_000:
         return NOT_JSON
     try:
-        return json.loads(raw)
+        obj = json.loads(raw)
     except (ValueError, RecursionError):
         return NOT_JSON
+    _JSON_CACHE[raw] = obj
+    _PATHS[id(obj)] = list(_paths(obj))
+    if len(_JSON_CACHE) > JSON_CACHE_SIZE:
+        _, old = _JSON_CACHE.popitem(last=False)
+        if not any(v is old for v in _JSON_CACHE.values()):
+            _PATHS.pop(id(old), None)
+    return obj
 
 
 def dumps(obj) -> bytes:

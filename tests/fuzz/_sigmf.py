@@ -15,12 +15,11 @@ virtual Pluto's state (``emulate pluto --replay``).
 from __future__ import annotations
 
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from tests.fuzz._core import NOT_JSON, dumps, loads_or_none, mutate_bytes, mutate_json, pack, unpack
+from tests.fuzz._core import NOT_JSON, dumps, loads_or_none, mutate_bytes, mutate_json, pack, scratch_dir, unpack
 
 EXTRA_KEYS = ["sdrkit:full_scale", "sdrkit:sample_count", "sdrkit:complete", "sdrkit:radio_config",
               "sdrkit:lost_samples", "core:num_channels", "core:sample_rate", "core:datatype",
@@ -32,7 +31,7 @@ class SigmfTarget:
     name = "sigmf"
 
     def __init__(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="sdrkit-fuzz-sigmf-")
+        self._tmp = scratch_dir("sdrkit-fuzz-sigmf-")
         self.dir = Path(self._tmp.name)
         self._seeds: list[bytes] | None = None
 

@@ -81,3 +81,32 @@ def test_hostile_card_is_a_model_error(target, case):
         data = _edit(target, bundle, edit, selector)
     res = run_one(target, data)
     assert res.kind in ("ok", "refused"), f"{res.kind}: {res.signature}"
+
+
+def test_shared_sessions_still_check_every_card_against_its_graphs(target):
+    """Sessions are shared by the graph's bytes (SessionCache), the card/graph check is not:
+    after the bundled card has opened (and cached) its sessions, a card that differs only in
+    frame_len is still refused, a damaged graph gets its own ModelError, and the pristine
+    bundle still loads and predicts."""
+    assert run_one(target, target.seeds()[0]).kind == "ok"
+    before = target.sessions.misses
+    wrong = _edit(target, 0, lambda d: d["input"].update({"frame_len": 512}))
+    assert run_one(target, wrong).kind == "refused"
+    for selector in (0b0010, 0b0100, 0b0110):      # cut in half, garbage, empty: other bytes
+        assert run_one(target, _edit(target, 0, lambda d: None, selector)).kind == "refused"
+    assert run_one(target, target.seeds()[0]).kind == "ok"
+    assert target.sessions.misses - before <= 3     # only the damaged files built sessions
+    import sdrkit.runtime.session as session_mod
+    assert session_mod.onnx_session == target.sessions.onnx_session
+
+
+def test_closing_the_target_restores_the_real_session_function():
+    import sdrkit.runtime.card as card_mod
+    import sdrkit.runtime.session as session_mod
+
+    real = session_mod.onnx_session, card_mod.sha256_file
+    t = CardTarget()
+    prepare(t)
+    assert session_mod.onnx_session != real[0]
+    t.close()
+    assert (session_mod.onnx_session, card_mod.sha256_file) == real
