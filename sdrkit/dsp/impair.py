@@ -562,3 +562,119 @@ class Compose:
 
     def __repr__(self) -> str:
         return f"Compose({self.transforms!r})"
+
+
+# --------------------------------------------------------------------------- wider channel and receiver
+#
+# Used by the AMC "wide" and "shifted" families (sdrkit.tasks.amc.variants); parameters per
+# frame as everywhere in this module.
+
+
+def fading(x, rng: np.random.Generator, delays, pdp, rician_k=None, doppler=0.0, n_sines: int = 8) -> np.ndarray:
+    """Frequency-selective, time-varying fading: a tapped delay line, one channel per frame.
+
+    Tap ``i`` sits at integer delay ``delays[i]`` samples with mean power ``pdp[i]`` (taps
+    normalized to unit total mean power). Each tap's gain is a sum of ``n_sines`` sinusoids
+    of random arrival angle and phase (Jakes / Clarke model; evaluated every 32 samples and
+    interpolated linearly) at maximum Doppler ``doppler``
+    (cycles/sample, scalar or per frame; 0 = block fading, constant over the frame): Rayleigh
+    taps, and tap 0 Rician with K-factor ``rician_k`` (linear, scalar or per frame; None or 0
+    = Rayleigh) whose line-of-sight component turns at ``doppler * cos(angle)``.
+
+    RMS delay spread of the profile: ``sqrt(sum p d^2 / sum p - (sum p d / sum p)^2)``
+    (:func:`rms_delay_spread`). The output keeps the input's length.
+
+    Args:
+        x: complex samples, (frames, n) or (n,).
+        rng: random generator.
+        delays: tap delays, samples, non-negative integers (n_taps,).
+        pdp: tap mean powers (n_taps,) or (frames, n_taps).
+
+    Returns:
+        complex64, the shape of ``x``.
+    """
+    x = _c64(x)
+    x2 = x.reshape(-1, x.shape[-1])
+    m, n = x2.shape
+    d = np.asarray(delays, np.int64)
+    p = np.broadcast_to(np.asarray(pdp, np.float64), (m, len(d))).copy()
+    if np.any(d < 0) or len(d) != p.shape[1]:
+        raise ConfigError(f"fading delays {d.tolist()} must be non-negative integers, one per pdp entry")
+    p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-30)
+    # tap gains on a grid of every ``hold`` samples, linearly interpolated (a Doppler of
+    # 1e-3 cycles/sample turns a tap by 0.2 rad between grid points)
+    hold = 32
+    tc = np.arange(0, n + hold, hold, dtype=np.float64)
+    fd = np.broadcast_to(_frames(doppler, np.float64), (m, 1)).reshape(m, 1, 1, 1)
+    ang = rng.uniform(0, 2 * np.pi, (m, len(d), n_sines, 1))
+    ph = rng.uniform(0, 2 * np.pi, (m, len(d), n_sines, 1))
+    g = np.exp(1j * (2 * np.pi * fd * np.cos(ang) * tc[None, None, None, :] + ph)).sum(axis=2) / np.sqrt(n_sines)
+    k = np.zeros((m, 1)) if rician_k is None else np.broadcast_to(_frames(rician_k, np.float64), (m, 1))
+    if np.any(k > 0):
+        los_ang = rng.uniform(0, 2 * np.pi, (m, 1))
+        los = np.exp(1j * (2 * np.pi * fd[:, 0, 0] * np.cos(los_ang) * tc[None, :] + rng.uniform(0, 2 * np.pi, (m, 1))))
+        g[:, 0] = np.sqrt(k / (k + 1)) * los + g[:, 0] / np.sqrt(k + 1)
+    pos = np.arange(n) / hold
+    i0 = pos.astype(np.int64)
+    w = (pos - i0).astype(np.float32)
+    g = g.astype(np.complex64)
+    g = g[:, :, i0] * (1 - w) + g[:, :, i0 + 1] * w
+    g *= np.sqrt(p)[:, :, None]
+    g = g.astype(np.complex64)
+    y = np.zeros_like(x2)
+    for i, di in enumerate(d):
+        if di < n:
+            y[:, di:] += x2[:, :n - di] * g[:, i, di:]
+    return y.reshape(x.shape)
+
+
+def rms_delay_spread(delays, pdp) -> np.ndarray:
+    """RMS delay spread of a power-delay profile, samples (per frame for a 2-D ``pdp``)."""
+    d = np.asarray(delays, np.float64)
+    p = np.asarray(pdp, np.float64)
+    p = p / p.sum(axis=-1, keepdims=True)
+    mean = (p * d).sum(axis=-1)
+    return np.sqrt(np.maximum((p * d ** 2).sum(axis=-1) - mean ** 2, 0))
+
+
+def cfo_drift_phase(n: int, drift) -> np.ndarray:
+    """Phase of a linearly drifting carrier, ``pi drift k^2`` rad for ``k = 0 .. n-1``: the
+    instantaneous offset grows by ``drift`` cycles/sample per sample (a warming oscillator);
+    ``drift`` scalar or (frames,). Add to a :func:`cfo_phase` and :func:`rotate` once."""
+    k = np.arange(n, dtype=np.float64)
+    return (np.pi * _frames(drift, np.float64) * k ** 2).astype(np.float32)
+
+
+def agc(x, rng: np.random.Generator, step_db=0.0, tau=64.0, at=None) -> np.ndarray:
+    """A receiver AGC settling within the frame: the gain jumps by ``step_db`` dB at sample
+    ``at`` (random in the frame when None) and settles back to 0 dB exponentially with time
+    constant ``tau`` samples (a loop reacting to a level change). Scalars or per frame."""
+    x = _c64(x)
+    x2 = x.reshape(-1, x.shape[-1])
+    m, n = x2.shape
+    at = rng.uniform(0, n, (m, 1)) if at is None else np.broadcast_to(_frames(at, np.float64), (m, 1))
+    k = np.arange(n)[None, :]
+    s = np.broadcast_to(_frames(step_db, np.float64), (m, 1))
+    tau = np.broadcast_to(_frames(tau, np.float64), (m, 1))
+    g_db = np.where(k >= at, s * np.exp(-(k - at) / np.maximum(tau, 1e-6)), 0.0)
+    return (x2 * (10 ** (g_db / 20)).astype(np.float32)).reshape(x.shape)
+
+
+def quantize(x, bits, headroom_db=6.0) -> np.ndarray:
+    """An ADC: ``bits`` per I and Q (scalar or per frame), full scale ``headroom_db`` above
+    the frame's RMS (per I/Q component); clips beyond full scale, rounds to the nearest code.
+    Returns the samples in the input's scale (so a frame keeps its level)."""
+    x = _c64(x)
+    x2 = x.reshape(-1, x.shape[-1])
+    rms = np.sqrt(np.mean(x2.real ** 2 + x2.imag ** 2, axis=-1, keepdims=True) / 2)
+    fs = rms * 10 ** (np.broadcast_to(_frames(headroom_db, np.float64), (x2.shape[0], 1)) / 20)
+    levels = 2.0 ** (np.broadcast_to(_frames(bits, np.float64), (x2.shape[0], 1)) - 1)
+    step = (fs / levels).astype(np.float32)
+    step = np.maximum(step, np.float32(1e-30))
+    lim = (levels - 1).astype(np.float32)
+    i = np.clip(np.round(x2.real / step), -lim - 1, lim) * step
+    q = np.clip(np.round(x2.imag / step), -lim - 1, lim) * step
+    return (i + 1j * q).astype(np.complex64).reshape(x.shape)
+
+
+__all__ += ["agc", "cfo_drift_phase", "fading", "quantize", "rms_delay_spread"]
