@@ -63,13 +63,10 @@ def _peak(spec_pow: np.ndarray, centre: np.ndarray, half_width: float, n: int) -
 
 
 def _lag1(x: np.ndarray) -> np.ndarray:
-    """``sum x[k+1] conj(x[k])`` of each row with the row's mean removed (float32 dot products)."""
+    """``sum x[k+1] conj(x[k])`` of each row with the row's mean removed (one batched BLAS
+    product per batch: a quarter of the time of an element-wise multiply and sum)."""
     n = x.shape[1]
-    xf = x.view(np.float32)
-    re = np.einsum("ij,ij->i", xf[:, 2:], xf[:, :-2])
-    xs = (x[:, :-1] * np.complex64(1j)).view(np.float32)            # (-Q, I) of x[k]
-    im = np.einsum("ij,ij->i", xf[:, 2:], xs)
-    r = re.astype(np.float64) + 1j * im.astype(np.float64)
+    r = np.matmul(x[:, None, 1:], np.conj(x[:, :-1])[:, :, None])[:, 0, 0].astype(np.complex128)
     # mean removal in closed form: sum (a - mu)(b - mu)* = R - mu* S_a - mu S_b* + (n - 1) |mu|^2
     s = x.sum(axis=1, dtype=np.complex128)
     mu = s / n

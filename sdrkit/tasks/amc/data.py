@@ -36,7 +36,7 @@ from sdrkit.dsp import impair
 
 CLASSES = MODULATIONS
 SNRS = tuple(range(-20, 31, 2))
-SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
+SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "shifted_val": 3, "shifted_test": 4}
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class AmcDataSpec:
     iq_phase_deg: float = 5.0
     max_phase_noise: float = 0.002
     max_dc: float = 0.05
+    #: generator family: ``base`` (the ranges above), ``wide`` (what real transmitters and
+    #: receivers do; trained on) or ``shifted`` (held back); see :mod:`sdrkit.tasks.amc.variants`,
+    #: whose ranges replace the ones above for ``wide`` and ``shifted``
+    family: str = "base"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,6 +151,10 @@ def generate_frames(labels: np.ndarray, snrs: np.ndarray, rng: np.random.Generat
 
     ``pool``: noise pool from :func:`noise_pool` (made from ``rng`` when None).
     """
+    if spec.family != "base":
+        from sdrkit.tasks.amc.variants import generate
+
+        return generate(labels, snrs, rng, spec.classes, spec.frame_len, spec.family, pool)
     n = spec.frame_len
     m = len(labels)
     out = np.empty((m, n), np.complex64)

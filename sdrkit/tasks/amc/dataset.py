@@ -23,18 +23,28 @@ FULL_SCALE = 4096.0
 
 def write_split(out_dir: Path, split: str, n_frames: int, seed: int, spec, workers=None, command: str = "") -> dict:
     """Generate and write one split; returns its entry for splits.json."""
-    from sdrkit.capture import RecordingWriter
     from sdrkit.runtime.card import sha256_file
     from sdrkit.tasks.amc.data import make_split
 
     x, labels, snrs = make_split(n_frames, split, seed, spec, workers=workers)
-    order = np.lexsort((snrs, labels))
     base = out_dir / split
+    write_frames(base, x, labels, snrs, spec.classes, spec.frame_len,
+                 extra_global={"command": command, "seed": seed, "split": split, "spec": spec.to_dict()})
+    return {"frames": int(n_frames), "seed": seed, "file": f"{split}.sigmf-data", "family": spec.family,
+            "sha256": sha256_file(base.with_name(split + ".sigmf-data"))}
+
+
+def write_frames(base, x: np.ndarray, labels: np.ndarray, snrs: np.ndarray, classes, frame_len: int,
+                 hw: str = "sdrkit AMC synthesizer", extra_global: dict | None = None) -> Path:
+    """Write labelled frames as an AMC split recording ``base.sigmf-{meta,data}`` (module
+    docstring: sorted by (class, SNR), one annotation per block, ci16); returns the meta path."""
+    from sdrkit.capture import RecordingWriter
+
+    base = Path(base)
+    order = np.lexsort((snrs, labels))
     with RecordingWriter(base, sample_rate=1e6, center_frequency=0.0, datatype="ci16_le", full_scale=FULL_SCALE,
-                         hw="sdrkit AMC synthesizer", overwrite=True,
-                         extra_global={"command": command, "seed": seed, "split": split,
-                                       "frame_len": spec.frame_len, "spec": spec.to_dict(),
-                                       "classes": list(spec.classes)}) as w:
+                         hw=hw, overwrite=True,
+                         extra_global={**(extra_global or {}), "frame_len": frame_len, "classes": list(classes)}) as w:
         for i in range(0, len(order), 4096):
             w.write(x[order[i:i + 4096]].ravel())
         ls, ss = labels[order], snrs[order]
@@ -43,10 +53,9 @@ def write_split(out_dir: Path, split: str, n_frames: int, seed: int, spec, worke
         starts = np.r_[0, edges]
         ends = np.r_[edges, len(keys)]
         for a, b in zip(starts, ends):
-            w.annotate(int(a) * spec.frame_len, int(b - a) * spec.frame_len, spec.classes[ls[a]],
+            w.annotate(int(a) * frame_len, int(b - a) * frame_len, classes[ls[a]],
                        snr_db=float(ss[a]), frames=int(b - a))
-    return {"frames": int(n_frames), "seed": seed, "file": f"{split}.sigmf-data",
-            "sha256": sha256_file(base.with_name(split + ".sigmf-data"))}
+    return w.meta_path
 
 
 class AmcSplit:

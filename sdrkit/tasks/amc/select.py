@@ -39,20 +39,51 @@ def _best(fn, reps: int = 5) -> float:
     return best
 
 
-def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str = "auto",
-                         max_frames: int | None = None):
-    """Calibrate T for each exit placement on val; deploy ``variant`` or the one with the lowest
-    measured mean latency at SNR >= 10 dB (batch 64, 1 thread). Writes the card; returns it."""
-    card = load_card(card_path)
+#: SNR key offset of the shifted family's pooled bins in the calibration (see calibrate_and_select)
+SHIFTED_BINS = {"shifted, 0 <= SNR < 10 dB": 1000.0, "shifted, SNR >= 10 dB": 1010.0}
+
+
+def _calibration_frames(data_dir, max_frames):
+    """Validation frames for the exit rule: the val split (per-SNR bins) and, where the data set
+    has it, the held-back family's shifted_val split (SNR >= 0 dB frames pooled into two bins,
+    keyed 1000 and 1010 so they count as their own bins). Returns (x, labels, snr keys, note)."""
+    from pathlib import Path
+
     va = load_split(data_dir, "val")
     rng = np.random.default_rng(0)
     idx = np.sort(rng.permutation(len(va))[:max_frames])
-    frames = va.frames(idx)
-    labels, snrs = va.labels[idx], va.snrs[idx]
-    x = to_input(frames)
+    x, labels, snrs = to_input(va.frames(idx)), va.labels[idx], va.snrs[idx].astype(np.float64)
+    note = "val split, SNR >= 0 dB bins"
+    if (Path(data_dir) / "shifted_val.sigmf-meta").exists():
+        sv = load_split(data_dir, "shifted_val")
+        keep = np.flatnonzero(sv.snrs >= 0)
+        keep = np.sort(rng.permutation(keep)[:max_frames])
+        key = np.where(sv.snrs[keep] >= 10, SHIFTED_BINS["shifted, SNR >= 10 dB"],
+                       SHIFTED_BINS["shifted, 0 <= SNR < 10 dB"])
+        x = np.concatenate([x, to_input(sv.frames(keep))])
+        labels = np.concatenate([labels, sv.labels[keep]])
+        snrs = np.concatenate([snrs, key])
+        note = ("val split, SNR >= 0 dB bins, and the held-back shifted family's shifted_val split "
+                "(SNR 0-10 and >= 10 dB pooled)")
+    return x, labels, snrs, note
+
+
+def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str = "auto",
+                         max_frames: int | None = None):
+    """Calibrate T for each exit placement; deploy ``variant`` or the one with the lowest
+    measured mean latency at SNR >= 10 dB (batch 64, 1 thread). Writes the card; returns it.
+
+    T is the largest threshold keeping the gated accuracy within ``budget`` (less a margin)
+    of the backbone at every SNR >= 0 dB of the val split **and** on the held-back shifted
+    family's ``shifted_val`` split where the data set has one (:func:`_calibration_frames`),
+    so the exit is not over-confident on data unlike training. The in-domain-only threshold is
+    kept in the card too (``thresholds.entropy_in_domain_only``) for comparison."""
+    card = load_card(card_path)
+    x, labels, snrs, cal_note = _calibration_frames(data_dir, max_frames)
+    in_domain = snrs < 500
     full = card_session(card, "full")
     results = {}
-    hi = np.flatnonzero(snrs >= 10)[:512]
+    hi = np.flatnonzero((snrs >= 10) & in_domain)[:512]
     from tqdm import tqdm
 
     for k in tqdm(EXITS, desc="calibrate-threshold", unit="placement", disable=None, leave=False):
@@ -65,6 +96,8 @@ def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str
             bl.append(rest.run(None, {"f": f})[0])
         el, bl = np.concatenate(el), np.concatenate(bl)
         cal = calibrate(el, bl, labels, snrs, budget=budget)
+        cal["in_domain_only"] = calibrate(el[in_domain], bl[in_domain], labels[in_domain], snrs[in_domain],
+                                          budget=budget)["threshold"]
         from sdrkit.tasks.amc.gated import entropy, softmax
 
         ex = entropy(softmax(el)) <= cal["threshold"]
@@ -98,7 +131,8 @@ def calibrate_and_select(card_path, data_dir, budget: float = 0.01, variant: str
         extra["variants"][v]["threshold"] = r["threshold"]
     card = card.replace(files=files, extra=extra, thresholds={
         "entropy": chosen["threshold"], "budget": budget, "val_exit_fraction": chosen["exit_fraction"],
-        "val_worst_gap": chosen["worst_gap"], "calibrated_on": "val split, SNR >= 0 dB bins",
+        "val_worst_gap": chosen["worst_gap"], "calibrated_on": cal_note,
+        "entropy_in_domain_only": chosen["in_domain_only"],
         "break_even_exit_fraction": chosen["break_even_exit_fraction"]})
     card.save(card.path)
     return load_card(card.path)

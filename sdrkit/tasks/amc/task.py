@@ -26,6 +26,11 @@ class DatasetConfig:
     val_per_cell: int = option(160, help="validation frames per (class, SNR); threshold calibration needs ~1.7k "
                                          "frames per SNR to resolve a 1-point gap")
     test_per_cell: int = option(152, help="test frames per (class, SNR)")
+    shifted_per_cell: int | None = option(None, help="frames per (class, SNR) of each held-back 'shifted' split "
+                                                     "(shifted_val calibrates the exit rule, shifted_test measures it; "
+                                                     "never trained on); default: half of --val-per-cell")
+    family: str = option("wide", choices=("base", "wide", "shifted"),
+                         help="generator family of train/val/test (sdrkit.tasks.amc.variants; base: the first generator)")
     frame_len: int = option(1024, help="samples per frame")
     seed: int = option(0, help="root seed; splits use streams (seed, split)")
     workers: int | None = option(None, help="generator processes (default: all cores)")
@@ -45,6 +50,8 @@ class TrainConfig:
     max_frames: int | None = option(None, help="use at most this many training frames")
     time_budget: float | None = option(None, help="stop training after this many minutes")
     seed: int = option(0, help="training seed")
+    init: str | None = option(None, help="start from these weights (model.pt of the same network) instead of a "
+                                         "random initialization; its SHA-256 goes in the card")
     budget: float = option(0.01, help="accuracy budget for the exit threshold: max drop vs backbone per SNR >= 0 dB")
     command_line: str = option("", cli=False)
 
@@ -66,6 +73,8 @@ class EvaluateConfig:
     out: str = option("out/amc_eval", help="folder for JSON and PNGs")
     max_per_snr: int = option(0, help="test frames per SNR for accuracy (0: all; latency uses at most 512)")
     quick: bool = option(False, help="fewer frames and repeats (smoke test; card untouched)")
+    crossgen_per_cell: int = option(64, help="GNU Radio cross-generator frames per (class, SNR) (validation only)")
+    crossgen_data: str | None = option(None, help="folder for the cross-generator recording (default: --data)")
     update_card: bool = option(False, help="also write the figures into the model card (never done otherwise)")
     command_line: str = option("", cli=False)
 
@@ -86,17 +95,29 @@ def dataset(cfg: DatasetConfig) -> int:
     from sdrkit.tasks.amc.data import CLASSES, SNRS, AmcDataSpec
     from sdrkit.tasks.amc.dataset import write_split
 
-    spec = AmcDataSpec(frame_len=cfg.frame_len)
+    from sdrkit.tasks.amc.variants import family_ranges
+
+    spec = AmcDataSpec(frame_len=cfg.frame_len, family=cfg.family)
+    shifted = AmcDataSpec(frame_len=cfg.frame_len, family="shifted")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cells = len(CLASSES) * len(SNRS)
-    manifest = {"spec": spec.to_dict(), "command": cfg.command_line, "seed": cfg.seed, "splits": {}}
-    for split, per in (("train", cfg.train_per_cell), ("val", cfg.val_per_cell), ("test", cfg.test_per_cell)):
+    manifest = {"spec": spec.to_dict(), "ranges": family_ranges(cfg.family), "command": cfg.command_line,
+                "seed": cfg.seed, "splits": {},
+                "shifted": {"spec": shifted.to_dict(), "ranges": family_ranges("shifted"),
+                            "note": "held-back variant family: never trained on; shifted_val calibrates the "
+                                    "exit rule, shifted_test measures it"}}
+    n_shift = cfg.shifted_per_cell if cfg.shifted_per_cell is not None else max(cfg.val_per_cell // 2, 1)
+    if cfg.family == "shifted":
+        n_shift = 0
+    plan = (("train", cfg.train_per_cell, spec), ("val", cfg.val_per_cell, spec), ("test", cfg.test_per_cell, spec),
+            ("shifted_val", n_shift, shifted), ("shifted_test", n_shift, shifted))
+    for split, per, sp in plan:
         n = per * cells
         if n == 0:
             continue
         t0 = time.perf_counter()
-        manifest["splits"][split] = write_split(out, split, n, cfg.seed, spec, cfg.workers, cfg.command_line)
+        manifest["splits"][split] = write_split(out, split, n, cfg.seed, sp, cfg.workers, cfg.command_line)
         dt = time.perf_counter() - t0
         manifest["splits"][split]["frames_per_s"] = n / dt
         print(f"{split}: {n} frames in {dt:.1f} s ({n / dt:.0f} frames/s incl. writing) -> {out / split}.sigmf-meta")
@@ -110,13 +131,13 @@ def train(cfg: TrainConfig) -> int:
 
     net, hist = train_net(cfg.data, Path(cfg.out), epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, method=cfg.method,
                           exit_weight=cfg.exit_weight, seed=cfg.seed, max_frames=cfg.max_frames,
-                          time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None)
+                          time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None, init=cfg.init)
     return finish_training(cfg, net, hist)
 
 
 def finish_training(cfg: TrainConfig, net, hist) -> int:
     """Export every placement, write the card, calibrate."""
-    from sdrkit.runtime.card import InputSpec, ModelCard, OutputSpec
+    from sdrkit.runtime.card import InputSpec, ModelCard, OutputSpec, sha256_file
     from sdrkit.tasks.amc.dataset import read_manifest
     from sdrkit.tasks.amc.train import EXITS, VARIANT_NAMES, export_all
 
@@ -134,11 +155,16 @@ def finish_training(cfg: TrainConfig, net, hist) -> int:
         thresholds={}, metrics={"val_history": hist},
         training={"command": cfg.command_line, "seed": cfg.seed, "method": cfg.method,
                   "exit_weight": cfg.exit_weight, "epochs_run": len(hist),
+                  "init": ({"weights": cfg.init, "sha256": sha256_file(cfg.init)} if getattr(cfg, "init", None)
+                           else None),
                   "data": {"manifest_command": manifest["command"], "seed": manifest["seed"],
                            "train_sha256": manifest["splits"]["train"]["sha256"],
                            "val_sha256": manifest["splits"]["val"]["sha256"],
                            "test_sha256": manifest["splits"].get("test", {}).get("sha256"),
-                           "spec": manifest["spec"]}},
+                           "shifted_val_sha256": manifest["splits"].get("shifted_val", {}).get("sha256"),
+                           "shifted_test_sha256": manifest["splits"].get("shifted_test", {}).get("sha256"),
+                           "spec": manifest["spec"], "ranges": manifest.get("ranges", {}),
+                           "shifted": manifest.get("shifted")}},
         extra={"variants": {VARIANT_NAMES[k]: {"exit_after": k, "stem": f"stem_e{k}.onnx",
                                                "rest": f"rest_e{k}.onnx"} for k in EXITS},
                "deployed_variant": "V1"})
@@ -187,7 +213,7 @@ class AmcTask(Task):
     benchmarks = ("sdrkit.tasks.amc.bench",)
     smoke = SmokeRun(
         steps=(("dataset", {"out": "{tmp}/data", "train_per_cell": 3, "val_per_cell": 2, "test_per_cell": 2,
-                            "workers": 1}),
+                            "shifted_per_cell": 1, "workers": 1}),
                ("train", {"data": "{tmp}/data", "out": "{tmp}/model", "epochs": 1, "batch": 64}),
                ("evaluate", {"model": "{tmp}/model/card.json", "data": "{tmp}/data", "out": "{tmp}/eval",
                              "quick": True})),

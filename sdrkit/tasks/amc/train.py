@@ -62,8 +62,11 @@ def evaluate_torch(net, split: AmcSplit, max_frames: int = 20000, batch: int = 5
 
 def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2e-3, method: str = "joint",
           exit_weight: float = 1.0, seed: int = 0, max_frames: int | None = None, time_budget_s: float | None = None,
-          threads: int = 2, log=print, progress: bool = True):
-    """Train and return ``(net, history)``; writes ``out_dir/train_log.jsonl``."""
+          threads: int = 2, log=print, progress: bool = True, init: str | None = None):
+    """Train and return ``(net, history)``; writes ``out_dir/train_log.jsonl``.
+
+    ``init``: start from these weights (a ``model.pt`` of the same architecture) instead of a
+    random initialization (fine-tuning on a new data set)."""
     import torch
     from tqdm import tqdm
 
@@ -77,6 +80,8 @@ def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2
     va = load_split(data_dir, "val")
     n = len(tr) if max_frames is None else min(len(tr), max_frames)
     net = EarlyExitNet(len(tr.classes), exits=EXITS)
+    if init:
+        net.load_state_dict(torch.load(init, weights_only=True))
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (n // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
