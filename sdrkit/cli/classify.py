@@ -6,11 +6,15 @@ the live terminal view, and optionally JSONL (``--jsonl``), a SigMF recording wi
 predictions as annotations (``--record``) and a ZeroMQ feed of predictions (``--publish``).
 The card is checked against the stream (sample rate, channels) before any sample flows.
 When the radio replays a labelled recording (``sim:``), each prediction is scored against
-the annotation under its frame and a confusion matrix PNG is written.
+the annotation under its frame; the confusion matrix and score PNGs and ``score.json``
+(accuracy overall, per class and per SNR) are written to ``--out``. Frames a calibration
+read from the same recording (its shots) are not scored. With ``--calibration`` and no
+``--model``, the model is the one the calibration names (found by hash from any folder).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from sdrkit.cli._common import add_radio_options, radio_settings, replay_defaults, resolve_bundled, split_settings
@@ -21,8 +25,9 @@ def register(sub) -> None:
                        description=__doc__.split("\n\n")[1])
     add_radio_options(p, radio_required=False)
     p.add_argument("--subscribe", metavar="ENDPOINT", help="an sdrkit stream (same as --radio zmq:ENDPOINT)")
-    p.add_argument("--model", required=True, metavar="CARD",
-                   help="model card (path, or the name of a bundled model: models/NAME/card.json)")
+    p.add_argument("--model", metavar="CARD",
+                   help="model card (path, or the name of a bundled model: models/NAME/card.json); "
+                        "optional with --calibration (the calibration's encoder, found by hash)")
     p.add_argument("--calibration", metavar="FILE", help="calibration file (sdrkit calibrate): nearest prototype")
     p.add_argument("--threshold", type=float, help="the task's decision threshold (what it means: the card's thresholds)")
     p.add_argument("--task", help="refuse the card unless it is for this task")
@@ -32,7 +37,8 @@ def register(sub) -> None:
     p.add_argument("--jsonl", help="write one JSON line per frame here")
     p.add_argument("--publish", metavar="ENDPOINT", help="publish predictions as JSON on a ZeroMQ PUB socket")
     p.add_argument("--allow-remote", action="store_true", help="allow --publish on a wildcard address")
-    p.add_argument("--out", default="out/classify", help="folder for the confusion matrix PNG")
+    p.add_argument("--out", default="out/classify",
+                   help="folder for the scores of a labelled replay: confusion.png, score.png, score.json")
     p.add_argument("--record", metavar="PATH", help="also record the stream to SigMF, predictions as annotations")
     p.add_argument("--view", choices=["terminal", "web", "none"], default="terminal",
                    help="live view: a terminal panel (default), a local web page (spectrum, waterfall, "
@@ -53,6 +59,8 @@ def run(args) -> int:
 
     if bool(args.radio) == bool(args.subscribe):
         raise ConfigError("give exactly one of --radio URI or --subscribe ENDPOINT")
+    if not args.model and not args.calibration:
+        raise ConfigError("give --model CARD (or --calibration FILE, whose encoder is then the model)")
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise ConfigError(f"--seconds {args.seconds} must be a finite number > 0")
     if args.frames is not None and args.frames < 1:
@@ -98,7 +106,12 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     from sdrkit.stream.pipeline import Pipeline
     from sdrkit.tasks import get_task
 
-    card = load_card(resolve_bundled("models", card_path))
+    if card_path is None:
+        from sdrkit.runtime.calibration import calibration_card, load_calibration
+
+        card = calibration_card(load_calibration(calibration))
+    else:
+        card = load_card(resolve_bundled("models", card_path))
     if task and task != card.task:
         raise ConfigError(f"--task {task} but the card {card.path} is a {card.task!r} model; drop --task or pass a "
                           f"{task} card")
@@ -112,6 +125,7 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
                                 channels=len(getattr(radio, "rx_enabled_channels", None) or [0]))
         framer = Framer(card.input.frame_len, channels=channels)
         truth = Truth(radio)
+        _exclude_calibration_frames(truth, radio, getattr(predictor, "exclude_ranges", None))
         score = ScoreSink(truth, getattr(predictor, "classes", None) or card.classes, out_dir) \
             if truth.ok and (getattr(predictor, "classes", None) or card.classes) else None
         pipe = Pipeline(radio, predictor, framer, batch=batch)
@@ -139,4 +153,51 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     print(st.summary())
     for line in pipe.summary:
         print(line)
+    if score is not None and score.scored:
+        path = write_score_json(score, Path(out_dir) / "score.json", model=str(card.path), radio=radio_uri,
+                                calibration=calibration)
+        print(f"wrote {path}")
     return 0
+
+
+def _exclude_calibration_frames(truth, radio, ranges) -> None:
+    """Make ``truth`` skip the sample ranges a calibration read from this very recording."""
+    rec = getattr(radio, "recording", None)
+    if not ranges or not truth.ok or rec is None:
+        return
+    import numpy as np
+
+    mine = ranges.get(str(Path(rec.meta_path).resolve()))
+    if not mine:
+        return
+    a = np.array([r[0] for r in mine], np.int64)
+    b = a + np.array([r[1] for r in mine], np.int64)
+    i = np.searchsorted(a, truth.starts, side="right") - 1
+    inside = (i >= 0) & (truth.ends <= b[np.maximum(i, 0)])
+    if inside.all():
+        print("note: every labelled frame of this recording was a calibration shot, so the accuracy below is on "
+              "the shots themselves; calibrate with --split 0.5 (or --offset/--time-range) to keep frames for a "
+              "clean test", file=sys.stderr)
+        return
+    lookup = truth.lookup
+
+    def skip_calibration(start: int, length: int):
+        t = lookup(start, length)
+        if t is None:
+            return None
+        i = np.searchsorted(a, t[2], side="right") - 1
+        return None if i >= 0 and t[2] < b[i] else t
+
+    truth.lookup = skip_calibration
+    truth.excluded_frames = int(((b - a).sum()))
+
+
+def write_score_json(score, path, **info) -> Path:
+    """The scores of a labelled replay as JSON: accuracy overall, per class and per SNR (dB)."""
+    from sdrkit.capture.safejson import write_json
+
+    per_snr, per_class = score.tables()
+    return write_json(path, {
+        **info, "frames": score.scored, "distinct_frames": score.distinct, "accuracy": score.accuracy,
+        "per_class": {k: {"accuracy": c / n, "correct": c, "frames": n} for k, (c, n) in per_class.items()},
+        "per_snr": {f"{s:g}": {"accuracy": c / n, "correct": c, "frames": n} for s, (c, n) in per_snr.items()}})

@@ -11,6 +11,14 @@ The encoder works on raw I/Q frames ``(batch, 2, frame_len)`` float32:
    echoes, which is where the beam identity lives);
 4. an MLP to a ``emb_dim`` embedding.
 
+With ``template=True`` (the channel-estimate encoder) the features also hold the classical
+baseline's channel estimate (:mod:`sdrkit.tasks.beam.baseline`): the log power profile of the
+matched filter's output on the preamble's occupied DFT bins, summed over windows, plus the
+frame's log level (x3); the MLP sees it beside the lag correlations, and the embedding is
+``[MLP output, a * channel estimate]`` with a learned weight ``a``: the nearest prototype
+starts from the baseline's distance and learns on top of it. Prototypes are not
+L2-normalized then (the card's ``proto_norm`` is false).
+
 ``BeamClassifier`` = the same encoder + a linear layer over beams (the DeepBeam baseline).
 """
 
@@ -24,7 +32,7 @@ from sdrkit.nn import register_model
 @register_model("protobeam_encoder",
                 example=lambda: ({"preamble": np.ones(64, np.complex64), "frame_len": 1024}, (2, 2, 1024)))
 def build_encoder(preamble: np.ndarray, frame_len: int = 1024, lags: int = 24, emb_dim: int = 64,
-                  hidden: int = 256, normalize_input: bool = True):
+                  hidden: int = 256, normalize_input: bool = True, template: bool = False):
     """A torch ``nn.Module`` mapping (B, 2, frame_len) float32 to (B, emb_dim)."""
     import torch
     from torch import nn
@@ -54,11 +62,40 @@ def build_encoder(preamble: np.ndarray, frame_len: int = 1024, lags: int = 24, e
             aa = (k * period + m).reshape(-1)
             for name, v in (("ii", ii), ("qq", qq), ("qi", qi), ("iq", iq), ("aa", aa)):
                 self.register_buffer(name, torch.tensor(v, dtype=torch.long))
-            self.bn = nn.BatchNorm1d(3 * lags)
-            self.mlp = nn.Sequential(nn.Linear(3 * lags, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+            self.template = template
+            nf = 3 * lags
+            if template:
+                Sp = np.fft.fft(p)
+                Sw = np.abs(Sp) ** 2
+                bins = np.flatnonzero(Sw > 0.05 * Sw.max())
+                # DFT of the raw window on the occupied bins, times conj(S): [xI xQ] @ D -> [Re Im]
+                F = np.exp(-2j * np.pi * np.outer(np.arange(period), bins) / period) * np.conj(Sp[bins])[None, :]
+                self.register_buffer("dft", torch.tensor(np.block([[F.real, F.imag], [-F.imag, F.real]]),
+                                                         dtype=torch.float32))
+                self.nbins = len(bins)
+                nf += self.nbins + 1
+                self.tmpl_weight = nn.Parameter(torch.tensor(1.0))
+            self.nf = nf
+            self.out_dim = emb_dim + (self.nbins + 1 if template else 0)
+            self.bn = nn.BatchNorm1d(nf)
+            self.mlp = nn.Sequential(nn.Linear(nf, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                      nn.Linear(hidden, emb_dim))
 
+        def channel_estimate(self, x):
+            """(B, 2, L) raw frames -> (B, bins + 1): log power profile (unit-norm) and 3 log10 level."""
+            B = x.shape[0]
+            n = self.reps * self.period
+            z = x[:, :, :n].reshape(B, 2, self.reps, self.period)
+            z = torch.cat([z[:, 0], z[:, 1]], dim=-1)                     # (B, R, 2P)
+            h = torch.matmul(z, self.dft)                                 # (B, R, 2 bins)
+            nb = self.nbins
+            prof = (h[..., :nb] ** 2 + h[..., nb:] ** 2).sum(1)           # (B, bins)
+            prof = prof / torch.sqrt((prof * prof).sum(1, keepdim=True) + 1e-30)
+            level = torch.log10(torch.mean(x * x, dim=(1, 2)) * 2 + 1e-12)[:, None]
+            return torch.cat([torch.log(prof + 1e-4), 3.0 * level], dim=1)
+
         def features(self, x):
+            x0 = x
             if self.normalize_input:
                 x = x / torch.sqrt(torch.mean(x * x, dim=(1, 2), keepdim=True) * 2 + 1e-12)
             B = x.shape[0]
@@ -75,10 +112,15 @@ def build_encoder(preamble: np.ndarray, frame_len: int = 1024, lags: int = 24, e
             a2 = ga[:, self.aa].reshape(B, D, P).mean(2)
             p0 = re[:, :1] + 1e-9 if self.normalize_input else torch.ones_like(re[:, :1])
             f = torch.cat([re / p0, im / p0, a2 / (p0 * p0)], dim=1)
+            if self.template:
+                f = torch.cat([f, self.channel_estimate(x0)], dim=1)
             return f
 
         def head(self, f):
-            return self.mlp(self.bn(f))
+            e = self.mlp(self.bn(f))
+            if self.template:
+                e = torch.cat([e, self.tmpl_weight * f[:, -(self.nbins + 1):]], dim=1)
+            return e
 
         def forward(self, x):
             return self.head(self.features(x))

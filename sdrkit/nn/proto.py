@@ -81,3 +81,43 @@ class PrototypeHead:
     def predict(self, emb) -> np.ndarray:
         """Index into :attr:`classes` of the nearest prototype, per row."""
         return np.argmax(self.logits(emb), axis=1)
+
+
+def refine_prototypes(prototypes: np.ndarray, support_emb: np.ndarray, support_labels, classes,
+                      unlabeled: np.ndarray, normalize: bool = True, iters: int = 3,
+                      weight: float = 1.0) -> np.ndarray:
+    """Transductive refinement: soft k-means of the prototypes over unlabeled embeddings.
+
+    Each iteration assigns every unlabeled row to the prototypes with the softmax of the
+    negative squared distances (temperature: the mean squared distance of the support to its own
+    prototype, so it needs no tuning), then moves each prototype to the weighted mean of its
+    support (weight 1 each) and its unlabeled rows (``weight`` x soft assignment).
+
+    Args:
+        prototypes: (C, d) from :func:`make_prototypes`.
+        support_emb, support_labels: the labelled shots the prototypes came from.
+        classes: class order of ``prototypes``.
+        unlabeled: (m, d) embeddings of unlabeled frames of the same front end (the test stream).
+        normalize: the prototypes' normalization (as in :func:`make_prototypes`).
+
+    Returns:
+        refined prototypes (C, d) float32.
+    """
+    p = np.asarray(prototypes, np.float32)
+    u = np.asarray(unlabeled, np.float32)
+    if len(u) == 0 or iters < 1:
+        return p
+    s = l2n(np.asarray(support_emb, np.float32)) if normalize else np.asarray(support_emb, np.float32)
+    u = l2n(u) if normalize else u
+    lab = np.asarray(support_labels)
+    onehot = np.stack([(lab == c).astype(np.float32) for c in classes], axis=1)          # (n, C)
+    own = onehot.argmax(1)
+    tau = max(float(np.mean(np.sum((s - p[own]) ** 2, axis=1))), 1e-6)
+    for _ in range(iters):
+        lg = proto_logits(u, p, False) / tau
+        lg = lg - lg.max(1, keepdims=True)
+        w = np.exp(lg)
+        w = weight * w / w.sum(1, keepdims=True)                                      # (m, C)
+        p = (onehot.T @ s + w.T @ u) / (onehot.sum(0)[:, None] + w.sum(0)[:, None])
+        p = (l2n(p) if normalize else p).astype(np.float32)
+    return p

@@ -12,13 +12,20 @@ A calibration is plain JSON (no pickle), versioned, and validated on load::
       "classes": ["beam00", ...],
       "prototypes": [[...], ...],                  # (classes, embedding_dim) float
       "proto_norm": true,
-      "encoder": {"card": "models/beam/card.json", "name": "...", "sha256": "<encoder ONNX sha256>",
+      "encoder": {"card": "/abs/path/models/beam/card.json", "resource": "beam/card.json",
+                  "name": "...", "sha256": "<encoder ONNX sha256>",
                   "embedding_dim": 64, "frame_len": 1024, "sample_rate": 1e6},
-      "source": {"kind": "capture" | "rig", "path": "...", ...}
+      "source": {"kind": "capture" | "rig", "path": "/abs/path/rec.sigmf-meta",
+                 "select": {...}, "used": [[start, count], ...], "test": [[start, count], ...]}
     }
 
 ``sdrkit calibrate <task>`` writes it; ``sdrkit classify --calibration`` reads it and refuses an
-encoder whose hash differs from the one the prototypes were made with.
+encoder whose hash differs from the one the prototypes were made with. The encoder is found
+from any working directory (:func:`calibration_card`): its absolute path, the bundled resource
+name (``models/<resource>``), the path relative to the calibration file, each checked against
+the hash; files written before, with a relative ``card``, keep loading. ``source.used`` lists the
+sample ranges of the recording the calibration read (shots, and any unlabeled frames it refined
+on); ``classify`` replaying the same recording does not score those frames.
 
 The session itself is generic over tasks: any model card whose ``files`` has an ``encoder``
 ONNX mapping ``(batch, 2, frame_len)`` float32 I/Q to ``(batch, d)`` embeddings can be
@@ -169,11 +176,12 @@ class Embedder:
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def frames_from_capture(path, frame_len: int):
+def frames_from_capture(path, frame_len: int, with_starts: bool = False):
     """Whole ``frame_len`` frames under each labelled annotation of a SigMF recording.
 
     Returns:
-        (frames complex64 (n, frame_len), labels list[str], recording global info dict).
+        (frames complex64 (n, frame_len), labels list[str], recording global info dict), and with
+        ``with_starts`` the first sample of each frame (int64 (n,)) as a fourth item.
 
     Raises:
         DatasetError: the recording has no labelled annotations.
@@ -187,69 +195,257 @@ def frames_from_capture(path, frame_len: int):
                                f"calibration needs labelled shots (core:label = class name per frame), e.g. a "
                                f"rig sweep recorded by 'sdrkit calibrate --rig ...' or 'sdrkit dataset beam'")
         data = rec.read()
-        frames, labels = [], []
+        frames, labels, starts = [], [], []
         for s, c, l in labs:
             for j in range(c // frame_len):
                 a = s + j * frame_len
                 if a + frame_len <= len(data):
                     frames.append(data[a:a + frame_len])
                     labels.append(str(l))
+                    starts.append(a)
         info = dict(rec.global_info)
-    return np.asarray(frames, np.complex64).reshape(-1, frame_len), labels, info
+        info.setdefault("core:sample_rate", getattr(rec, "sample_rate", None))
+    out = np.asarray(frames, np.complex64).reshape(-1, frame_len), labels, info
+    return (*out, np.asarray(starts, np.int64)) if with_starts else out
+
+
+@dataclass(frozen=True)
+class ShotSelection:
+    """Which labelled frames of a recording a calibration may read.
+
+    Attributes:
+        offset: skip the first ``offset`` frames of each class (in recording order).
+        time_range: (start, end) seconds of the recording; only frames starting inside it.
+        split: the first ``split`` fraction of each class's frames (after ``offset`` and the
+            time range) is the calibration part, the rest the test part; 1.0 = all.
+        transductive: also refine the prototypes on the calibration part's other frames,
+            unlabeled (soft k-means, :func:`sdrkit.nn.proto.refine_prototypes`).
+    """
+
+    offset: int = 0
+    time_range: tuple | None = None
+    split: float = 1.0
+    transductive: bool = False
+
+    def __post_init__(self):
+        if self.offset < 0:
+            raise ConfigError(f"--offset {self.offset} must be >= 0 frames")
+        if not 0 < self.split <= 1:
+            raise ConfigError(f"--split {self.split} must be a fraction in (0, 1] (the calibration part of each class)")
+        if self.time_range is not None:
+            a, b = self.time_range
+            if not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b):
+                raise ConfigError(f"--time-range {a}:{b} must be START:END seconds with 0 <= START < END")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["time_range"] = list(self.time_range) if self.time_range else None
+        return d
+
+    def apply(self, labels, starts, classes, shots: int, sample_rate: float | None):
+        """(shot indices, calibration-part indices, test-part indices) into the frames.
+
+        Raises:
+            ConfigError: a class with fewer than ``shots`` frames in the selection.
+        """
+        labels = np.asarray(labels)
+        starts = np.asarray(starts)
+        shot, part, test = [], [], []
+        for c in classes:
+            idx = np.flatnonzero(labels == c)
+            idx = idx[np.argsort(starts[idx], kind="stable")]
+            if self.time_range is not None:
+                if not sample_rate:
+                    raise ConfigError("--time-range needs the recording's sample rate (core:sample_rate)")
+                t = starts[idx] / float(sample_rate)
+                idx = idx[(t >= self.time_range[0]) & (t < self.time_range[1])]
+            idx = idx[self.offset:]
+            n_cal = len(idx) if self.split >= 1 else int(math.floor(len(idx) * self.split))
+            if n_cal < shots:
+                raise ConfigError(f"class {c!r} has only {n_cal} labelled frames, fewer than --shots {shots} "
+                                  f"(selection: {self.describe()}); record more frames per class, lower --shots "
+                                  f"or widen the selection")
+            shot.extend(idx[:shots].tolist())
+            part.extend(idx[:n_cal].tolist())
+            test.extend(idx[n_cal:].tolist())
+        return np.asarray(shot, int), np.asarray(part, int), np.asarray(test, int)
+
+    def describe(self) -> str:
+        bits = [f"offset {self.offset}"]
+        if self.time_range:
+            bits.append(f"time {self.time_range[0]:g}-{self.time_range[1]:g} s")
+        if self.split < 1:
+            bits.append(f"first {self.split:g} of each class")
+        return ", ".join(bits)
+
+
+def parse_time_range(text: str | None):
+    """``"0.5:2"`` -> (0.5, 2.0) seconds; None -> None."""
+    if not text:
+        return None
+    a, sep, b = str(text).partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(a or 0.0), float(b)
+    except ValueError:
+        raise ConfigError(f"--time-range {text!r}: use START:END in seconds of the recording, e.g. 0:1.5") from None
+
+
+def _ranges(starts: np.ndarray, frame_len: int) -> list:
+    """Sorted sample starts -> merged [start, count] ranges."""
+    out = []
+    for a in np.sort(np.asarray(starts, np.int64)).tolist():
+        if out and out[-1][0] + out[-1][1] == a:
+            out[-1][1] += frame_len
+        else:
+            out.append([int(a), int(frame_len)])
+    return out
+
+
+def encoder_reference(card) -> dict:
+    """How a calibration names its encoder: absolute card path, bundled resource name, hashes."""
+    from sdrkit.resources import bundled_roots
+
+    path = Path(card.path).resolve()
+    ref = {"card": str(path), "name": card.name, "sha256": sha256_file(card.file("encoder")),
+           "card_sha256": sha256_file(path)}
+    for root in bundled_roots():
+        try:
+            ref["resource"] = str(path.relative_to((root / "models").resolve()).as_posix())
+            break
+        except ValueError:
+            continue
+    return ref
+
+
+def calibration_card(cal: "Calibration"):
+    """The model card a calibration was made with, from any working directory.
+
+    Tries the recorded path (absolute, or relative: to the working directory, to the
+    calibration file, and as a bundled model name), then the bundled ``resource`` name; the
+    first whose encoder has the recorded sha256 wins.
+
+    Raises:
+        ModelError: no candidate found, or none with the recorded hash (naming what was tried).
+    """
+    from sdrkit.resources import resolve
+
+    enc = cal.encoder
+    cands = []
+    for name in (enc.get("card"), enc.get("resource")):
+        if not name:
+            continue
+        p = Path(name)
+        cands.append(p)
+        if not p.is_absolute() and cal.path:
+            cands.append(Path(cal.path).resolve().parent / p)
+        try:
+            cands.append(resolve("models", name))
+        except ConfigError:
+            pass
+    tried = []
+    for p in cands:
+        if str(p) in tried:
+            continue
+        tried.append(str(p))
+        if not p.is_file():
+            continue
+        try:
+            card = load_card(p)
+        except Exception:   # noqa: BLE001 - a broken candidate is skipped, the next may be the one
+            continue
+        if "encoder" in card.files and card.file("encoder").is_file() and \
+                sha256_file(card.file("encoder")) == enc.get("sha256"):
+            return card
+    raise ModelError(f"calibration {cal.path}: no model card with encoder sha256 {str(enc.get('sha256'))[:12]}... "
+                     f"found (tried {', '.join(tried) or 'nothing: the file names no card'}); pass the model with "
+                     f"--model CARD, or re-run 'sdrkit calibrate {cal.task}'")
 
 
 def calibrate(card, frames: np.ndarray, labels, *, shots: int, front_end: str, radio: dict | None = None,
-              source: dict | None = None, classes=None, embedder: Embedder | None = None,
-              min_shots: int = MIN_SHOTS, proto_norm: bool | None = None):
-    """Prototypes from the first ``shots`` labelled frames of each class.
+              source: dict | None = None, classes=None, embedder=None,
+              min_shots: int = MIN_SHOTS, proto_norm: bool | None = None, starts=None,
+              selection: ShotSelection | None = None, sample_rate: float | None = None):
+    """Prototypes from the first ``shots`` labelled frames of each class (of ``selection``, by
+    the frames' ``starts``; default: in the order given).
+
+    ``embedder`` maps frames to embeddings (default: the card's encoder). With
+    ``selection.transductive`` the prototypes are refined on the calibration part's other
+    frames, without their labels.
 
     Raises:
         ConfigError: ``shots`` below ``min_shots``, or a class with fewer than ``shots`` frames.
     """
-    from sdrkit.nn.proto import make_prototypes
+    from sdrkit.nn.proto import make_prototypes, refine_prototypes
 
     if shots < min_shots:
         raise ConfigError(f"--shots {shots} is too few: a calibration needs at least {min_shots} labelled shots "
                           f"per class (8 recommended)")
     labels = np.asarray(labels)
+    sel = selection or ShotSelection()
     classes = tuple(classes) if classes is not None else tuple(dict.fromkeys(labels.tolist()))
-    pick = []
-    for c in classes:
-        idx = np.flatnonzero(labels == c)
-        if len(idx) < shots:
-            raise ConfigError(f"class {c!r} has only {len(idx)} labelled frames, fewer than --shots {shots}; "
-                              f"record more frames per class or lower --shots")
-        pick.extend(idx[:shots].tolist())
-    pick = np.asarray(pick)
-    emb = (embedder or Embedder(card))(frames[pick])
+    order = np.arange(len(labels)) if starts is None else np.asarray(starts)
+    pick, part, test = sel.apply(labels, order, classes, shots, sample_rate)
+    embed = embedder or Embedder(card)
+    emb = embed(frames[pick])
     pn = bool(card.extra.get("proto_norm", True)) if proto_norm is None else proto_norm
     protos, classes = make_prototypes(emb, labels[pick], classes, normalize=pn, min_shots=shots)
+    used = pick
+    if sel.transductive:
+        rest = np.setdiff1d(part, pick)
+        if len(rest):
+            protos = refine_prototypes(protos, emb, labels[pick], classes, embed(frames[rest]), normalize=pn)
+        used = part
+    src = dict(source or {})
+    src["select"] = sel.to_dict()
+    if starts is not None:
+        fl = frames.shape[1]
+        src["used"] = _ranges(order[used], fl)
+        src["test"] = _ranges(order[test], fl)
     return Calibration(
         task=card.task, front_end=front_end, classes=classes, prototypes=protos, shots=int(shots),
-        encoder={"card": str(card.path), "name": card.name, "sha256": sha256_file(card.file("encoder")),
-                 "embedding_dim": int(protos.shape[1]), "frame_len": card.input.frame_len,
-                 "sample_rate": card.input.sample_rate},
+        encoder={**encoder_reference(card), "embedding_dim": int(protos.shape[1]),
+                 "frame_len": card.input.frame_len, "sample_rate": card.input.sample_rate},
         date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        radio=dict(radio or {}), proto_norm=pn, source=dict(source or {}))
+        radio=dict(radio or {}), proto_norm=pn, source=src)
 
 
 def calibrate_capture(card_path, capture, *, shots: int, front_end: str | None = None, out=None,
-                      classes=None, radio: dict | None = None):
-    """Read a labelled capture, calibrate, and (when ``out``) write the file. Returns (Calibration, seconds)."""
+                      classes=None, radio: dict | None = None, selection: ShotSelection | None = None,
+                      embedder=None, encoder_override: dict | None = None, proto_norm: bool | None = None):
+    """Read a labelled capture, calibrate, and (when ``out``) write the file. Returns (Calibration, seconds).
+
+    ``selection`` picks the shots (offset, time range, split; see :class:`ShotSelection`);
+    ``embedder`` / ``encoder_override`` / ``proto_norm`` let a task calibrate another feature map
+    (the beam task's classical baseline) behind the same file format.
+    """
     t0 = time.perf_counter()
     card = load_card(card_path)
     if "encoder" not in card.files:
         raise ConfigError(f"model card {card.path} has no 'encoder' ONNX (embedding graph); prototypes need an "
                           f"embedding model, e.g. models/beam/card.json")
-    frames, labels, info = frames_from_capture(capture, card.input.frame_len)
+    frames, labels, info, starts = frames_from_capture(capture, card.input.frame_len, with_starts=True)
     fe = front_end or info.get("sdrkit:front_end") or "unknown"
     radio = radio or {"uri": info.get("sdrkit:radio_uri", ""), "serial": info.get("sdrkit:serial", "")}
     cal = calibrate(card, frames, labels, shots=shots, front_end=fe, radio=radio, classes=classes,
-                    source={"kind": "capture", "path": str(capture)})
+                    source={"kind": "capture", "path": str(Path(capture).resolve())}, starts=starts,
+                    selection=selection, sample_rate=info.get("core:sample_rate"), embedder=embedder,
+                    proto_norm=proto_norm)
+    if encoder_override:
+        cal = cal.__class__(**{**cal.__dict__, "encoder": {**cal.encoder, **encoder_override}})
     if out:
         cal.save(out)
         cal = cal.__class__(**{**cal.__dict__, "path": str(out)})
     return cal, time.perf_counter() - t0
+
+
+def excluded_ranges(cal: "Calibration") -> dict:
+    """``{recording path: [[start, count], ...]}``: the frames a calibration read (not to be scored)."""
+    src = cal.source or {}
+    if src.get("kind") == "capture" and src.get("path") and src.get("used"):
+        return {str(Path(src["path"]).resolve()): [list(map(int, r)) for r in src["used"]]}
+    return {}
 
 
 def default_calibration_path(task: str, front_end: str | None) -> str:
@@ -280,6 +476,7 @@ class PrototypePredictor:
                              f"{card.task!r}; calibrate this model with 'sdrkit calibrate {card.task} ...'")
         self.cal.check_encoder(card)
         self.card = card
+        self.exclude_ranges = excluded_ranges(self.cal)
         self.head = self.cal.head()
         self.embed = Embedder(card, threads=threads)
         self.note = (f"nearest prototype of {len(self.head.classes)} classes, calibration {self.cal.path or '(unsaved)'} "

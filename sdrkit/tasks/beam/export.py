@@ -30,14 +30,33 @@ def export_encoder(enc, spec, cfg, hist: dict, out: Path, command: str = "", nam
                                                    "prototype of a calibration (sdrkit calibrate beam)"),
         architecture={"name": "protobeam_encoder",
                       "kwargs": {"frame_len": spec.frame_len, "emb_dim": enc.emb_dim, "lags": enc.lags,
-                                 "normalize_input": cfg.data_norm},
+                                 "normalize_input": cfg.data_norm, "template": bool(getattr(enc, "template", False))},
                       "note": "create_model(architecture, preamble=sdrkit.tasks.beam.sim.preamble("
                               "ArraySpec(**card.extra['array'])))"},
         metrics={"training": hist},
         training={"command": command, "seed": cfg.seed, "config": asdict(cfg),
-                  "train_front_ends": f"rand-0..rand-{cfg.train_front_ends - 1}",
+                  "train_front_ends": (f"rand-0..rand-{cfg.train_front_ends - 1}" if not cfg.harsh_fraction else
+                                       f"rand-i or hrand-i (share {cfg.harsh_fraction}), i < {cfg.train_front_ends}"),
+                  "train_channels": ("sdrkit's own scene" if not cfg.scene_fraction else
+                                     f"sdrkit's own scene, or (share {cfg.scene_fraction}) one of "
+                                     f"{', '.join(_train_families())}, delay spread 100-1000 ns, Doppler <= "
+                                     f"{cfg.doppler_max_hz} Hz, drift <= {cfg.drift_max_deg_s} deg/s"),
+                  "held_back": _held_back(),
                   "parameters": count_parameters(enc)},
-        extra={"embedding_dim": enc.emb_dim, "proto_norm": cfg.proto_norm, "array": spec.to_dict(),
+        extra={"embedding_dim": getattr(enc, "out_dim", enc.emb_dim), "proto_norm": cfg.proto_norm, "array": spec.to_dict(),
                "output": "emb: (batch, embedding_dim) float32; classify by nearest prototype (sdrkit.nn.proto)"})
     card.save(out / "card.json")
     return load_card(out / "card.json")
+
+
+def _train_families():
+    from sdrkit.tasks.beam.channels import TRAIN_FAMILIES
+
+    return [f for f in TRAIN_FAMILIES if f != "sdrkit"]
+
+
+def _held_back() -> dict:
+    from sdrkit.tasks.beam.channels import HELD_BACK_FAMILY
+    from sdrkit.tasks.beam.sim import HELD_BACK_FRONT_ENDS, NAMED_FRONT_ENDS
+
+    return {"channel_family": HELD_BACK_FAMILY, "front_ends": list(HELD_BACK_FRONT_ENDS) + list(NAMED_FRONT_ENDS)}

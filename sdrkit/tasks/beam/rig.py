@@ -12,25 +12,33 @@ from sdrkit.tasks.beam.sim import ArraySpec, BeamFrontEnd, generate
 
 
 def record_beam_sweep(path, spec: ArraySpec, front_end: BeamFrontEnd, per_beam: int, rng: np.random.Generator,
-                      command: str = "", radio_uri: str = "", beams=None) -> Path:
+                      command: str = "", radio_uri: str = "", beams=None, scene=None, interleave: bool = False) -> Path:
     """Simulate the TX sweeping ``beams`` (default all) ``per_beam`` frames each; write SigMF.
 
     Each frame of ``spec.frame_len`` samples is one annotation (label ``beamNN``,
-    ``sdrkit:beam`` = index, ``sdrkit:front_end`` = name). Returns the ``.sigmf-meta`` path.
+    ``sdrkit:beam`` = index, ``sdrkit:front_end`` = name, ``sdrkit:snr_db`` = the frame's SNR
+    rounded to 1 dB, ``sdrkit:channel`` = the scene's family). ``scene``: a clustered 3GPP channel
+    (:class:`~sdrkit.tasks.beam.channels.Scene`, recorded in the global ``sdrkit:scene``);
+    ``interleave``: the TX cycles through the codebook ``per_beam`` times instead of dwelling
+    on each beam. Returns the ``.sigmf-meta`` path.
     """
     from sdrkit.capture import write_recording
 
     beams = np.arange(spec.beams) if beams is None else np.asarray(beams)
-    sched = np.repeat(beams, per_beam)              # the TX steps through its beams in order
-    x = generate(spec, front_end, sched, rng)
+    sched = np.tile(beams, per_beam) if interleave else np.repeat(beams, per_beam)   # the TX's beam schedule
+    info: dict = {}
+    x = generate(spec, front_end, sched, rng, scene=scene, info=info)
     L = spec.frame_len
-    ann = [{"start": i * L, "count": L, "label": f"beam{int(b):02d}", "beam": int(b), "front_end": front_end.name}
+    fam = scene.family if scene is not None else "sdrkit"
+    ann = [{"start": i * L, "count": L, "label": f"beam{int(b):02d}", "beam": int(b), "front_end": front_end.name,
+            "snr_db": float(np.round(info["snr_db"][i])), "channel": fam}
            for i, b in enumerate(sched)]
     return write_recording(Path(path), x.reshape(-1), sample_rate=SAMPLE_RATE, center_frequency=CENTER_FREQUENCY,
                            annotations=ann, overwrite=True,
                            description=f"beam sweep: {len(beams)} beams x {per_beam} frames, front end {front_end.name}",
                            extra_global={"front_end": front_end.name, "radio_uri": radio_uri or "sim:beam",
-                                         "frame_len": L, "command": command})
+                                         "frame_len": L, "command": command,
+                                         "scene": scene.to_dict() if scene is not None else {"family": "sdrkit"}})
 
 
 def record_rig_sweep(rig_path, front_end: str, shots: int, beams: int | None = None, seed: int = 0,

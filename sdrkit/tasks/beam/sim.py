@@ -24,7 +24,7 @@ I sin(phi))``); the bundled beam encoder (``models/beam``) was trained on that d
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -67,13 +67,21 @@ class BeamFrontEnd:
     iq_phase_deg: float = 0.0          # Q-branch quadrature error, degrees (sdrkit.dsp.impair)
     cfo_max: float = 0.0               # max |CFO| as a fraction of the sample rate
     phase_noise_std: float = 0.0       # rad per sample (random walk)
+    phase_jitter_deg: float = 0.0      # per-frame, per-element phase jitter (std, degrees)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def make_front_end(name: str, elements: int = 16, seed: int | None = None, severity: float = 1.0) -> BeamFrontEnd:
-    """A front end drawn from a seed (by default the SHA-256 of ``name``)."""
+def make_front_end(name: str, elements: int = 16, seed: int | None = None, severity: float = 1.0,
+                   jitter_deg: float = 0.0, cfo_max: float | None = None,
+                   phase_noise_std: float | None = None) -> BeamFrontEnd:
+    """A front end drawn from a seed (by default the SHA-256 of ``name``).
+
+    ``severity`` scales the per-element gain/phase errors, the PA compression coefficients, the
+    drift and the IQ imbalance; ``jitter_deg`` is the per-frame phase jitter; ``cfo_max`` and
+    ``phase_noise_std`` replace the drawn values when given.
+    """
     if seed is None:
         seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
@@ -88,8 +96,25 @@ def make_front_end(name: str, elements: int = 16, seed: int | None = None, sever
         iq_amp_db=float(rng.uniform(-1.0, 1.0) * s),
         iq_phase_deg=float(rng.uniform(-5.0, 5.0) * s),
         cfo_max=float(rng.uniform(1e-4, 1e-3)),
-        phase_noise_std=float(rng.uniform(0.002, 0.01)),
-    )
+        phase_noise_std=float(rng.uniform(0.002, 0.01)) if phase_noise_std is None else float(phase_noise_std),
+        phase_jitter_deg=float(jitter_deg),
+    ) if cfo_max is None else replace(make_front_end(name, elements, seed, severity, jitter_deg, None,
+                                                     phase_noise_std), cfo_max=float(cfo_max))
+
+
+#: harsher front ends of the held-back validation shift (never trained on): (severity, jitter deg,
+#: max CFO, phase noise rad/sample); seeds from their names
+HELD_BACK_FRONT_ENDS = {"hb-mild": (0.7, 2.0, 5e-4, 0.004), "hb-mid": (1.5, 6.0, 1.5e-3, 0.012),
+                        "hb-harsh": (2.3, 12.0, 2.5e-3, 0.025)}
+
+
+def harsh_front_end(name: str, elements: int, seed: int) -> BeamFrontEnd:
+    """A training front end of the harsh pool (``hrand-<seed>``): severity 0.5..2.2, per-frame
+    jitter 0..10 deg, CFO up to 2e-3, phase noise up to 0.02 rad/sample."""
+    r = np.random.default_rng([seed, 4242])
+    return make_front_end(name, elements, seed=seed + 104729, severity=float(r.uniform(0.5, 2.2)),
+                          jitter_deg=float(r.uniform(0.0, 10.0)), cfo_max=float(r.uniform(1e-4, 2e-3)),
+                          phase_noise_std=float(r.uniform(0.002, 0.02)))
 
 
 IDEAL = BeamFrontEnd("ideal", (0.0,) * 16, (0.0,) * 16, ((0.0, 0.0),) * 16, (0.0,) * 16, (0.0, 0.0))
@@ -97,7 +122,8 @@ NAMED_FRONT_ENDS = ("fe-a", "fe-b", "fe-c", "fe-d", "fe-e", "fe-f")
 
 
 def get_front_end(name: str, elements: int = 16) -> BeamFrontEnd:
-    """A named front end: ``ideal``, ``fe-a``..``fe-f``, or ``rand-<seed>``.
+    """A named front end: ``ideal``, ``fe-a``..``fe-f``, ``rand-<seed>`` (the training pool),
+    ``hrand-<seed>`` (the harsh training pool) or one of :data:`HELD_BACK_FRONT_ENDS`.
 
     Raises:
         ConfigError: unknown name.
@@ -109,7 +135,23 @@ def get_front_end(name: str, elements: int = 16) -> BeamFrontEnd:
         return make_front_end(name, elements)
     if name.startswith("rand-") and name[5:].isdigit():
         return make_front_end(name, elements, seed=int(name[5:]) + 7919)
-    raise ConfigError(f"unknown beam front end {name!r}; use ideal, {', '.join(NAMED_FRONT_ENDS)} or rand-<seed>")
+    if name.startswith("hrand-") and name[6:].isdigit():
+        return harsh_front_end(name, elements, int(name[6:]))
+    if name in HELD_BACK_FRONT_ENDS:
+        sev, jit, cfo, pn = HELD_BACK_FRONT_ENDS[name]
+        return make_front_end(name, elements, severity=sev, jitter_deg=jit, cfo_max=cfo, phase_noise_std=pn)
+    raise ConfigError(f"unknown beam front end {name!r}; use ideal, {', '.join(NAMED_FRONT_ENDS)}, rand-<seed>, "
+                      f"hrand-<seed> or {', '.join(HELD_BACK_FRONT_ENDS)}")
+
+
+def spec_from_card(card) -> ArraySpec:
+    """The :class:`~sdrkit.tasks.beam.sim.ArraySpec` a card was trained for (its ``extra.array``)."""
+    arr = dict(card.extra.get("array") or {})
+    if "reflectors" in arr:
+        arr["reflectors"] = tuple(tuple(r) for r in arr["reflectors"])
+    if "snr_db" in arr:
+        arr["snr_db"] = tuple(arr["snr_db"])
+    return ArraySpec(**arr)
 
 
 def codebook(spec: ArraySpec) -> np.ndarray:
@@ -134,7 +176,8 @@ def preamble(spec: ArraySpec) -> np.ndarray:
     return (x / np.sqrt(np.mean(np.abs(x) ** 2))).astype(np.complex64)
 
 
-def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Generator) -> np.ndarray:
+def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Generator, scene=None,
+             times=None, info: dict | None = None) -> np.ndarray:
     """Received frames for the given beam indices.
 
     Args:
@@ -143,6 +186,11 @@ def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Gen
         beams: int array (n,), beam index per frame (may exceed the training codebook's classes
             only if ``spec.beams`` is larger).
         rng: random generator.
+        scene: a :class:`~sdrkit.tasks.beam.channels.Scene` (clustered 3GPP channel), or None for
+            the simulator's own scene (LOS + fixed reflectors).
+        times: seconds of each frame (scene: Doppler and drift); default frame i at
+            ``i * FRAME_PERIOD_S``.
+        info: when a dict, receives ``snr_db`` (per frame, dB).
 
     Returns:
         complex64 (n, frame_len).
@@ -159,8 +207,53 @@ def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Gen
     temp = rng.uniform(*front_end.temp_range_c, n_fr)
     ph = np.deg2rad(np.asarray(front_end.phase_err_deg)[None, :] + np.asarray(front_end.drift_deg_per_c)[None, :] * temp[:, None])
     C = W * g[None, :] * np.exp(1j * ph)                                   # (n, N)
+    if front_end.phase_jitter_deg:
+        C = C * np.exp(1j * np.deg2rad(rng.normal(0.0, front_end.phase_jitter_deg, (n_fr, N))))
     beta = np.array([complex(a, b) for a, b in front_end.pa_beta])
-    # paths: LOS + reflectors, with jitter
+    if scene is None:
+        theta, tau, amp = _own_scene_paths(spec, n_fr, rng)
+    else:
+        from sdrkit.tasks.beam.channels import FRAME_PERIOD_S, scene_paths
+
+        times = np.arange(n_fr) * FRAME_PERIOD_S if times is None else np.asarray(times, float)
+        theta, tau, amp = scene_paths(scene, times, spec.beam_span_deg)
+    s = preamble(spec).astype(complex)
+    s3 = np.abs(s) ** 2 * s
+    S, S3 = np.fft.fft(s), np.fft.fft(s3)
+    k = np.fft.fftfreq(P) * P
+    t0 = rng.uniform(0, P, n_fr)                                           # random timing
+    Y = np.empty((n_fr, P), complex)
+    step = max(1, 2 ** 20 // max(theta.shape[1] * max(N, P), 1))          # frames per chunk (memory)
+    for a in range(0, n_fr, step):
+        b = slice(a, a + step)
+        steer = np.exp(1j * np.pi * np.arange(N)[None, None, :] * np.sin(np.deg2rad(theta[b]))[:, :, None])
+        A = np.einsum("fn,fpn->fp", C[b], steer)                          # array response toward each path
+        B = np.einsum("fn,fpn->fp", C[b] * beta[None, :], steer)          # ... through the PA nonlinearity
+        ramp = np.exp(-2j * np.pi * k[None, None, :] * (tau[b] + t0[b, None])[:, :, None] / P)  # (f, p, P)
+        Y[b] = np.einsum("fp,fpk->fk", amp[b] * A, ramp) * S[None, :] - \
+            np.einsum("fp,fpk->fk", amp[b] * B, ramp) * S3[None, :]
+    y1 = np.fft.ifft(Y, axis=1)                                            # (n, P), one period
+    reps = -(-L // P)
+    y = np.tile(y1, (1, reps))[:, :L]
+    # RX: gain (distance), carrier (CFO, start phase, phase noise), IQ imbalance, AWGN
+    cfo = rng.uniform(-1, 1, n_fr) * front_end.cfo_max
+    phase0 = rng.uniform(0, 2 * np.pi, n_fr)
+    if scene is None:
+        gain_db = rng.uniform(-20, 0, n_fr)                                 # distance, drawn per frame
+        snr_db = rng.uniform(*spec.snr_db, n_fr)
+    else:
+        # one path loss and noise floor per recording (+1 dB of AGC/shadowing jitter per frame): a beam
+        # that points away from the clusters arrives weaker and noisier
+        p_f = 10 * np.log10(np.maximum(np.mean(np.abs(y1) ** 2, axis=1), 1e-12))
+        gain_db = rng.uniform(-20, 0) + rng.normal(0.0, 1.0, n_fr)
+        snr_db = np.clip(rng.uniform(*spec.snr_db) + p_f, -5.0, 40.0)
+    if info is not None:
+        info["snr_db"] = np.asarray(snr_db, float)
+    return receiver(front_end, gain_db, cfo, phase0, snr_db)(y.astype(np.complex64), rng)
+
+
+def _own_scene_paths(spec: ArraySpec, n_fr: int, rng: np.random.Generator):
+    """sdrkit's own scene: LOS toward the RX (angle jittered) + the spec's reflectors with jitter."""
     rel = np.array(spec.reflectors, float).reshape(-1, 3)
     n_p = 1 + len(rel)
     theta = np.empty((n_fr, n_p))
@@ -172,25 +265,7 @@ def generate(spec: ArraySpec, front_end: BeamFrontEnd, beams, rng: np.random.Gen
     amp = np.ones((n_fr, n_p), complex)
     amp[:, 1:] = rel[None, :, 2] * (1 + rng.normal(0, 0.08, (n_fr, len(rel)))) * \
         np.exp(1j * (np.deg2rad(rel[None, :, 0] * 7.0) + rng.normal(0, 0.2, (n_fr, len(rel)))))
-    steer = np.exp(1j * np.pi * np.arange(N)[None, None, :] * np.sin(np.deg2rad(theta))[:, :, None])  # (n, p, N)
-    A = np.einsum("fn,fpn->fp", C, steer)
-    B = np.einsum("fn,fpn->fp", C * beta[None, :], steer)
-    s = preamble(spec).astype(complex)
-    s3 = np.abs(s) ** 2 * s
-    S, S3 = np.fft.fft(s), np.fft.fft(s3)
-    k = np.fft.fftfreq(P) * P
-    t0 = rng.uniform(0, P, n_fr)                                           # random timing
-    ramp = np.exp(-2j * np.pi * k[None, None, :] * (tau + t0[:, None])[:, :, None] / P)  # (n, p, P)
-    Y = np.einsum("fp,fpk->fk", amp * A, ramp) * S[None, :] - np.einsum("fp,fpk->fk", amp * B, ramp) * S3[None, :]
-    y1 = np.fft.ifft(Y, axis=1)                                            # (n, P), one period
-    reps = -(-L // P)
-    y = np.tile(y1, (1, reps))[:, :L]
-    # RX: gain (distance), carrier (CFO, start phase, phase noise), IQ imbalance, AWGN
-    cfo = rng.uniform(-1, 1, n_fr) * front_end.cfo_max
-    phase0 = rng.uniform(0, 2 * np.pi, n_fr)
-    gain_db = rng.uniform(-20, 0, n_fr)                                     # distance
-    snr_db = rng.uniform(*spec.snr_db, n_fr)
-    return receiver(front_end, gain_db, cfo, phase0, snr_db)(y.astype(np.complex64), rng)
+    return theta, tau, amp
 
 
 def receiver(front_end: BeamFrontEnd, gain_db=0.0, cfo=0.0, phase0=0.0, snr_db=None) -> impair.Compose:
@@ -218,9 +293,10 @@ def receiver(front_end: BeamFrontEnd, gain_db=0.0, cfo=0.0, phase0=0.0, snr_db=N
 
 
 def make_split(spec: ArraySpec, front_end: BeamFrontEnd, per_beam: int, rng: np.random.Generator,
-               beams=None) -> tuple[np.ndarray, np.ndarray]:
-    """``per_beam`` frames of each beam (shuffled): (x complex64 (n, L), y int64 (n,))."""
+               beams=None, scene=None) -> tuple[np.ndarray, np.ndarray]:
+    """``per_beam`` frames of each beam (shuffled; with a scene, frame i at time i x the frame
+    period): (x complex64 (n, L), y int64 (n,))."""
     beams = np.arange(spec.beams) if beams is None else np.asarray(beams)
     y = np.repeat(beams, per_beam)
     rng.shuffle(y)
-    return generate(spec, front_end, y, rng), y
+    return generate(spec, front_end, y, rng, scene=scene), y

@@ -40,7 +40,12 @@ class TrainConfig:
     k_shot: int = option(4, help="support shots per beam per episode")
     no_data_norm: bool = option(False, help="disable per-frame data normalization")
     no_augment: bool = option(False, help="disable random scale/phase augmentation")
-    no_proto_norm: bool = option(False, help="disable prototype (L2) normalization")
+    no_proto_norm: bool = option(False, help="disable prototype (L2) normalization (legacy encoder)")
+    legacy_encoder: bool = option(False, help="the ProtoBeam encoder without the channel estimate, trained on "
+                                              "sdrkit's own scene and front ends only (the bundle before issue 19)")
+    scene_fraction: float = option(0.6, help="share of training recordings through a clustered 3GPP channel")
+    harsh_fraction: float = option(0.5, help="share of training front ends from the harsh pool (hrand-*)")
+    ordinal_weight: float = option(0.5, help="weight of the expected beam-distance term of the episode loss")
     time_budget: float | None = option(None, help="stop after this many minutes")
     seed: int = option(0, help="training seed")
     command_line: str = option("", cli=False)
@@ -67,6 +72,16 @@ class CalibrateConfig:
     capture: str | None = option(None, help="labelled SigMF recording (core:label per frame)")
     front_end: str | None = option(None, help="front end (rig: selects the receiver; capture: overrides the file's)")
     shots: int = option(8, help="labelled shots per class")
+    offset: int = option(0, help="capture: skip the first N labelled frames of each class")
+    time_range: str | None = option(None, metavar="START:END",
+                                    help="capture: take shots only from frames starting in this span (seconds)")
+    split: float = option(1.0, help="capture: the first FRACTION of each class's frames is the calibration part "
+                                    "(shots from it); classify replaying the recording scores only the rest")
+    transductive: bool = option(False, help="also refine the prototypes on the calibration part's other frames, "
+                                            "unlabeled (soft k-means)")
+    method: str = option("encoder", choices=("encoder", "template"),
+                         help="encoder: the model's embedding; template: the classical baseline (nearest "
+                              "preamble-template centroid on the channel estimate)")
     beams: int | None = option(None, help="rig sweeps: codebook size (a new class set needs no retraining)")
     seed: int = option(0, help="rig sweeps: seed of the sweep's channel draws (recorded in the calibration)")
     out: str | None = option(None, help="calibration file (default calibrations/beam-<front end>-<UTC time>.json)")
@@ -97,10 +112,15 @@ def train(cfg: TrainConfig) -> int:
     from sdrkit.tasks.beam.sim import ArraySpec
     from sdrkit.tasks.beam.train import ProtoConfig, train_protobeam
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     spec = ArraySpec()
+    legacy = cfg.legacy_encoder
     pcfg = ProtoConfig(steps=cfg.steps, n_way=cfg.n_way, k_shot=cfg.k_shot, train_front_ends=cfg.train_front_ends,
-                       data_norm=not cfg.no_data_norm, augment=not cfg.no_augment, proto_norm=not cfg.no_proto_norm,
+                       data_norm=not cfg.no_data_norm, augment=not cfg.no_augment,
+                       proto_norm=not cfg.no_proto_norm and legacy, template=not legacy,
+                       scene_fraction=0.0 if legacy else cfg.scene_fraction,
+                       harsh_fraction=0.0 if legacy else cfg.harsh_fraction,
+                       ordinal_weight=0.0 if legacy else cfg.ordinal_weight,
                        seed=cfg.seed, time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None)
     enc, hist = train_protobeam(spec, pcfg, per_beam=cfg.per_beam)
     card = export_encoder(enc, spec, pcfg, hist, Path(cfg.out), command=cfg.command_line)
@@ -110,7 +130,7 @@ def train(cfg: TrainConfig) -> int:
 
 def calibrate(cfg: CalibrateConfig) -> int:
     from sdrkit.resources import resolve
-    from sdrkit.runtime.calibration import calibrate_capture, default_calibration_path
+    from sdrkit.runtime.calibration import ShotSelection, calibrate_capture, default_calibration_path, parse_time_range
 
     if bool(cfg.rig) == bool(cfg.capture):
         raise ConfigError("give exactly one of --rig RIG (record a sweep) or --capture REC (a labelled recording)")
@@ -124,12 +144,29 @@ def calibrate(cfg: CalibrateConfig) -> int:
         capture, radio = record_rig_sweep(cfg.rig, cfg.front_end, cfg.shots, cfg.beams, seed=cfg.seed)
         print(f"recorded beam sweep (seed {cfg.seed}) -> {capture}")
     out = cfg.out or default_calibration_path("beam", cfg.front_end)
-    cal, dt = calibrate_capture(resolve("models", cfg.model), capture, shots=cfg.shots, front_end=cfg.front_end,
-                                out=out, radio=radio)
+    sel = ShotSelection(offset=cfg.offset, time_range=parse_time_range(cfg.time_range), split=cfg.split,
+                        transductive=cfg.transductive)
+    card_path = resolve("models", cfg.model)
+    kw = template_calibration_options(card_path) if cfg.method == "template" else {}
+    cal, dt = calibrate_capture(card_path, capture, shots=cfg.shots, front_end=cfg.front_end,
+                                out=out, radio=radio, selection=sel, **kw)
     print(f"calibrated {len(cal.classes)} classes x {cal.shots} shots on front end {cal.front_end!r} "
           f"in {dt * 1e3:.0f} ms -> {out}")
     print(f"next: sdrkit classify --model {cfg.model} --calibration {out} --radio URI")
     return 0
+
+
+def template_calibration_options(card_path) -> dict:
+    """``calibrate_capture`` options of the classical baseline: its feature map and file fields."""
+    from sdrkit.runtime.card import load_card
+    from sdrkit.tasks.beam.baseline import TEMPLATE_KIND, preamble_sha256, template_features
+    from sdrkit.tasks.beam.sim import preamble, spec_from_card
+
+    card = load_card(card_path)
+    pre = preamble(spec_from_card(card))
+    return {"embedder": lambda frames: template_features(frames, pre), "proto_norm": False,
+            "encoder_override": {"kind": TEMPLATE_KIND, "sha256": preamble_sha256(pre),
+                                 "note": "classical baseline: no learned encoder; the card names the waveform"}}
 
 
 class BeamTask(Task):
@@ -164,7 +201,13 @@ class BeamTask(Task):
             raise ConfigError(f"the beam encoder {card.path} classifies by nearest prototype: make a calibration "
                               f"for your front end first ('sdrkit calibrate beam --capture REC' or '--rig RIG "
                               f"--front-end NAME'), then pass --calibration FILE")
-        return PrototypePredictor(card, options.calibration, threads=options.threads)
+        from sdrkit.runtime.calibration import load_calibration
+        from sdrkit.tasks.beam.baseline import TEMPLATE_KIND, TemplatePredictor
+
+        cal = load_calibration(options.calibration)
+        if cal.encoder.get("kind") == TEMPLATE_KIND:
+            return TemplatePredictor(card, cal)
+        return PrototypePredictor(card, cal, threads=options.threads)
 
 
 TASK = BeamTask

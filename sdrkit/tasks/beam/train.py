@@ -1,7 +1,11 @@
 """Training: ProtoBeam (episodic, Algorithm 1 of the paper) and the DeepBeam baseline.
 
-Episodes are generated on the fly from a finite pool of seeded training front ends
-(``rand-0`` .. ``rand-<M-1>``); the named front ends ``fe-a``.. are never used in training.
+Episodes are drawn from a bank of recordings, each one training front end seen through one
+scene: the front ends are seeded (``rand-0`` .. ``rand-<M-1>``, and with ``harsh_fraction`` the
+harsh pool ``hrand-*``); the scenes are sdrkit's own, or (``scene_fraction``) a clustered 3GPP
+channel of :data:`~sdrkit.tasks.beam.channels.TRAIN_FAMILIES` (delay spread 100-1000 ns,
+Doppler and drift). The named front ends ``fe-a``.., the held-back front ends ``hb-*`` and the
+held-back channel family are never used in training.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ def to_tensor(x: np.ndarray):
     return torch.from_numpy(to_model_input(x))
 
 
-def augment(x, gen):
-    """Random scaling (x0.3..x3) and phase rotation of each frame (torch, (B, 2, L))."""
+def augment(x, gen, per_frame_scale: bool = True):
+    """Random scaling (x0.3..x3; one for the whole batch unless ``per_frame_scale``) and phase
+    rotation of each frame (torch, (B, 2, L))."""
     import torch
 
     B = x.shape[0]
-    scale = torch.exp(torch.empty(B, 1, 1).uniform_(np.log(0.3), np.log(3.0), generator=gen))
+    scale = torch.exp(torch.empty(B if per_frame_scale else 1, 1, 1).uniform_(np.log(0.3), np.log(3.0),
+                                                                              generator=gen))
     ph = torch.empty(B, 1, 1).uniform_(0, 2 * np.pi, generator=gen)
     c, s = torch.cos(ph), torch.sin(ph)
     i, q = x[:, :1], x[:, 1:]
@@ -51,6 +57,12 @@ class ProtoConfig:
     scale: float = 16.0          # logit temperature when embeddings are L2-normalized
     seed: int = 0
     time_budget_s: float | None = None
+    template: bool = False       # the channel-estimate encoder (nn.beam, template=True)
+    scene_fraction: float = 0.0  # share of bank recordings through a clustered 3GPP channel
+    harsh_fraction: float = 0.0  # share of bank front ends from the harsh pool (hrand-*)
+    doppler_max_hz: float = 1.5
+    drift_max_deg_s: float = 1.0
+    ordinal_weight: float = 0.0  # + weight x expected |beam error| (in beams, capped at 4) under the softmax
 
 
 def proto_logits(emb_q, protos, proto_norm: bool, scale: float):
@@ -61,23 +73,45 @@ def proto_logits(emb_q, protos, proto_norm: bool, scale: float):
     return -d * (scale if proto_norm else 1.0)
 
 
-def feature_bank(enc, spec: ArraySpec, front_ends, per_beam: int, rng, aug: bool, gen=None, chunk: int = 2048):
-    """Fixed front-end features of ``per_beam`` frames per beam for each front end.
+def feature_bank(enc, spec: ArraySpec, front_ends, per_beam: int, rng, aug: bool, gen=None, chunk: int = 2048,
+                 scenes=None):
+    """Fixed front-end features of ``per_beam`` frames per beam for each front end (and its scene).
 
     Returns (feats float32 (F, beams, per_beam, nf)). The encoder's front end (matched filter,
-    lag correlations) has no trainable weights, so features are computed once.
+    lag correlations, channel estimate) has no trainable weights, so features are computed once.
+    A recording through a scene keeps one level for all its frames (augmentation scales it as a
+    whole); sdrkit's own scene draws a level per frame.
     """
     import torch
 
     out = []
+    scenes = scenes if scenes is not None else [None] * len(front_ends)
     with torch.no_grad():
-        for fe in front_ends:
+        for fe, sc in zip(front_ends, scenes):
             y = np.repeat(np.arange(spec.beams), per_beam)
-            x = to_tensor(generate(spec, fe, y, rng))
+            order = rng.permutation(len(y))                 # frames of a sweep at shuffled times
+            x = np.empty((len(y), spec.frame_len), np.complex64)
+            x[order] = generate(spec, fe, y[order], rng, scene=sc)
+            x = to_tensor(x)
             if aug:
-                x = augment(x, gen)
+                x = augment(x, gen, per_frame_scale=sc is None)
             out.append(enc.features(x).numpy().reshape(spec.beams, per_beam, -1))
     return np.stack(out)
+
+
+def training_recordings(spec: ArraySpec, cfg: "ProtoConfig", rng):
+    """The bank's (front ends, scenes): front end i is ``rand-i`` or ``hrand-i``; a share
+    ``scene_fraction`` of them is seen through a random scene of a training family."""
+    from sdrkit.tasks.beam.channels import TRAIN_FAMILIES, random_scene
+
+    fes, scenes = [], []
+    fam = [f for f in TRAIN_FAMILIES if f != "sdrkit"]
+    for i in range(cfg.train_front_ends):
+        harsh = rng.random() < cfg.harsh_fraction
+        fes.append(get_front_end(f"{'hrand' if harsh else 'rand'}-{i}", spec.elements))
+        scenes.append(random_scene(fam[rng.integers(len(fam))], rng, doppler_max_hz=cfg.doppler_max_hz,
+                                   drift_max=cfg.drift_max_deg_s) if rng.random() < cfg.scene_fraction else None)
+    return fes, scenes
 
 
 def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=print):
@@ -95,12 +129,18 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    enc = build_encoder(preamble(spec), spec.frame_len, emb_dim=cfg.emb_dim, normalize_input=cfg.data_norm)
+    enc = build_encoder(preamble(spec), spec.frame_len, emb_dim=cfg.emb_dim, normalize_input=cfg.data_norm,
+                        template=cfg.template)
     t0 = time.perf_counter()
-    fes = [get_front_end(f"rand-{i}", spec.elements) for i in range(cfg.train_front_ends)]
-    bank = torch.from_numpy(feature_bank(enc, spec, fes, per_beam, rng, cfg.augment, gen))
+    if cfg.scene_fraction or cfg.harsh_fraction:
+        fes, scenes = training_recordings(spec, cfg, rng)
+    else:
+        fes, scenes = [get_front_end(f"rand-{i}", spec.elements) for i in range(cfg.train_front_ends)], None
+    bank = torch.from_numpy(feature_bank(enc, spec, fes, per_beam, rng, cfg.augment, gen, scenes=scenes))
     log(f"feature bank {tuple(bank.shape)} in {time.perf_counter() - t0:.0f}s")
     params = list(enc.bn.parameters()) + list(enc.mlp.parameters())
+    if cfg.template:
+        params.append(enc.tmpl_weight)
     opt = torch.optim.Adam(params, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     hist = []
@@ -122,6 +162,10 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
         qry = e[:, :, K:].reshape(E, Nw * Q, -1)
         lg = -torch.cdist(qry, protos) ** 2 * (cfg.scale if cfg.proto_norm else 1.0)   # (E, NwQ, Nw)
         loss = F.cross_entropy(lg.reshape(E * Nw * Q, Nw), tgt.repeat(E))
+        if cfg.ordinal_weight:
+            dist = (cls[:, :, None] - cls[:, None, :]).abs().clamp(max=4).float() / 4    # (E, Nw, Nw) in beams
+            cost = dist[:, tgt]                                                      # (E, NwQ, Nw)
+            loss = loss + cfg.ordinal_weight * (lg.softmax(-1) * cost).sum(-1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
