@@ -11,6 +11,15 @@ Patterns:
 Endpoints: ``tcp://127.0.0.1:5555`` style, port 0..65535. Every server binds through :func:`bind_socket`,
 which serves loopback only unless ``allow_remote`` is set: ``tcp://*``, ``tcp://0:P``, ``tcp://[::]:P``,
 an interface name or a host address are all refused by the address they resolve to.
+Queue sizes: ZeroMQ bounds its queues in messages (high-water marks), fixed for a subscriber's pipe
+when it connects, from the options the publisher had when it *bound* (a later change does not
+reach the pipes). A publisher's default, :data:`PUB_HWM` (1024 messages), is sized against the
+radio's own buffering: a radio holds samples for a capture process that stalls and then delivers
+them in one burst (the simulated radio 0.1 s: 122 blocks of 16384 at 20 MS/s; libiio's kernel
+buffers; UHD's frames), so a publisher queue shorter than that burst turns a stall the radio
+survived into whole messages lost in transport (64 messages, the old default, lost 8 messages =
+131,072 samples per ~60 ms stall of the capture process at 20 MS/s). The queue holds memory only
+while a subscriber lags (at most ``hwm`` blocks, zero-copy).
 CURVE: ``sdrkit stream --make-keys DIR`` writes a server and a client key pair (zmq.auth certificates,
 secrets 0600). A publisher given ``curve_keys`` encrypts and lets in only the clients whose public
 keys are in ``DIR/authorized_clients`` (a ZAP handler, pyzmq's ThreadAuthenticator); anyone else,
@@ -32,6 +41,8 @@ from sdrkit.errors import ConfigError, StreamError
 from sdrkit.stream import wire
 
 PATTERNS = {"pub": "PUB", "push": "PUSH", "sub": "SUB", "pull": "PULL"}
+
+PUB_HWM = 1024               # default send high-water mark of a publisher, messages (see the module docstring)
 
 
 def _split_tcp(endpoint: str, addr: str, binding: bool) -> tuple[str, str]:
@@ -247,13 +258,14 @@ class Publisher:
         stream: stream name (its CRC-32 goes in every header).
         pattern: "pub" (fan-out, lossy for slow subscribers) or "push" (lossless, back-pressure).
         raw: send bare complex64 payloads (GNU Radio gr-zeromq interop) instead of sdrkit messages.
-        hwm: high-water mark in messages.
+        hwm: high-water mark in messages (default :data:`PUB_HWM`: more than a radio's burst after
+            a stall; see the module docstring).
         curve_keys: folder with ``server.key_secret``: encrypt, and authenticate subscribers by their keys.
         curve_clients: folder of the client public keys (``*.key``) let in; default
             ``<curve_keys>/authorized_clients``. A subscriber whose key is not there receives nothing.
     """
 
-    def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "pub", raw: bool = False, hwm: int = 64,
+    def __init__(self, endpoint: str, stream: str = "iq", pattern: str = "pub", raw: bool = False, hwm: int = PUB_HWM,
                  curve_keys: str | None = None, allow_remote: bool = False, connect: bool = False,
                  curve_clients: str | None = None):
         import zmq
