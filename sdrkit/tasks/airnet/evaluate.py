@@ -160,6 +160,17 @@ def run_evaluation(cfg) -> int:
     draws = 1 if q else 2
     grid = GRID[::4] if q else GRID
     res: dict = {"subset": {"frames": int(len(y)), "min_snr_db": 0.0, "seed": cfg.seed, "split": "test"}}
+    from sdrkit.tasks.amc.dataset import read_manifest
+
+    man = read_manifest(cfg.data)
+    trained_on = (card.training.get("data") or {}).get("train_sha256")
+    res["data_check"] = {"test_sha256": man["splits"].get("test", {}).get("sha256"),
+                         "train_sha256_now": man["splits"].get("train", {}).get("sha256"),
+                         "train_sha256_card": trained_on,
+                         "same_data_set": trained_on == man["splits"].get("train", {}).get("sha256")}
+    if not res["data_check"]["same_data_set"]:
+        print(f"note: {cfg.data} is not the data set the card was trained on (train split hash differs); "
+              f"the test frames may then overlap what the student saw")
 
     # ---- noiseless, digital payloads -------------------------------------------------------------
     p_st = params_np(student)
