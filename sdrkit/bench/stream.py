@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sdrkit.bench import BenchContext, Result, benchmark
+from sdrkit.bench import BenchContext, Result, benchmark, best_rate
 
 
 def _pace(i: int, n: int, rate: float | None, t0: float) -> None:
@@ -209,11 +209,73 @@ class LossReport:
                 f"{self.samples_discarded} samples discarded at gaps")
 
 
+def _proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far, from /proc (None where unavailable)."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def model_ceiling(predictor, frames: np.ndarray, batch: int = 64, seconds: float = 2.0) -> tuple[float, float]:
+    """The model's own throughput: best frames/s of ``predictor.predict`` on consecutive batches of
+    ``frames`` (one thread, as the pipeline calls it), over ``seconds`` in 4 rounds; and its CPU
+    seconds per frame over the whole measurement (what a loaded box does not change)."""
+    from sdrkit.bench import best_rate
+
+    pos = [0]
+
+    def one():
+        i = pos[0]
+        if i + batch > len(frames):
+            i = 0
+        pos[0] = i + batch
+        return predictor.predict(frames[i:i + batch]).n
+
+    if hasattr(predictor, "reset"):
+        predictor.reset()
+    c0 = time.thread_time()
+    count = [0]                               # every frame, the warm-up call's too, as the CPU time is
+
+    def counted():
+        k = one()
+        count[0] += k
+        return k
+
+    rate = best_rate(counted, seconds=seconds, repeats=4)
+    cpu = time.thread_time() - c0
+    return rate, cpu / max(count[0], 1)
+
+
+def _e2e_settings(ctx: BenchContext) -> dict:
+    """Run settings: defaults, overridden by SDRKIT_E2E_* environment variables (for experiments)."""
+    import os
+
+    from sdrkit.errors import ConfigError
+
+    env = os.environ
+    seconds = 3.0 if ctx.quick else (ctx.seconds if ctx.seconds > 1 else 20.0)
+    cfg = {"seconds": seconds, "workers": int(env.get("SDRKIT_E2E_WORKERS", os.cpu_count() or 1)),
+           "batch": int(env.get("SDRKIT_E2E_BATCH", 16)), "max_age_ms": float(env.get("SDRKIT_E2E_MAX_AGE_MS", 20)),
+           "front_end": env.get("SDRKIT_E2E_FRONT_END") or None, "block": int(env.get("SDRKIT_E2E_BLOCK", 16384))}
+    cfg["max_queue"] = int(env.get("SDRKIT_E2E_QUEUE", 4 * cfg["batch"] * cfg["workers"]))
+    if cfg["workers"] < 1 or cfg["batch"] < 1 or cfg["max_age_ms"] <= 0:
+        raise ConfigError(f"stream_e2e settings {cfg}: SDRKIT_E2E_WORKERS and SDRKIT_E2E_BATCH must be >= 1 and "
+                          f"SDRKIT_E2E_MAX_AGE_MS > 0")
+    return cfg
+
+
 @benchmark("stream_e2e")
 def stream_e2e(ctx: BenchContext) -> list[Result]:
-    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled demo model: latency, analyzed
-    share, and every lost sample attributed to where it was lost (publisher radio, ZeroMQ, pipeline)."""
+    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled demo model on every core:
+    analyzed share and frames/s per core beside the model's own single-thread batch-64 ceiling
+    (measured in the same run), latency, and every lost sample attributed to where it was lost."""
     import os
+    import resource
     import signal
     import subprocess
     import sys
@@ -229,13 +291,39 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     from sdrkit.stream.pipeline import Pipeline
     from sdrkit.tasks import get_task
 
+    cfg = _e2e_settings(ctx)
+    seconds, workers, batch, block = cfg["seconds"], cfg["workers"], cfg["batch"], cfg["block"]
     card = load_card(resolve("models", DEMO["model"]))
+    n_frame = card.input.frame_len
     fs = 20e6
-    block = 16384
-    batch = int(os.environ.get("SDRKIT_E2E_BATCH", 32))
-    seconds = 3.0 if ctx.quick else 8.0
     rng = np.random.default_rng(0)
-    x = 0.3 * modulate("qam16", 2 ** 21, rng=rng, sps=4)
+    x = (0.3 * modulate("qam16", 2 ** 21, rng=rng, sps=4)).astype(np.complex64)
+    frames = x[: len(x) // n_frame * n_frame].reshape(-1, 1, n_frame)      # what the stream carries
+
+    def make():
+        p = get_task(card.task).predictor(card, PredictorOptions(threads=1))
+        if cfg["front_end"]:
+            if not hasattr(p, "set_front_end"):
+                from sdrkit.errors import ConfigError
+
+                raise ConfigError(f"SDRKIT_E2E_FRONT_END={cfg['front_end']}: task {card.task!r}'s predictor has no "
+                                  f"front end option; unset it")
+            p.set_front_end(cfg["front_end"])
+        return p
+
+    # the model's own ceiling, single thread, batch 64, on the stream's frames: before the stream
+    # starts and after it ends (the box is shared: the ratio is what means something)
+    load0 = os.getloadavg()
+    probe = make()
+    ceil_before, cpu_before = model_ceiling(probe, frames, 64)
+    full = getattr(getattr(probe, "clf", None), "full", None)
+    backbone = None
+    if full is not None:
+        from sdrkit.dsp.framing import to_model_input
+
+        xin = to_model_input(frames[:64])
+        backbone = best_rate(lambda: full.run(None, {"x": xin}) and 64, seconds=1.0, repeats=4)
+    predictors = [make() for _ in range(workers)]
     import socket
 
     s = socket.socket()
@@ -245,19 +333,22 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     with tempfile.TemporaryDirectory() as d:
         rec = write_recording(Path(d) / "r", x, sample_rate=fs, center_frequency=2.4e9)
         proc = subprocess.Popen([sys.executable, "-m", "sdrkit", "stream", "--radio", f"sim:{rec}?realtime=1",
-                                 "--buffer-size", str(block), "--publish", ep, "--seconds", str(seconds + 4)],
+                                 "--buffer-size", str(block), "--publish", ep, "--seconds", str(seconds + 6)],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         out = ""
         try:
             proc.stdout.readline()
-            predictor = get_task(card.task).predictor(card, PredictorOptions(threads=1))
             with open_radio(f"zmq:{ep}") as radio:
                 # the model is trained at 1 MS/s: this run loads it with a 20 MS/s stream on purpose,
-                # to measure the pipeline, so the card's rate check is not applied here
-                # batches of 32 frames (~8 ms of model time on one core) and a 64-frame queue bound the
-                # latency (batch 64 / queue 128 measured p99 65 ms on the loaded box, 32 / 64: 15 ms)
-                st = Pipeline(radio, predictor, card.input.frame_len, batch=batch, max_queue=64).run(seconds=seconds)
+                # to measure the pipeline, so the card's rate check is not applied here.
+                # One inference thread per core (onnxruntime, 1 intra-op thread each, releases the GIL);
+                # batches of `batch` and an age limit bound the latency (frames waiting longer are skipped)
+                pipe = Pipeline(radio, predictors, n_frame, batch=batch, max_queue=cfg["max_queue"],
+                                max_age=cfg["max_age_ms"] / 1e3)
+                cap0, self0 = _proc_cpu(proc.pid), resource.getrusage(resource.RUSAGE_SELF)
+                st = pipe.run(seconds=seconds)
+                cap1, self1 = _proc_cpu(proc.pid), resource.getrusage(resource.RUSAGE_SELF)
                 lost_sub, lost_msgs = radio.samples_lost, radio.stats.lost_messages
                 lost_by = dict(radio.stats.lost_by)
             # SIGINT ends the capture process the way Ctrl-C does: it prints its radio's loss count
@@ -267,16 +358,70 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+    ceil_after, cpu_after = model_ceiling(probe, frames, 64)
+    load1 = os.getloadavg()
+    ceiling = (ceil_before + ceil_after) / 2
     loss = LossReport.measure(block, lost_sub, lost_msgs, out, st.frames_skipped, st.samples_discarded, lost_by)
-    rate = st.frames_analyzed / seconds
-    notes = (f"{st.frames_in} frames in, {st.frames_analyzed} analyzed ({st.analyzed_fraction:.1%}); "
-             f"{loss.notes()}; 1 inference thread, batch {batch}")
+    cores = os.cpu_count() or 1
+    run_s = st.seconds or seconds
+    rate = st.frames_analyzed / run_s
+    arriving = fs / n_frame
+    cpu = {k: round(v / run_s, 3) for k, v in pipe.cpu_seconds.items()}
+    proc_cpu = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / run_s
+    cpu["pipeline process (all threads)"] = round(proc_cpu, 3)
+    cpu["other threads (zmq I/O, main)"] = round(proc_cpu - sum(v for k, v in cpu.items() if k.startswith("sdrkit-")), 3)
+    if cap0 is not None and cap1 is not None:
+        cpu["capture process"] = round((cap1 - cap0) / run_s, 3)
+    inf_cores = sum(v for k, v in cpu.items() if k.startswith("sdrkit-inference"))
+    # load-independent: the model's CPU per frame (single thread, batch 64) and the CPU the rest of
+    # the chain (capture process, source thread, zmq) takes; a quiet box of `cores` would analyze
+    # about (cores - that) / CPU per frame frames/s
+    model_cpu_us = (cpu_before + cpu_after) / 2 * 1e6
+    overhead = cpu.get("capture process", 0.0) + proc_cpu - inf_cores
+    pipe_cpu_us = inf_cores * run_s / max(st.frames_analyzed, 1) * 1e6
+    projected = min(1.0, max(cores - overhead, 0.0) / (model_cpu_us * 1e-6) / arriving)
+    exited = st.fraction("exited") if "exited" in st.counters else None
+    fe_us = None
+    if cfg["front_end"]:
+        fe_us = sum(getattr(p, "front_end_seconds", 0.0) for p in predictors) / max(st.frames_analyzed, 1) * 1e6
+    setting = (f"{workers} inference thread(s) x 1 onnxruntime thread, batch {batch}, queue {cfg['max_queue']} frames, "
+               f"age limit {cfg['max_age_ms']:g} ms, {block}-sample messages, {run_s:.1f} s"
+               + (f", front end {cfg['front_end']} ({fe_us:.1f} us/frame)" if cfg["front_end"] else ""))
+    common = {"loadavg_start": load0, "loadavg_end": load1, "cpu_cores_used": cpu, "settings": cfg,
+              "ceiling_before": ceil_before, "ceiling_after": ceil_after, "backbone_ceiling": backbone,
+              "exited_fraction": exited, "front_end_us_per_frame": fe_us, "frames_in": st.frames_in,
+              "model_cpu_us_per_frame": model_cpu_us, "inference_cpu_us_per_frame": pipe_cpu_us,
+              "chain_overhead_cores": overhead, "projected_quiet_analyzed": projected,
+              "frames_analyzed": st.frames_analyzed,
+              "frames_skipped": st.frames_skipped, "frames_stale": st.frames_stale}
+    load_note = f"load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end ({cores} cores)"
+    need = 0.95 * arriving / cores
+    notes_rate = (f"{st.frames_in} frames in, {st.frames_analyzed} analyzed ({st.analyzed_fraction:.1%}); model ceiling "
+                  f"(single thread, batch 64, this stream's frames) {ceil_before:.0f} before / {ceil_after:.0f} after "
+                  f"frames/s" + (f", backbone graph alone {backbone:.0f}" if backbone else "")
+                  + (f"; {exited:.0%} of frames left at the early exit" if exited is not None else "")
+                  + f"; model CPU {model_cpu_us:.0f} us/frame alone, {pipe_cpu_us:.0f} in the pipeline's threads; the "
+                    f"capture + transport chain used {overhead:.2f} cores: a quiet box would analyze about "
+                    f"{projected:.0%}"
+                  + f"; 95% of the stream needs {need:.0f} frames/s per core; inference threads used "
+                    f"{inf_cores:.2f} cores, the capture process {cpu.get('capture process', float('nan')):.2f}; "
+                  + setting + "; " + load_note)
+    notes = f"{loss.notes()}; {setting}; {load_note}"
     where = {"radio": loss.radio, "transport": loss.transport, "transport_messages": loss.transport_messages,
              "publisher_radio": loss.publisher_radio, "frames_skipped": loss.frames_skipped,
              "samples_discarded": loss.samples_discarded, "other": loss.other, "unattributed": loss.unattributed}
-    return [Result("e2e latency p50", st.latency_ms(50), "ms", notes=notes, higher_is_better=False),
-            Result("e2e latency p99", st.latency_ms(99), "ms", target=50.0, higher_is_better=False, notes=notes),
-            Result("frames classified per s (1 core)", rate, "frames/s", fs / card.input.frame_len,
-                   "frames/s arriving at 20 MS/s", notes=f"fraction of the stream analyzed {st.analyzed_fraction:.1%}"),
+    share_ceiling = min(1.0, cores * ceiling / arriving) * 100
+    return [Result("e2e latency p50", st.latency_ms(50), "ms", notes=setting, higher_is_better=False, extra=dict(common)),
+            Result("e2e latency p99", st.latency_ms(99), "ms", target=50.0, higher_is_better=False, notes=setting,
+                   extra=dict(common)),
+            Result("stream analyzed", st.analyzed_fraction * 100, "%", share_ceiling,
+                   f"{cores} cores x the model's single-thread ceiling", target=95.0, notes=notes_rate,
+                   extra=dict(common)),
+            Result("frames classified per s per core", rate / cores, "frames/s", ceiling,
+                   "model alone, 1 thread, batch 64 (same run)", notes=notes_rate, extra=dict(common)),
+            Result("frames classified per s", rate, "frames/s", arriving, "frames/s arriving at 20 MS/s",
+                   notes=f"fraction of the stream analyzed {st.analyzed_fraction:.1%}", extra=dict(common)),
+            Result("e2e samples lost in transport", loss.transport + loss.other + loss.unattributed, "samples", target=0,
+                   higher_is_better=False, notes=notes, extra={**where, **common}),
             Result("e2e samples lost before the model", loss.lost, "samples", target=0, higher_is_better=False,
-                   notes=loss.notes(), extra=where)]
+                   notes=notes, extra={**where, **common})]

@@ -447,6 +447,7 @@ class Subscriber:
         self._last_n = 0
         self._offset = 0
         self._jump = None             # (session, seq, first) a message must have to confirm a jump
+        self._poller = None
 
     def recv(self, timeout_ms: int | None = None) -> wire.Message | None:
         """Next valid message, or None when none arrived within ``timeout_ms`` (one deadline for the
@@ -458,12 +459,21 @@ class Subscriber:
         deadline = None if timeout_ms is None else _time.monotonic() + timeout_ms / 1000
         first = True
         while True:
-            if deadline is not None:
-                left = deadline - _time.monotonic()
-                if (left <= 0 and not first) or not self.sock.poll(max(0, int(left * 1000))):
-                    return None
+            if deadline is not None and not first and deadline - _time.monotonic() <= 0:
+                return None
+            # a message already queued is taken at once (a stream at full rate mostly has one):
+            # no poll, which costs a Poller and a system call per message
+            try:
+                frames = self.sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                if deadline is not None:
+                    if self._poller is None:
+                        self._poller = zmq.Poller()
+                        self._poller.register(self.sock, zmq.POLLIN)
+                    if not self._poller.poll(max(0, int((deadline - _time.monotonic()) * 1000))):
+                        return None
+                frames = self.sock.recv_multipart(copy=False)
             first = False
-            frames = self.sock.recv_multipart(copy=False)
             if self.raw:
                 buf = frames[0].buffer
                 if len(frames) != 1 or len(buf) % 8:

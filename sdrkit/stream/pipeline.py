@@ -1,9 +1,16 @@
-"""The live pipeline: radio -> framer -> batched predictor -> sinks, in two threads with a bounded queue.
+"""The live pipeline: radio -> framer -> batched predictor -> sinks, in threads with a bounded queue.
 
 ::
 
-    source thread:    radio.rx() -> sinks' on_block (recordings: every sample) -> framer -> frame queue
-    inference thread: frame queue -> batches of up to ``batch`` frames -> predictor -> sinks' on_batch
+    source thread:      radio.rx() -> sinks' on_block (recordings: every sample) -> framer -> frame queue
+    inference threads:  frame queue -> batches of up to ``batch`` frames -> predictor -> sinks' on_batch
+
+One inference thread per predictor: pass a list of predictors (one per thread, each with its own
+onnxruntime sessions and state) to analyze on several cores. onnxruntime releases the GIL while
+a graph runs, so the threads run in parallel; the Python work per batch is small. Batches reach
+the sinks in stream order whatever thread finished first (a reorder buffer; one thread at a time
+calls ``on_batch``). The queue holds the framer's output as chunks (one per radio block), so a
+batch is a slice of them, not a Python object per frame.
 
 The pipeline knows nothing about tasks: any :class:`~sdrkit.runtime.predict.Predictor` (amc's
 gated classifier, beam's nearest prototypes, a spectrum model's segmentation) runs the same
@@ -11,7 +18,10 @@ way. The first prediction of a run is checked against the model card's output sp
 
 The source never waits for the model: when the frame queue is full the *oldest* frames are
 dropped and counted as skipped, so the analysis stays close to real time and reports the
-fraction of the stream it analyzed. Sinks that want every sample get every block regardless.
+fraction of the stream it analyzed. With ``max_age`` (seconds) an inference thread also skips
+the frames that have waited longer than that when it takes them (counted as skipped, and in
+``frames_stale``): a bound on latency that does not depend on the model's speed. Sinks that want
+every sample get every block regardless.
 Every sample is accounted for: delivered by the radio (``samples_in``) or lost before it
 (``samples_lost``); of those delivered, framed, discarded at a gap by the framer
 (``samples_discarded``), or left over in a partial frame at the end (``samples_unframed``);
@@ -45,6 +55,7 @@ class PipelineStats:
     frames_in: int = 0
     frames_analyzed: int = 0
     frames_skipped: int = 0
+    frames_stale: int = 0
     samples_in: int = 0
     samples_lost: int = 0
     samples_discarded: int = 0
@@ -57,6 +68,8 @@ class PipelineStats:
     queue_peak: int = 0
     counters: dict = field(default_factory=dict)
     seconds: float = 0.0
+    workers: int = 1
+    batches: int = 0
 
     @property
     def analyzed_fraction(self) -> float:
@@ -78,7 +91,17 @@ class PipelineStats:
                 f"before the host, {self.samples_discarded} discarded at gaps"
                 + (f", {self.samples_unreported} missing unreported" if self.samples_unreported else "")
                 + f", {self.frames_skipped} frames skipped"
+                + (f" ({self.frames_stale} older than the age limit)" if self.frames_stale else "")
+                + (f", {self.workers} inference threads" if self.workers > 1 else "")
                 + (f", {self.timeouts} radio timeouts" if self.timeouts else ""))
+
+
+def _join(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, frames, t_radio per frame) of queue slices; one slice is passed on without a copy."""
+    t = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1], t
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), t
 
 
 class Pipeline:
@@ -87,43 +110,66 @@ class Pipeline:
     Args:
         radio: any sdrkit Radio.
         predictor: a :class:`~sdrkit.runtime.predict.Predictor` (``predict``, ``card``; ``reset`` and
-            ``classes`` when it has them).
+            ``classes`` when it has them), or a list of them: one inference thread each (give each
+            thread its own predictor, built with the same card and options; they must not share state).
         framer: a :class:`sdrkit.dsp.framing.Framer` (frame length, channels), or an int frame
             length (one channel: channel 0).
         batch: max frames per model call.
         max_queue: frames the queue holds before the oldest are skipped.
         sinks: :class:`sdrkit.sinks.Sink` objects (``on_block``, ``on_batch``, ``close``).
-        check_output: check the first prediction against ``predictor.card``.
+        check_output: check the first prediction of each predictor against its ``card``.
+        max_age: seconds a frame may wait in the queue (from its block leaving the radio); older
+            frames are skipped when an inference thread takes them. None: no age limit.
 
     Raises:
         ConfigError: bad sizes, or a predictor without a ``card`` to check against.
     """
 
     def __init__(self, radio, predictor, framer, batch: int = 64, max_queue: int = 2048, sinks=(),
-                 check_output: bool = True):
+                 check_output: bool = True, max_age: float | None = None):
+        import math
+
         from sdrkit.dsp.framing import Framer
         from sdrkit.errors import ConfigError
 
         if int(batch) != batch or batch < 1 or int(max_queue) != max_queue or max_queue < 1:
             raise ConfigError(f"batch {batch!r} and max_queue {max_queue!r} must be integers >= 1 (frames)")
-        self.radio, self.predictor = radio, predictor
+        if max_age is not None and not (isinstance(max_age, (int, float)) and math.isfinite(max_age) and max_age > 0):
+            raise ConfigError(f"max_age {max_age!r} must be a finite number of seconds > 0 (or None: no limit)")
+        predictors = list(predictor) if isinstance(predictor, (list, tuple)) else [predictor]
+        if not predictors:
+            raise ConfigError("no predictor given: pass a predictor, or a list of one per inference thread")
+        if len({id(p) for p in predictors}) != len(predictors):
+            raise ConfigError(f"the same predictor object is listed more than once in {len(predictors)} predictors: "
+                              f"each inference thread needs its own (build one per thread with the same card "
+                              f"and options)")
+        self.radio, self.predictor, self.predictors = radio, predictors[0], predictors
         self.framer = framer if isinstance(framer, Framer) else Framer(int(framer), channels=(0,))
-        self.batch, self.max_queue = batch, max_queue
+        self.batch, self.max_queue, self.max_age = int(batch), int(max_queue), max_age
         self.sinks = list(sinks)
-        if check_output and getattr(predictor, "card", None) is None:
-            raise ConfigError(f"predictor {type(predictor).__name__} has no 'card': its output cannot be checked; "
-                              f"give it the model card it runs (or pass check_output=False)")
+        if check_output:
+            for p in predictors:
+                if getattr(p, "card", None) is None:
+                    raise ConfigError(f"predictor {type(p).__name__} has no 'card': its output cannot be checked; "
+                                      f"give it the model card it runs (or pass check_output=False)")
         self.check_output = check_output
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(workers=len(predictors))
+        # frame queue: chunks [starts (k,) int64, frames (k, C, N), t_radio], oldest first; _qn frames in all
         self._q: collections.deque = collections.deque()
+        self._qn = 0
         self._cv = threading.Condition()
+        self._out = threading.Lock()             # stats of finished batches, sinks' on_batch
+        self._done: dict = {}                    # batch number -> finished batch waiting for its turn
+        self._taken = 0                          # batches taken from the queue
+        self._delivered = 0                      # batches handed to the sinks
         self._stop = threading.Event()
         self._source_done = threading.Event()
         self.error: BaseException | None = None
+        self.cpu_seconds: dict = {}              # thread name -> CPU seconds it used in the last run
 
     @property
     def queued(self) -> int:
-        return len(self._q)
+        return self._qn
 
     # ---- source ---------------------------------------------------------------------------
     def _source(self, until) -> None:
@@ -153,15 +199,14 @@ class Pipeline:
                 if not k:
                     continue
                 with self._cv:
-                    for i in range(k):
-                        self._q.append((int(starts[i]), frames[i], t))
+                    self._q.append([starts, frames, t])
+                    self._qn += k
                     st.frames_in += k
-                    over = len(self._q) - self.max_queue
-                    for _ in range(max(over, 0)):
-                        self._q.popleft()
+                    over = self._qn - self.max_queue
                     if over > 0:
+                        self._drop_oldest(over)
                         st.frames_skipped += over
-                    st.queue_peak = max(st.queue_peak, len(self._q))
+                    st.queue_peak = max(st.queue_peak, self._qn)
                     self._cv.notify()
         except BaseException as exc:  # surfaced by run()
             self.error = self.error or exc
@@ -170,51 +215,114 @@ class Pipeline:
             st.samples_unframed = fr.buffered
             self._source_done.set()
             with self._cv:
-                self._cv.notify()
+                self._cv.notify_all()
+            self.cpu_seconds[threading.current_thread().name] = time.thread_time()
+
+    def _drop_oldest(self, n: int) -> None:
+        """Remove the ``n`` oldest queued frames (caller holds ``_cv``)."""
+        q = self._q
+        while n > 0:
+            c = q[0]
+            k = len(c[0])
+            if k <= n:
+                q.popleft()
+                n -= k
+                self._qn -= k
+            else:
+                c[0], c[1] = c[0][n:], c[1][n:]
+                self._qn -= n
+                n = 0
+
+    def _take(self) -> list | None:
+        """Up to ``batch`` of the oldest frames (caller holds ``_cv``), as a list of (starts, frames,
+        t_radio) slices of the queue's chunks (joined by :func:`_join` outside the lock)."""
+        q, want = self._q, self.batch
+        if self.max_age is not None:
+            old = time.monotonic() - self.max_age
+            stale = 0
+            while q and q[0][2] < old:
+                stale += len(q[0][0])
+                self._qn -= len(q[0][0])
+                q.popleft()
+            if stale:
+                self.stats.frames_stale += stale
+                self.stats.frames_skipped += stale
+        if not q:
+            return None
+        parts = []
+        while q and want > 0:
+            c = q[0]
+            k = len(c[0])
+            if k <= want:
+                q.popleft()
+                parts.append((c[0], c[1], c[2]))
+                want -= k
+                self._qn -= k
+            else:
+                parts.append((c[0][:want], c[1][:want], c[2]))
+                c[0], c[1] = c[0][want:], c[1][want:]
+                self._qn -= want
+                want = 0
+        return parts
 
     # ---- inference ------------------------------------------------------------------------------
-    def _inference(self) -> None:
+    def _inference(self, predictor) -> None:
         from sdrkit.sinks.base import PredictionBatch
 
         st = self.stats
         first = True
         try:
-            while True:
+            while not self._stop.is_set():
                 with self._cv:
-                    while not self._q and not self._source_done.is_set():
-                        self._cv.wait(0.1)
-                    if not self._q and self._source_done.is_set():
-                        return
-                    items = [self._q.popleft() for _ in range(min(self.batch, len(self._q)))]
-                starts = np.array([i[0] for i in items], np.int64)
-                frames = np.stack([i[1] for i in items])
+                    got = None
+                    while got is None:
+                        got = self._take()
+                        if got is None:
+                            if self._source_done.is_set() or self._stop.is_set():
+                                return
+                            self._cv.wait(0.1)
+                    number = self._taken
+                    self._taken += 1
+                starts, frames, t_radio = _join(got)
                 t0 = time.perf_counter()
-                pred = self.predictor.predict(frames)
-                st.model_seconds += time.perf_counter() - t0
+                pred = predictor.predict(frames)
+                dt = time.perf_counter() - t0
                 if first and self.check_output:
-                    check_prediction(self.predictor.card, pred, len(items), getattr(self.predictor, "classes", None))
+                    check_prediction(predictor.card, pred, len(starts), getattr(predictor, "classes", None))
                 first = False
-                done = time.monotonic()
-                lat = np.array([done - i[2] for i in items])
-                st.frames_analyzed += len(items)
-                for key, v in pred.stats.items():
-                    st.counters[key] = st.counters.get(key, 0) + v
-                st.latencies.extend(lat.tolist())
-                batch = PredictionBatch(starts, pred, lat, self.framer.frame_len)
-                for s in self.sinks:
-                    s.on_batch(batch)
+                lat = time.monotonic() - t_radio
+                with self._out:
+                    st.model_seconds += dt
+                    self._done[number] = PredictionBatch(starts, pred, lat, self.framer.frame_len)
+                    while self._delivered in self._done:       # stream order, whoever finished first
+                        batch = self._done.pop(self._delivered)
+                        self._delivered += 1
+                        p = batch.prediction
+                        st.batches += 1
+                        st.frames_analyzed += p.n
+                        for key, v in p.stats.items():
+                            st.counters[key] = st.counters.get(key, 0) + v
+                        st.latencies.extend(batch.latencies.tolist())
+                        for s in self.sinks:
+                            s.on_batch(batch)
         except BaseException as exc:
             self.error = self.error or exc
             self._stop.set()
+            with self._cv:
+                self._cv.notify_all()
+        finally:
+            self.cpu_seconds[threading.current_thread().name] = time.thread_time()
 
     def run(self, seconds: float | None = None, frames: int | None = None) -> PipelineStats:
         """Run until ``seconds`` pass, ``frames`` frames arrived, or the source ends; then close the sinks.
 
         Returns:
-            the run's :class:`PipelineStats`; ``self.summary`` holds the sinks' summary lines.
+            the run's :class:`PipelineStats`; ``self.summary`` holds the sinks' summary lines and
+            ``self.cpu_seconds`` the CPU seconds of each thread.
         """
-        if hasattr(self.predictor, "reset"):
-            self.predictor.reset()              # a new stream: forget state from the last one
+        for p in self.predictors:
+            if hasattr(p, "reset"):
+                p.reset()                        # a new stream: forget state from the last one
         t0 = time.perf_counter()
         t_end = None if seconds is None else t0 + seconds
 
@@ -222,16 +330,24 @@ class Pipeline:
             return (t_end is not None and time.perf_counter() >= t_end) or (frames is not None and st.frames_in >= frames)
 
         src = threading.Thread(target=self._source, args=(until,), name="sdrkit-source", daemon=True)
-        inf = threading.Thread(target=self._inference, name="sdrkit-inference", daemon=True)
+        n = len(self.predictors)
+        infs = [threading.Thread(target=self._inference, args=(p,), daemon=True,
+                                 name="sdrkit-inference" if n == 1 else f"sdrkit-inference-{i}")
+                for i, p in enumerate(self.predictors)]
         src.start()
-        inf.start()
+        for t in infs:
+            t.start()
         try:
             src.join()
-            inf.join()
+            for t in infs:
+                t.join()
         except KeyboardInterrupt:
             self._stop.set()
+            with self._cv:
+                self._cv.notify_all()
             src.join()
-            inf.join()
+            for t in infs:
+                t.join()
         finally:
             self.stats.seconds = time.perf_counter() - t0
             self.summary = []

@@ -104,9 +104,12 @@ class ZmqSource(Radio):
 
         m, self._pending = self._pending, None
         if m is None:
-            before = self.sub.stats.snapshot()
+            st = self.sub.stats
+            rejected, raw_like = dict(st.rejected), st.raw_like       # what a timeout's message compares with
             m = self.sub.recv(self.timeout_ms)
             if m is None:
+                before = st.snapshot()
+                before.rejected, before.raw_like = rejected, raw_like
                 seen = describe_rejected(self.sub.stats, self.sub.endpoint, since=before)
                 raise RadioTimeout(f"no message on {self.sub.endpoint} within {self.timeout_ms / 1000:g} s"
                                    + (f": {seen}" if seen else ""))
