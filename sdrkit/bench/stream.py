@@ -383,10 +383,10 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     exited = st.fraction("exited") if "exited" in st.counters else None
     fe_us = None
     if cfg["front_end"]:
-        fe_us = sum(getattr(p, "front_end_seconds", 0.0) for p in predictors) / max(st.frames_analyzed, 1) * 1e6
+        fe_us = sum(getattr(p, "front_end_cpu_seconds", 0.0) for p in predictors) / max(st.frames_analyzed, 1) * 1e6
     setting = (f"{workers} inference thread(s) x 1 onnxruntime thread, batch {batch}, queue {cfg['max_queue']} frames, "
                f"age limit {cfg['max_age_ms']:g} ms, {block}-sample messages, {run_s:.1f} s"
-               + (f", front end {cfg['front_end']} ({fe_us:.1f} us/frame)" if cfg["front_end"] else ""))
+               + (f", front end {cfg['front_end']} ({fe_us:.1f} us CPU/frame)" if cfg["front_end"] else ""))
     common = {"loadavg_start": load0, "loadavg_end": load1, "cpu_cores_used": cpu, "settings": cfg,
               "ceiling_before": ceil_before, "ceiling_after": ceil_after, "backbone_ceiling": backbone,
               "exited_fraction": exited, "front_end_us_per_frame": fe_us, "frames_in": st.frames_in,

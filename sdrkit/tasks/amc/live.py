@@ -24,7 +24,7 @@ class AmcPredictor:
         front_end: None (default), ``"cfo"`` or ``"cfo-refine"``: remove each frame's blind carrier
             offset estimate (:func:`sdrkit.dsp.frontend.correct_cfo`) before the classifier, for a
             receiver whose raw offset exceeds the card's envelope. Its time is kept apart from the
-            model's (:attr:`front_end_seconds`).
+            model's (:attr:`front_end_seconds`; its CPU time: :attr:`front_end_cpu_seconds`).
     """
 
     def __init__(self, card, threshold: float | None = None, threads: int = 1, front_end: str | None = None):
@@ -37,7 +37,8 @@ class AmcPredictor:
         self.card = self.clf.card
         self.classes = self.clf.classes
         self.front_end = None
-        self.front_end_seconds = 0.0
+        self.front_end_seconds = 0.0             # wall time in the front end
+        self.front_end_cpu_seconds = 0.0         # its CPU time (this thread's), what a loaded box does not change
         self.set_front_end(front_end)
 
     def set_front_end(self, front_end: str | None) -> None:
@@ -67,9 +68,10 @@ class AmcPredictor:
         if self.front_end and len(f):
             from sdrkit.dsp.frontend import correct_cfo
 
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             f = correct_cfo(f, fs=self.card.input.sample_rate, refine=FRONT_ENDS[self.front_end])
             self.front_end_seconds += time.perf_counter() - t0
+            self.front_end_cpu_seconds += time.thread_time() - c0
         r = self.clf.predict(f)
         return Prediction(n=len(f), classes=self.clf.classes, labels=r.pred, probs=r.prob,
                           outputs={"exited": r.exited}, stats={"exited": int(np.sum(r.exited))}, seconds=r.seconds)
