@@ -60,3 +60,42 @@ def _held_back() -> dict:
     from sdrkit.tasks.beam.sim import HELD_BACK_FRONT_ENDS, NAMED_FRONT_ENDS
 
     return {"channel_family": HELD_BACK_FAMILY, "front_ends": list(HELD_BACK_FRONT_ENDS) + list(NAMED_FRONT_ENDS)}
+
+
+def card_as_v1(card_path, evaluation_json=None) -> None:
+    """Rewrite a beam card in card format 1 (no ``output``/``architecture``/``input.channels``; the
+    architecture moves to ``extra.architecture``), optionally with an evaluation report's figures
+    in ``metrics.evaluation``. The bundled beam card is kept in format 1: the card-format tests
+    use it as their version-1 fixture, and format 1 reads an encoder-only card as an embedding.
+    The ONNX and its hash are untouched.
+    """
+    import json
+
+    from sdrkit.capture.safejson import write_json
+
+    p = Path(card_path)
+    d = json.loads(p.read_text())
+    d["card_version"] = 1
+    d.pop("output", None)
+    arch = d.pop("architecture", None)
+    if arch:
+        d.setdefault("extra", {})["architecture"] = arch
+    for k in ("channels", "spectrogram"):
+        d["input"].pop(k, None)
+    if evaluation_json:
+        rep = json.loads(Path(evaluation_json).read_text())
+        res = rep.get("results", {})
+        ev = {k: res[k] for k in ("protobeam", "deepbeam", "confusion", "new_beams_32", "calibration_seconds",
+                                  "embedding_frames_per_s", "baseline_own") if k in res}
+        if "shift" in res:
+            ev["shift"] = res["shift"]["summary"]
+        ev["targets"] = rep.get("targets")
+        d.setdefault("metrics", {})["evaluation"] = ev
+        d["metrics"]["evaluation_command"] = res.get("command", "")
+    write_json(p, d)
+
+
+if __name__ == "__main__":      # python -m sdrkit.tasks.beam.export CARD [EVAL_JSON]
+    import sys
+
+    card_as_v1(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)

@@ -33,8 +33,8 @@ class DatasetConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     out: str = option(DEFAULT_MODEL_DIR, help="model folder")
-    steps: int = option(4000, help="episode batches")
-    train_front_ends: int = option(384, help="pool of random training front ends")
+    steps: int = option(3000, help="episode batches")
+    train_front_ends: int = option(256, help="training recordings (front ends of the rand-/hrand- pools)")
     per_beam: int = option(12, help="bank frames per beam per training front end")
     n_way: int = option(8, help="beams per episode")
     k_shot: int = option(4, help="support shots per beam per episode")

@@ -131,7 +131,7 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
     rng = np.random.default_rng(cfg.seed)
     enc = build_encoder(preamble(spec), spec.frame_len, emb_dim=cfg.emb_dim, normalize_input=cfg.data_norm,
                         template=cfg.template)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if cfg.scene_fraction or cfg.harsh_fraction:
         fes, scenes = training_recordings(spec, cfg, rng)
     else:
@@ -180,7 +180,8 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
     enc.eval()
     return enc, {"steps_run": len(hist), "final_loss": float(np.mean([h[0] for h in hist[-200:]])),
                  "final_episode_acc": float(np.mean([h[1] for h in hist[-200:]])),
-                 "train_seconds": time.perf_counter() - t0, "bank_shape": list(bank.shape)}
+                 "train_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                 "threads": torch.get_num_threads(), "bank_shape": list(bank.shape)}
 
 
 def train_deepbeam(spec: ArraySpec, front_end: str, per_beam: int = 300, epochs: int = 15, seed: int = 0,
