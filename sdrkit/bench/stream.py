@@ -258,14 +258,23 @@ def _e2e_settings(ctx: BenchContext) -> dict:
     from sdrkit.errors import ConfigError
 
     env = os.environ
+
+    def num(name, default, kind=int):
+        text = env.get(name)
+        try:
+            return default if text in (None, "") else kind(text)
+        except ValueError:
+            raise ConfigError(f"{name}={text!r} is not a number ({kind.__name__}); unset it or give e.g. {default}") from None
+
     seconds = 3.0 if ctx.quick else (ctx.seconds if ctx.seconds > 1 else 20.0)
-    cfg = {"seconds": seconds, "workers": int(env.get("SDRKIT_E2E_WORKERS", os.cpu_count() or 1)),
-           "batch": int(env.get("SDRKIT_E2E_BATCH", 16)), "max_age_ms": float(env.get("SDRKIT_E2E_MAX_AGE_MS", 20)),
-           "front_end": env.get("SDRKIT_E2E_FRONT_END") or None, "block": int(env.get("SDRKIT_E2E_BLOCK", 16384))}
-    cfg["max_queue"] = int(env.get("SDRKIT_E2E_QUEUE", 4 * cfg["batch"] * cfg["workers"]))
-    if cfg["workers"] < 1 or cfg["batch"] < 1 or cfg["max_age_ms"] <= 0:
-        raise ConfigError(f"stream_e2e settings {cfg}: SDRKIT_E2E_WORKERS and SDRKIT_E2E_BATCH must be >= 1 and "
-                          f"SDRKIT_E2E_MAX_AGE_MS > 0")
+    cfg = {"seconds": seconds, "workers": num("SDRKIT_E2E_WORKERS", os.cpu_count() or 1),
+           "batch": num("SDRKIT_E2E_BATCH", 16), "max_age_ms": num("SDRKIT_E2E_MAX_AGE_MS", 20.0, float),
+           "front_end": env.get("SDRKIT_E2E_FRONT_END") or None, "block": num("SDRKIT_E2E_BLOCK", 16384)}
+    cfg["max_queue"] = num("SDRKIT_E2E_QUEUE", 4 * cfg["batch"] * cfg["workers"])
+    if cfg["workers"] < 1 or cfg["batch"] < 1 or cfg["block"] < 1 or cfg["max_queue"] < 1 or \
+            not 0 < cfg["max_age_ms"] < float("inf"):
+        raise ConfigError(f"stream_e2e settings {cfg}: SDRKIT_E2E_WORKERS, _BATCH, _BLOCK and _QUEUE must be >= 1 "
+                          f"and SDRKIT_E2E_MAX_AGE_MS a finite number > 0")
     return cfg
 
 
