@@ -61,14 +61,22 @@ def proto_logits(emb: np.ndarray, prototypes: np.ndarray, normalize: bool = True
 
 
 class PrototypeHead:
-    """Nearest-prototype classifier over a fixed class set."""
+    """Nearest-prototype classifier over a fixed class set.
 
-    def __init__(self, prototypes: np.ndarray, classes, normalize: bool = True):
+    ``weights`` (optional, (d,)): per-dimension weights applied to embeddings and prototypes
+    before the distance (see :func:`select_block_weight`).
+    """
+
+    def __init__(self, prototypes: np.ndarray, classes, normalize: bool = True, weights=None):
         self.prototypes = np.asarray(prototypes, np.float32)
         self.classes = tuple(classes)
         self.normalize = normalize
+        self.weights = None if weights is None else np.asarray(weights, np.float32)
         if self.prototypes.ndim != 2 or len(self.prototypes) != len(self.classes):
             raise ConfigError(f"{len(self.classes)} classes but prototypes of shape {self.prototypes.shape}")
+        if self.weights is not None and self.weights.shape != (self.prototypes.shape[1],):
+            raise ConfigError(f"weights of shape {self.weights.shape} for prototypes of dimension "
+                              f"{self.prototypes.shape[1]}")
 
     @classmethod
     def fit(cls, emb, labels, classes=None, normalize: bool = True, min_shots: int = 1) -> "PrototypeHead":
@@ -76,7 +84,10 @@ class PrototypeHead:
         return cls(p, c, normalize)
 
     def logits(self, emb) -> np.ndarray:
-        return proto_logits(emb, self.prototypes, self.normalize)
+        if self.weights is None:
+            return proto_logits(emb, self.prototypes, self.normalize)
+        e = l2n(np.asarray(emb, np.float32)) if self.normalize else np.asarray(emb, np.float32)
+        return proto_logits(e * self.weights, self.prototypes * self.weights, False)
 
     def predict(self, emb) -> np.ndarray:
         """Index into :attr:`classes` of the nearest prototype, per row."""
@@ -85,7 +96,7 @@ class PrototypeHead:
 
 def refine_prototypes(prototypes: np.ndarray, support_emb: np.ndarray, support_labels, classes,
                       unlabeled: np.ndarray, normalize: bool = True, iters: int = 3,
-                      weight: float = 1.0) -> np.ndarray:
+                      weight: float = 1.0, weights=None) -> np.ndarray:
     """Transductive refinement: soft k-means of the prototypes over unlabeled embeddings.
 
     Each iteration assigns every unlabeled row to the prototypes with the softmax of the
@@ -99,6 +110,7 @@ def refine_prototypes(prototypes: np.ndarray, support_emb: np.ndarray, support_l
         classes: class order of ``prototypes``.
         unlabeled: (m, d) embeddings of unlabeled frames of the same front end (the test stream).
         normalize: the prototypes' normalization (as in :func:`make_prototypes`).
+        weights: per-dimension weights of the distance (as in :class:`PrototypeHead`).
 
     Returns:
         refined prototypes (C, d) float32.
@@ -112,12 +124,50 @@ def refine_prototypes(prototypes: np.ndarray, support_emb: np.ndarray, support_l
     lab = np.asarray(support_labels)
     onehot = np.stack([(lab == c).astype(np.float32) for c in classes], axis=1)          # (n, C)
     own = onehot.argmax(1)
-    tau = max(float(np.mean(np.sum((s - p[own]) ** 2, axis=1))), 1e-6)
+    w2 = np.ones(p.shape[1], np.float32) if weights is None else np.asarray(weights, np.float32)
+    tau = max(float(np.mean(np.sum(((s - p[own]) * w2) ** 2, axis=1))), 1e-6)
     for _ in range(iters):
-        lg = proto_logits(u, p, False) / tau
+        lg = proto_logits(u * w2, p * w2, False) / tau
         lg = lg - lg.max(1, keepdims=True)
         w = np.exp(lg)
         w = weight * w / w.sum(1, keepdims=True)                                      # (m, C)
         p = (onehot.T @ s + w.T @ u) / (onehot.sum(0)[:, None] + w.sum(0)[:, None])
         p = (l2n(p) if normalize else p).astype(np.float32)
     return p
+
+
+def select_block_weight(emb: np.ndarray, labels, classes, block: slice, candidates=(0.0, 0.25, 0.5, 1.0, 2.0),
+                        prefer: float = 1.0) -> tuple[np.ndarray, dict]:
+    """A one-parameter head fitted on the k shots: the weight of one block of the embedding.
+
+    For each candidate ``lam`` the dimensions in ``block`` are scaled by ``lam`` (the rest by 1)
+    and the shots are classified leave-one-out by nearest prototype (plain means; a class with
+    one shot keeps it); the candidate with the best leave-one-out accuracy wins, ties going to
+    the one closest to ``prefer``. ``lam = 0`` is the nearest centroid on the other block alone.
+
+    Returns:
+        (weights (d,) float32, {"weight": lam, "loo": {lam: accuracy}}).
+    """
+    e = np.asarray(emb, np.float32)
+    lab = np.asarray(labels)
+    cls = list(classes)
+    onehot = np.stack([(lab == c) for c in cls], axis=1).astype(np.float32)       # (n, C)
+    cnt = onehot.sum(0)
+    y = onehot.argmax(1)
+    scores = {}
+    for lam in candidates:
+        w = np.ones(e.shape[1], np.float32)
+        w[block] = lam
+        x = e * w
+        sums = onehot.T @ x                                                       # (C, d)
+        d = (x * x).sum(1)[:, None] - 2 * x @ (sums / cnt[:, None]).T + ((sums / cnt[:, None]) ** 2).sum(1)[None]
+        # leave-one-out distance to the own class: its prototype without the shot itself
+        loo = np.where(cnt[y] > 1, cnt[y] - 1, 1)[:, None]
+        own = (sums[y] - np.where(cnt[y][:, None] > 1, x, 0)) / loo
+        d[np.arange(len(x)), y] = ((x - own) ** 2).sum(1)
+        scores[float(lam)] = float(np.mean(d.argmin(1) == y))
+    best = max(scores.values())
+    lam = min((v for v, a in scores.items() if a == best), key=lambda v: abs(v - prefer))
+    w = np.ones(e.shape[1], np.float32)
+    w[block] = lam
+    return w, {"weight": lam, "loo": scores}

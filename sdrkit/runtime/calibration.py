@@ -65,12 +65,17 @@ class Calibration:
     proto_norm: bool = True
     source: dict = field(default_factory=dict)
     path: str = ""
+    weights: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("path")
         d["classes"] = list(self.classes)
         d["prototypes"] = np.asarray(self.prototypes, float).round(7).tolist()
+        if self.weights is None:
+            d.pop("weights")
+        else:
+            d["weights"] = np.asarray(self.weights, float).round(7).tolist()
         d["calibration_version"] = CALIBRATION_VERSION
         return d
 
@@ -83,7 +88,7 @@ class Calibration:
         """A :class:`sdrkit.nn.proto.PrototypeHead` over these prototypes."""
         from sdrkit.nn.proto import PrototypeHead
 
-        return PrototypeHead(self.prototypes, self.classes, self.proto_norm)
+        return PrototypeHead(self.prototypes, self.classes, self.proto_norm, weights=self.weights)
 
     def check_encoder(self, card) -> None:
         """Refuse an encoder other than the one these prototypes were computed with.
@@ -139,10 +144,18 @@ def load_calibration(path) -> Calibration:
         raise ModelError(f"{where}: encoder.sha256 is missing; re-run 'sdrkit calibrate'")
     if d["shots"] < 1 or not math.isfinite(d["shots"]):
         raise ModelError(f"{where}: shots {d['shots']} must be >= 1")
+    weights = d.get("weights")
+    if weights is not None:
+        try:
+            weights = np.asarray(weights, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{where}: weights must be a list of numbers ({exc})") from exc
+        if weights.shape != (protos.shape[1],) or not np.all(np.isfinite(weights)):
+            raise ModelError(f"{where}: weights of shape {weights.shape} must be {protos.shape[1]} finite numbers")
     return Calibration(task=d["task"], front_end=d["front_end"], classes=classes, prototypes=protos,
                        shots=int(d["shots"]), encoder=dict(d["encoder"]), date=d["date"],
                        radio=dict(d.get("radio") or {}), proto_norm=bool(d.get("proto_norm", True)),
-                       source=dict(d.get("source") or {}), path=str(p))
+                       source=dict(d.get("source") or {}), path=str(p), weights=weights)
 
 
 MIN_SHOTS = 2
@@ -220,14 +233,20 @@ class ShotSelection:
             time range) is the calibration part, the rest the test part; 1.0 = all.
         transductive: also refine the prototypes on the calibration part's other frames,
             unlabeled (soft k-means, :func:`sdrkit.nn.proto.refine_prototypes`).
+        head: ``plain`` (prototype means) or ``loo`` (for an encoder whose card declares
+            ``extra.learned_dims``: the weight of that block fitted leave-one-out on the shots,
+            :func:`sdrkit.nn.proto.select_block_weight`).
     """
 
     offset: int = 0
     time_range: tuple | None = None
     split: float = 1.0
     transductive: bool = False
+    head: str = "plain"
 
     def __post_init__(self):
+        if self.head not in ("plain", "loo"):
+            raise ConfigError(f"--head {self.head!r}: use plain or loo")
         if self.offset < 0:
             raise ConfigError(f"--offset {self.offset} must be >= 0 frames")
         if not 0 < self.split <= 1:
@@ -377,7 +396,7 @@ def calibrate(card, frames: np.ndarray, labels, *, shots: int, front_end: str, r
     Raises:
         ConfigError: ``shots`` below ``min_shots``, or a class with fewer than ``shots`` frames.
     """
-    from sdrkit.nn.proto import make_prototypes, refine_prototypes
+    from sdrkit.nn.proto import make_prototypes, refine_prototypes, select_block_weight
 
     if shots < min_shots:
         raise ConfigError(f"--shots {shots} is too few: a calibration needs at least {min_shots} labelled shots "
@@ -391,14 +410,21 @@ def calibrate(card, frames: np.ndarray, labels, *, shots: int, front_end: str, r
     emb = embed(frames[pick])
     pn = bool(card.extra.get("proto_norm", True)) if proto_norm is None else proto_norm
     protos, classes = make_prototypes(emb, labels[pick], classes, normalize=pn, min_shots=shots)
+    weights, head_info = None, {}
+    dims = card.extra.get("learned_dims") if embedder is None else None
+    if sel.head == "loo" and dims:
+        weights, head_info = select_block_weight(emb, labels[pick], classes, slice(0, int(dims)))
     used = pick
     if sel.transductive:
         rest = np.setdiff1d(part, pick)
         if len(rest):
-            protos = refine_prototypes(protos, emb, labels[pick], classes, embed(frames[rest]), normalize=pn)
+            protos = refine_prototypes(protos, emb, labels[pick], classes, embed(frames[rest]), normalize=pn,
+                                       weights=weights)
         used = part
     src = dict(source or {})
     src["select"] = sel.to_dict()
+    if head_info:
+        src["head"] = head_info
     if starts is not None:
         fl = frames.shape[1]
         src["used"] = _ranges(order[used], fl)
@@ -408,7 +434,7 @@ def calibrate(card, frames: np.ndarray, labels, *, shots: int, front_end: str, r
         encoder={**encoder_reference(card), "embedding_dim": int(protos.shape[1]),
                  "frame_len": card.input.frame_len, "sample_rate": card.input.sample_rate},
         date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        radio=dict(radio or {}), proto_norm=pn, source=src)
+        radio=dict(radio or {}), proto_norm=pn, source=src, weights=weights)
 
 
 def calibrate_capture(card_path, capture, *, shots: int, front_end: str | None = None, out=None,

@@ -287,23 +287,28 @@ def scene_cell(family: str, ds: float, k: int):
     return Scene(family, ds, SCENE_DOPPLER_HZ, SCENE_DRIFT_DEG_S, seed=900_000 + 1000 * k + int(ds))
 
 
-def paired_fewshot(feats: dict, y, shots, trials: int, rng, norms: dict, transductive=()) -> tuple[dict, dict]:
+def paired_fewshot(feats: dict, y, shots, trials: int, rng, norms: dict, transductive=(),
+                   blocks: dict | None = None) -> tuple[dict, dict]:
     """Few-shot accuracy of several feature maps on the same support draws (paired comparison).
 
     Support: ``k`` frames per class from the first half of each class's frames; queries: the
     second half. Names in ``transductive`` are also scored with the prototypes refined on the
-    queries, unlabeled (``<name>+T``).
+    queries, unlabeled (``<name>+T``); names in ``blocks`` also with the one-parameter head
+    fitted on the shots (:func:`sdrkit.nn.proto.select_block_weight` on that block: ``<name>+H``,
+    and ``<name>+H+T`` when transductive too).
 
     Returns:
         ({name: {k: accuracy}}, {name: error distances in beams at the largest k <= 8 (all trials)}).
     """
-    from sdrkit.nn.proto import PrototypeHead, refine_prototypes
+    from sdrkit.nn.proto import PrototypeHead, refine_prototypes, select_block_weight
 
     classes = np.unique(y)
     idx = {c: np.flatnonzero(y == c) for c in classes}
     pool = {c: v[: len(v) // 2] for c, v in idx.items()}
     q = np.concatenate([v[len(v) // 2:] for v in idx.values()])
-    names = list(feats) + [f"{n}+T" for n in transductive]
+    blocks = blocks or {}
+    names = list(feats) + [f"{n}+T" for n in transductive] + [f"{n}+H" for n in blocks] + \
+        [f"{n}+H+T" for n in blocks if n in transductive]
     acc = {n: {} for n in names}
     k_err = max([k for k in shots if k <= 8] or [min(shots)])
     errs = {n: [] for n in names}
@@ -317,6 +322,13 @@ def paired_fewshot(feats: dict, y, shots, trials: int, rng, norms: dict, transdu
                 if n in transductive:
                     p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n])
                     runs.append((f"{n}+T", PrototypeHead(p, h.classes, norms[n])))
+                if n in blocks:
+                    w, _ = select_block_weight(f[sup], y[sup], h.classes, blocks[n])
+                    runs.append((f"{n}+H", PrototypeHead(h.prototypes, h.classes, norms[n], weights=w)))
+                    if n in transductive:
+                        p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n],
+                                              weights=w)
+                        runs.append((f"{n}+H+T", PrototypeHead(p, h.classes, norms[n], weights=w)))
                 for name, head in runs:
                     pred = np.asarray(head.classes)[head.predict(f[q])]
                     per[name].append(float(np.mean(pred == y[q])))
@@ -361,7 +373,7 @@ def measure_baseline_own(embed, pre, sets: dict, held, trials: int, rng, pn: boo
 
 
 def measure_shift(embed, spec, pn: bool, per_beam: int, trials: int, rng, quick: bool = False,
-                  transductive_ok: bool = True) -> tuple[dict, list[Target]]:
+                  transductive_ok: bool = True, learned_dims: int | None = None) -> tuple[dict, list[Target]]:
     """The held-back validation shift: channel family :data:`~sdrkit.tasks.beam.channels.HELD_BACK_FAMILY`
     and the front ends :data:`~sdrkit.tasks.beam.sim.HELD_BACK_FRONT_ENDS` (never trained on),
     against the in-distribution reference (trained 3GPP families x training-pool front ends,
@@ -401,24 +413,26 @@ def measure_shift(embed, spec, pn: bool, per_beam: int, trials: int, rng, quick:
             x, y = make_split(spec, get_front_end(fe, spec.elements), per_beam,
                               np.random.default_rng([77, j, len(group)]), scene=scene_cell(fam, ds, j))
             acc, _ = paired_fewshot(_cell_feats(embed, pre, x), y, shots, trials, rng, norms,
-                                    transductive=("learned",) if transductive_ok else ())
+                                    transductive=("learned",) if transductive_ok else (),
+                                    blocks={"learned": slice(0, learned_dims)} if learned_dims else None)
             res.setdefault(group, []).append({"family": fam, "delay_spread_ns": ds, "front_end": fe, "acc": acc})
     k8 = 8 if 8 in shots else shots[-1]
 
     def mean(group, name, k):
         return float(np.mean([c["acc"][name][k] for c in res.get(group, [])]))
 
-    plain, trans = mean("in_distribution", "learned", k8), mean("in_distribution", "learned+T", k8) \
-        if transductive_ok else float("-inf")
-    rule = "learned+T" if trans > plain else "learned"
+    rules = [r for r in res["in_distribution"][0]["acc"] if r.startswith("learned")]
+    choice = {r: mean("in_distribution", r, k8) for r in rules}
+    rule = max(rules, key=lambda r: (choice[r], -len(r)))
     id8, sh8 = mean("in_distribution", rule, k8), mean("shift", rule, k8)
     worst = {}
     for k in shots:
         diffs = [(c["acc"][rule][k] - c["acc"]["baseline"][k], f"{c['family']}/{c['front_end']}/{c['delay_spread_ns']:g}ns")
                  for g in ("shift", "families") for c in res.get(g, [])]
         worst[k] = min(diffs)
-    summary = {"rule": rule, "rule_choice": {"plain_in_distribution_8shot": plain,
-                                             "transductive_in_distribution_8shot": trans},
+    summary = {"rule": rule, "rule_choice_in_distribution_8shot": choice,
+               "rules": {"learned": "plain prototype means", "+T": "refined on the unlabeled test stream",
+                         "+H": "block weight fitted leave-one-out on the k shots"},
                "in_distribution_8shot": id8, "shift_8shot": sh8,
                "baseline_in_distribution_8shot": mean("in_distribution", "baseline", k8),
                "baseline_shift_8shot": mean("shift", "baseline", k8),
@@ -486,7 +500,7 @@ def run_evaluation(cfg) -> int:
 
     add(measure_baseline_own(embed, preamble(spec), sets, held, trials, rng, pn))
     add(measure_shift(embed, spec, pn, 16 if cfg.quick else 64, 2 if cfg.quick else max(4, trials // 4), rng,
-                      quick=cfg.quick))
+                      quick=cfg.quick, learned_dims=card.extra.get("learned_dims")))
     add(measure_calibration(card, spec, fe_c, out, cfg.seed))
     add(measure_throughput(card, sets[held[0]][0][:512]))
     add(measure_bundle(card))
@@ -577,8 +591,8 @@ def _table(res) -> str:
                     f"{a[rule][k] * 100:.1f}% | {a['baseline'][k] * 100:.1f}%" if k in a[rule] else "- | -"
                     for k in ks) + " |")
         if sh:
-            lines.append(f"\nlearned = {rule} ({'prototypes refined on the unlabeled test stream' if rule.endswith('+T') else 'plain prototype means'}, "
-                         f"chosen on the in-distribution cells)\n")
+            lines.append(f"\nlearned = {rule} (+T: prototypes refined on the unlabeled test stream; +H: the weight of the "
+                         f"learned block fitted leave-one-out on the k shots; chosen on the in-distribution cells)\n")
     return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,7 @@ def export_encoder(enc, spec, cfg, hist: dict, out: Path, command: str = "", nam
                                      f"{cfg.doppler_max_hz} Hz, drift <= {cfg.drift_max_deg_s} deg/s"),
                   "held_back": _held_back(),
                   "parameters": count_parameters(enc)},
-        extra={"embedding_dim": getattr(enc, "out_dim", enc.emb_dim), "proto_norm": cfg.proto_norm, "array": spec.to_dict(),
+        extra={"embedding_dim": getattr(enc, "out_dim", enc.emb_dim), **({"learned_dims": enc.emb_dim} if getattr(enc, "template", False) else {}), "proto_norm": cfg.proto_norm, "array": spec.to_dict(),
                "output": "emb: (batch, embedding_dim) float32; classify by nearest prototype (sdrkit.nn.proto)"})
     card.save(out / "card.json")
     return load_card(out / "card.json")

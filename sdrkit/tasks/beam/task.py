@@ -79,6 +79,9 @@ class CalibrateConfig:
                                     "(shots from it); classify replaying the recording scores only the rest")
     transductive: bool = option(False, help="also refine the prototypes on the calibration part's other frames, "
                                             "unlabeled (soft k-means)")
+    head: str = option("plain", choices=("plain", "loo"),
+                       help="plain: prototype means; loo: also fit the weight of the learned block of the embedding "
+                            "leave-one-out on the shots (0 = the classical baseline's distance)")
     method: str = option("encoder", choices=("encoder", "template"),
                          help="encoder: the model's embedding; template: the classical baseline (nearest "
                               "preamble-template centroid on the channel estimate)")
@@ -145,7 +148,7 @@ def calibrate(cfg: CalibrateConfig) -> int:
         print(f"recorded beam sweep (seed {cfg.seed}) -> {capture}")
     out = cfg.out or default_calibration_path("beam", cfg.front_end)
     sel = ShotSelection(offset=cfg.offset, time_range=parse_time_range(cfg.time_range), split=cfg.split,
-                        transductive=cfg.transductive)
+                        transductive=cfg.transductive, head=cfg.head)
     card_path = resolve("models", cfg.model)
     kw = template_calibration_options(card_path) if cfg.method == "template" else {}
     cal, dt = calibrate_capture(card_path, capture, shots=cfg.shots, front_end=cfg.front_end,

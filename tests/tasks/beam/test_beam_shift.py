@@ -111,6 +111,9 @@ def test_shot_selection_offset_time_range_split(model, capture):
     cal, _ = calibrate_capture(model.path, capture, shots=2, selection=ShotSelection(split=0.5, transductive=True))
     assert cal.source["used"][0] == [0, 3 * L] and cal.source["test"][0] == [3 * L, 3 * L]
     assert cal.source["select"]["transductive"] is True and cal.proto_norm is False
+    cal, _ = calibrate_capture(model.path, capture, shots=3, selection=ShotSelection(head="loo"))
+    assert cal.weights.shape == (model.extra["embedding_dim"],) and cal.source["head"]["weight"] in (0, 0.25, 0.5, 1, 2)
+    assert np.all(cal.weights[64:] == 1.0)                  # the channel-estimate block keeps its weight
     assert parse_time_range("0.01:0.02") == (0.01, 0.02)
     cal, _ = calibrate_capture(model.path, capture, shots=2,
                                selection=ShotSelection(time_range=parse_time_range("0:0.0123")), classes=["beam00", "beam01"])
