@@ -256,6 +256,7 @@ def _e2e_settings(ctx: BenchContext) -> dict:
     import os
 
     from sdrkit.errors import ConfigError
+    from sdrkit.resources import DEMO
 
     env = os.environ
 
@@ -269,7 +270,8 @@ def _e2e_settings(ctx: BenchContext) -> dict:
     seconds = 3.0 if ctx.quick else (ctx.seconds if ctx.seconds > 1 else 20.0)
     cfg = {"seconds": seconds, "workers": num("SDRKIT_E2E_WORKERS", os.cpu_count() or 1),
            "batch": num("SDRKIT_E2E_BATCH", 16), "max_age_ms": num("SDRKIT_E2E_MAX_AGE_MS", 20.0, float),
-           "front_end": env.get("SDRKIT_E2E_FRONT_END") or None, "block": num("SDRKIT_E2E_BLOCK", 16384)}
+           "front_end": env.get("SDRKIT_E2E_FRONT_END") or None, "block": num("SDRKIT_E2E_BLOCK", 16384),
+           "model": env.get("SDRKIT_E2E_MODEL") or DEMO["model"]}
     cfg["max_queue"] = num("SDRKIT_E2E_QUEUE", 4 * cfg["batch"] * cfg["workers"])
     if cfg["workers"] < 1 or cfg["batch"] < 1 or cfg["block"] < 1 or cfg["max_queue"] < 1 or \
             not 0 < cfg["max_age_ms"] < float("inf"):
@@ -294,7 +296,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     from sdrkit.capture import write_recording
     from sdrkit.dsp import modulate
     from sdrkit.radio import open_radio
-    from sdrkit.resources import DEMO, resolve
+    from sdrkit.resources import resolve
     from sdrkit.runtime import load_card
     from sdrkit.runtime.predict import PredictorOptions
     from sdrkit.stream.pipeline import Pipeline
@@ -302,7 +304,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
 
     cfg = _e2e_settings(ctx)
     seconds, workers, batch, block = cfg["seconds"], cfg["workers"], cfg["batch"], cfg["block"]
-    card = load_card(resolve("models", DEMO["model"]))
+    card = load_card(resolve("models", cfg["model"]))
     n_frame = card.input.frame_len
     fs = 20e6
     rng = np.random.default_rng(0)
@@ -332,6 +334,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
 
         xin = to_model_input(frames[:64])
         backbone = best_rate(lambda: full.run(None, {"x": xin}) and 64, seconds=1.0, repeats=4)
+    max_queue = cfg["max_queue"]
     predictors = [make() for _ in range(workers)]
     import socket
 
@@ -353,7 +356,7 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
                 # to measure the pipeline, so the card's rate check is not applied here.
                 # One inference thread per core (onnxruntime, 1 intra-op thread each, releases the GIL);
                 # batches of `batch` and an age limit bound the latency (frames waiting longer are skipped)
-                pipe = Pipeline(radio, predictors, n_frame, batch=batch, max_queue=cfg["max_queue"],
+                pipe = Pipeline(radio, predictors, n_frame, batch=batch, max_queue=max_queue,
                                 max_age=cfg["max_age_ms"] / 1e3)
                 cap0, self0 = _proc_cpu(proc.pid), resource.getrusage(resource.RUSAGE_SELF)
                 st = pipe.run(seconds=seconds)
@@ -393,7 +396,8 @@ def stream_e2e(ctx: BenchContext) -> list[Result]:
     fe_us = None
     if cfg["front_end"]:
         fe_us = sum(getattr(p, "front_end_cpu_seconds", 0.0) for p in predictors) / max(st.frames_analyzed, 1) * 1e6
-    setting = (f"{workers} inference thread(s) x 1 onnxruntime thread, batch {batch}, queue {cfg['max_queue']} frames, "
+    setting = (f"model {card.name!r}, {workers} inference thread(s) x 1 onnxruntime thread, batch {batch}, "
+               f"queue {max_queue} frames, "
                f"age limit {cfg['max_age_ms']:g} ms, {block}-sample messages, {run_s:.1f} s"
                + (f", front end {cfg['front_end']} ({fe_us:.1f} us CPU/frame)" if cfg["front_end"] else ""))
     common = {"loadavg_start": load0, "loadavg_end": load1, "cpu_cores_used": cpu, "settings": cfg,

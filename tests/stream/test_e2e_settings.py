@@ -16,6 +16,7 @@ def test_defaults_are_a_20_s_run_on_every_core(monkeypatch):
     cfg = _e2e_settings(BenchContext())
     assert cfg["seconds"] == 20 and cfg["workers"] == (os.cpu_count() or 1) and cfg["block"] == 16384
     assert cfg["max_queue"] == 4 * cfg["batch"] * cfg["workers"] and cfg["front_end"] is None
+    assert cfg["model"] == "amc"
     assert _e2e_settings(BenchContext(seconds=5))["seconds"] == 5 and _e2e_settings(BenchContext(quick=True))["seconds"] == 3
 
 
@@ -30,3 +31,4 @@ def test_environment_overrides_and_refusals(monkeypatch):
     monkeypatch.setenv("SDRKIT_E2E_WORKERS", "two")
     with pytest.raises(ConfigError, match=r"SDRKIT_E2E_WORKERS='two' is not a number \(int\)"):
         _e2e_settings(BenchContext())
+
