@@ -282,9 +282,11 @@ def _e2e_settings(ctx: BenchContext) -> dict:
 
 @benchmark("stream_e2e")
 def stream_e2e(ctx: BenchContext) -> list[Result]:
-    """Capture process at 20 MS/s -> ZeroMQ -> pipeline with the bundled demo model on every core:
-    analyzed share and frames/s per core beside the model's own single-thread batch-64 ceiling
-    (measured in the same run), latency, and every lost sample attributed to where it was lost."""
+    """20 MS/s capture -> ZeroMQ -> live pipeline on every core: share analyzed vs the model's ceiling, latency, loss.
+
+    The bundled demo model; frames/s per core beside the model's own single-thread batch-64
+    ceiling (measured in the same run), latency, and every lost sample attributed to where it was
+    lost. Settings: :func:`_e2e_settings`."""
     import os
     import resource
     import signal
