@@ -59,7 +59,7 @@ class EvaluateConfig:
     model: str = option(DEFAULT_CARD, help="AirNet model card")
     data: str = option(DEFAULT_DATA, help="AMC data set folder (its test split is used)")
     out: str = option("out/airnet_eval", help="folder for JSON and PNGs")
-    frames: int = option(3000, help="fixed test subset (frames with SNR >= 0 dB)")
+    frames: int = option(2000, help="fixed test subset (frames with SNR >= 0 dB)")
     draws: int = option(200, help="slow-Rayleigh channel draws per SNR point")
     deliveries: int = option(20, help="deliveries through the simulated radio at 10 dB")
     beam: str = option("models/beam/card.json", help="second case: the beam encoder's card ('' to skip)")

@@ -112,8 +112,9 @@ def test_delivery_through_the_virtual_pluto_loopback(student_card, tmp_path):
 
     card, _ = student_card
     rng = np.random.default_rng(5)
-    tensors = {"w": (rng.standard_normal(3000) * 0.1).astype(np.float32)}
-    with PlutoEmulator(None, port=0, profile="pluto-ad9363", loopback=LoopbackChannel(snr_db=30)) as emu:
+    tensors = {"w": (rng.standard_normal(2000) * 0.1).astype(np.float32)}
+    # pace=False: the emulator never drops RX buffers, so a loaded CI machine cannot cut the burst
+    with PlutoEmulator(None, port=0, profile="pluto-ad9363", loopback=LoopbackChannel(snr_db=30), pace=False) as emu:
         with open_radio(f"pluto:{emu.uri}") as radio:
             radio.configure(rx_lo=2.4e9, tx_lo=2.4e9, sample_rate=2.5e6, rx_rf_bandwidth=2.0e6, rx_hardwaregain=0,
                             tx_hardwaregain=-10)

@@ -27,7 +27,7 @@ def test_sign_selects_the_arm():
 
 def test_degrades_smoothly_with_noise():
     rng = np.random.default_rng(1)
-    w = rng.standard_normal(20000)
+    w = rng.standard_normal(8000)
     turns = 1.0
     s = spiral.encode(w, turns)
     mse = []
@@ -46,7 +46,7 @@ def test_degrades_smoothly_with_noise():
 
 def test_turns_for_snr_keeps_clear_of_the_threshold():
     rng = np.random.default_rng(2)
-    w = rng.standard_normal(20000)
+    w = rng.standard_normal(8000)
     for snr in (10, 20, 30):
         t = spiral.turns_for_snr(snr)
         z = (rng.standard_normal(w.size) + 1j * rng.standard_normal(w.size)) * np.sqrt(0.5 / 10 ** (snr / 10))
