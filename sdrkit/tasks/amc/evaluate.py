@@ -293,6 +293,7 @@ def run_evaluation(cfg) -> int:
              ("threshold sweep", lambda: measure_threshold_sweep(card, tf, sc)),
              ("confusion", lambda: measure_confusion(card, tf, sc, out)),
              ("onnxruntime vs torch", lambda: measure_ort_vs_torch(card, tf, reps)),
+             ("base-family split", lambda: robust.measure_base(card, cfg.base_data, 30 if cfg.quick else None)),
              ("shifted split", lambda: robust.measure_shifted(card, cfg.data, 30 if cfg.quick else None)),
              ("cross-generator", lambda: _crossgen(card, cfg)),
              ("front end", lambda: robust.measure_frontend(card, tf, _gated_hi_ms(res), reps=1 if cfg.quick else 5,
@@ -316,7 +317,8 @@ def run_evaluation(cfg) -> int:
         metrics["test"] = {"command": res["command"], "test_sha256": res["test_sha256"], "frames": res["frames"],
                            "targets": [t.to_dict() for t in targets], "snrs": tf.bins,
                            **{k: res[k] for k in ("accuracy", "exit_fraction", "latency_ms_per_frame",
-                                                  "ort_vs_torch_b1", "shifted", "crossgen", "frontend")}}
+                                                  "ort_vs_torch_b1", "shifted", "crossgen", "frontend",
+                                                  "base_family")}}
         card.replace(metrics=metrics).save(card.path)
         print(f"wrote the figures into {card.path}")
     _plots(res, out)

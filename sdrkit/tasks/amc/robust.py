@@ -240,3 +240,26 @@ def measure_frontend(card, tf, gated_ms_hi: float | None, reps: int = 5,
                note=f"batch 64, one thread; corrector {cost['default'] * 1e3:.1f} us/frame, gated model at "
                     f"SNR >= 10 dB {gated_ms_hi * 1e3 if gated_ms_hi else float('nan'):.1f} us/frame"),
     ]
+
+
+def measure_base(card, base_data, per_snr: int | None = None) -> tuple[dict, list[Target]]:
+    """No-regression check on the first (``base``) generator's test split, the split the previous
+    bundled model was measured on: backbone accuracy at SNR >= 10 dB and the gated gap."""
+    from sdrkit.runtime.card import sha256_file
+
+    name = "base-family test split (previous model's): backbone accuracy, SNR >= 10 dB"
+    p = Path(base_data) / "test.sigmf-meta" if base_data else None
+    if p is None or not p.exists():
+        return {"base_family": None}, [Target(name, float("nan"), ">=", 0.96,
+                                              note=f"not measured: no {p}; make it with 'sdrkit dataset amc "
+                                                   f"--family base --out {base_data or 'data/amc'}'")]
+    sp, x, y, s, bins = _split_input(base_data, "test", per_snr)
+    bl, pe = score_input(card, x)
+    T = float(card.thresholds["entropy"])
+    bb, gd = bl.argmax(1) == y, gated_correct(bl, pe, y, T)
+    hi = s >= 10
+    res = {"frames": int(len(y)), "sha256": sha256_file(sp.rec.data_path), "snrs": bins,
+           "backbone": _per_snr(bb, s, bins), "gated": _per_snr(gd, s, bins),
+           "backbone_snr_ge_10": float(bb[hi].mean()), "gated_snr_ge_10": float(gd[hi].mean())}
+    return {"base_family": res}, [Target(name, res["backbone_snr_ge_10"], ">=", 0.96,
+                                         note=f"{len(y)} frames of {base_data}/test (base generator)")]

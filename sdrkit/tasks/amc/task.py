@@ -53,6 +53,9 @@ class TrainConfig:
     init: str | None = option(None, help="start from these weights (model.pt of the same network) instead of a "
                                          "random initialization; its SHA-256 goes in the card")
     budget: float = option(0.01, help="accuracy budget for the exit threshold: max drop vs backbone per SNR >= 0 dB")
+    extra_data: str | None = option(None, help="also train on frames of this data set's train split (e.g. the base "
+                                               "family's), mixed in at random")
+    extra_frames: int = option(0, help="how many random frames of --extra-data to mix in")
     command_line: str = option("", cli=False)
 
 
@@ -75,6 +78,8 @@ class EvaluateConfig:
     quick: bool = option(False, help="fewer frames and repeats (smoke test; card untouched)")
     crossgen_per_cell: int = option(64, help="GNU Radio cross-generator frames per (class, SNR) (validation only)")
     crossgen_data: str | None = option(None, help="folder for the cross-generator recording (default: --data)")
+    base_data: str | None = option(DEFAULT_DATA, help="data set of the first (base) generator: no-regression check "
+                                                      "on its test split (reported as not measured when absent)")
     update_card: bool = option(False, help="also write the figures into the model card (never done otherwise)")
     command_line: str = option("", cli=False)
 
@@ -131,7 +136,8 @@ def train(cfg: TrainConfig) -> int:
 
     net, hist = train_net(cfg.data, Path(cfg.out), epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, method=cfg.method,
                           exit_weight=cfg.exit_weight, seed=cfg.seed, max_frames=cfg.max_frames,
-                          time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None, init=cfg.init)
+                          time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None, init=cfg.init,
+                          extra_data=cfg.extra_data, extra_frames=cfg.extra_frames)
     return finish_training(cfg, net, hist)
 
 
@@ -164,7 +170,8 @@ def finish_training(cfg: TrainConfig, net, hist) -> int:
                            "shifted_val_sha256": manifest["splits"].get("shifted_val", {}).get("sha256"),
                            "shifted_test_sha256": manifest["splits"].get("shifted_test", {}).get("sha256"),
                            "spec": manifest["spec"], "ranges": manifest.get("ranges", {}),
-                           "shifted": manifest.get("shifted")}},
+                           "shifted": manifest.get("shifted"),
+                           "extra": (_extra_data_record(cfg) if getattr(cfg, "extra_data", None) else None)}},
         extra={"variants": {VARIANT_NAMES[k]: {"exit_after": k, "stem": f"stem_e{k}.onnx",
                                                "rest": f"rest_e{k}.onnx"} for k in EXITS},
                "deployed_variant": "V1"})
@@ -172,6 +179,14 @@ def finish_training(cfg: TrainConfig, net, hist) -> int:
     print(f"wrote {out / 'card.json'}; next: sdrkit calibrate-threshold amc --model {out / 'card.json'}")
     return calibrate_threshold(CalibrateThresholdConfig(model=str(out / "card.json"), data=cfg.data,
                                                         budget=cfg.budget, variant="auto"))
+
+
+def _extra_data_record(cfg) -> dict:
+    from sdrkit.tasks.amc.dataset import read_manifest
+
+    m = read_manifest(cfg.extra_data)
+    return {"dir": cfg.extra_data, "frames": cfg.extra_frames, "manifest_command": m.get("command"),
+            "train_sha256": m["splits"]["train"]["sha256"], "spec": m["spec"]}
 
 
 def calibrate_threshold(cfg: CalibrateThresholdConfig) -> int:

@@ -60,13 +60,45 @@ def evaluate_torch(net, split: AmcSplit, max_frames: int = 20000, batch: int = 5
     return {k: v / (max(int(high.sum()), 1) if k.endswith("@snr>=10") else len(idx)) for k, v in correct.items()}
 
 
+class MixedSplit:
+    """Training frames from two data sets' train splits (same classes and frame length): all of
+    ``a`` and ``n_b`` random frames of ``b`` (seeded), indexed as one split."""
+
+    def __init__(self, a, b, n_b: int, seed: int = 0):
+        from sdrkit.errors import DatasetError
+
+        if tuple(a.classes) != tuple(b.classes) or a.frame_len != b.frame_len:
+            raise DatasetError(f"--extra-data split {b.rec.meta_path} has classes {b.classes} / frame_len "
+                               f"{b.frame_len}, the training data {a.classes} / {a.frame_len}: they must match")
+        self.a, self.b = a, b
+        self.b_idx = np.sort(np.random.default_rng([seed, 77]).permutation(len(b))[:n_b])
+        self.classes, self.frame_len = a.classes, a.frame_len
+        self.labels = np.concatenate([a.labels, b.labels[self.b_idx]])
+        self.snrs = np.concatenate([a.snrs, b.snrs[self.b_idx]])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def frames(self, idx) -> np.ndarray:
+        idx = np.asarray(idx)
+        out = np.empty((len(idx), self.frame_len), np.complex64)
+        ia = idx < len(self.a)
+        if ia.any():
+            out[ia] = self.a.frames(idx[ia])
+        if (~ia).any():
+            out[~ia] = self.b.frames(self.b_idx[idx[~ia] - len(self.a)])
+        return out
+
+
 def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2e-3, method: str = "joint",
           exit_weight: float = 1.0, seed: int = 0, max_frames: int | None = None, time_budget_s: float | None = None,
-          threads: int = 2, log=print, progress: bool = True, init: str | None = None):
+          threads: int = 2, log=print, progress: bool = True, init: str | None = None,
+          extra_data: str | None = None, extra_frames: int = 0):
     """Train and return ``(net, history)``; writes ``out_dir/train_log.jsonl``.
 
     ``init``: start from these weights (a ``model.pt`` of the same architecture) instead of a
-    random initialization (fine-tuning on a new data set)."""
+    random initialization (fine-tuning on a new data set). ``extra_data``/``extra_frames``: also
+    train on that many random frames of another data set's train split (:class:`MixedSplit`)."""
     import torch
     from tqdm import tqdm
 
@@ -77,6 +109,8 @@ def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     tr = load_split(data_dir, "train")
+    if extra_data and extra_frames:
+        tr = MixedSplit(tr, load_split(extra_data, "train"), extra_frames, seed)
     va = load_split(data_dir, "val")
     n = len(tr) if max_frames is None else min(len(tr), max_frames)
     net = EarlyExitNet(len(tr.classes), exits=EXITS)
