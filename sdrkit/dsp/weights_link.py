@@ -44,7 +44,7 @@ import numpy as np
 from sdrkit.dsp import spiral
 from sdrkit.errors import ConfigError, StreamError
 
-SIDE_BITS_PER_TENSOR = 40     # float32 RMS + one byte of turns (x 1/32)
+SIDE_BITS_PER_TENSOR = 48     # float32 RMS + one byte of turns (x 1/32) + one byte of power gain (x 1/8 dB)
 
 
 @dataclass(frozen=True)
@@ -71,26 +71,36 @@ class SideInfo:
     Attributes:
         rms: float32 RMS of each tensor (its normalization).
         turns: spiral turns per tensor (0: plain pairing), quantized to 1/32 turn.
+        gain_db: per-tensor power gain (unequal error protection), dB, quantized to 1/8 dB in -16..15.9.
     """
 
     rms: np.ndarray
     turns: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gain_db: np.ndarray | None = None
+
+    def gains(self) -> np.ndarray:
+        """Linear power gains (1 without an allocation)."""
+        g = np.zeros(len(self.rms)) if self.gain_db is None else np.asarray(self.gain_db, np.float64)
+        return 10 ** (g / 10)
 
     def to_bytes(self) -> bytes:
         t = np.clip(np.round(np.asarray(self.turns) * 32), 0, 255).astype(np.uint8)
-        return struct.pack(">H", len(self.rms)) + np.asarray(self.rms, ">f4").tobytes() + t.tobytes()
+        g = np.zeros(len(self.rms)) if self.gain_db is None else np.asarray(self.gain_db)
+        gq = np.clip(np.round(g * 8), -128, 127).astype(np.int8)
+        return struct.pack(">H", len(self.rms)) + np.asarray(self.rms, ">f4").tobytes() + t.tobytes() + gq.tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "SideInfo":
         if len(data) < 2:
             raise StreamError(f"weights side information is {len(data)} bytes; it needs at least 2")
         n = struct.unpack(">H", data[:2])[0]
-        if len(data) < 2 + 5 * n:
+        if len(data) < 2 + 6 * n:
             raise StreamError(f"weights side information announces {n} tensors but has {len(data)} bytes "
-                              f"(needs {2 + 5 * n})")
+                              f"(needs {2 + 6 * n})")
         rms = np.frombuffer(data[2:2 + 4 * n], ">f4").astype(np.float32)
         turns = np.frombuffer(data[2 + 4 * n:2 + 5 * n], np.uint8).astype(np.float64) / 32
-        return cls(rms, turns)
+        gain = np.frombuffer(data[2 + 5 * n:2 + 6 * n], np.int8).astype(np.float64) / 8
+        return cls(rms, turns, gain)
 
 
 def _turns_list(specs, expand) -> np.ndarray:
@@ -115,12 +125,33 @@ def analog_symbols(specs, expand=None) -> int:
     return int(symbols_per_tensor(specs, expand).sum()) + -(-SIDE_BITS_PER_TENSOR * len(specs) // 2)
 
 
-def analog_encode(tensors: dict, expand: dict | None = None) -> tuple[np.ndarray, SideInfo]:
+def power_allocation(sensitivity: dict, specs, expand=None, max_db: float = 15.0) -> dict:
+    """Unequal error protection: per-tensor power gains that minimize ``sum_t s_t / g_t`` (the output
+    error, each tensor's sensitivity ``s_t`` times its noise power ``1 / g_t``) under the power
+    constraint ``sum_t n_t g_t = sum_t n_t`` (``n_t`` its symbols): ``g_t ~ sqrt(s_t / n_t)``, clipped to
+    +-``max_db``.
+
+    Returns:
+        ``{name: gain dB}`` (quantized as the side information sends it).
+    """
+    counts = symbols_per_tensor(specs, expand).astype(np.float64)
+    s = np.array([max(float(sensitivity.get(sp.name, 0.0)), 1e-12) for sp in specs])
+    g = np.sqrt(s / counts)
+    for _ in range(3):                       # normalize, clip, renormalize
+        g = g * counts.sum() / np.sum(counts * g)
+        g = np.clip(g, 10 ** (-max_db / 10), 10 ** (max_db / 10))
+    g = g * counts.sum() / np.sum(counts * g)
+    return {sp.name: float(np.round(10 * np.log10(x) * 8) / 8) for sp, x in zip(specs, g)}
+
+
+def analog_encode(tensors: dict, expand: dict | None = None, power: dict | None = None) -> tuple[np.ndarray, SideInfo]:
     """Weights -> unit-power complex64 symbols, and the side information.
 
     Args:
         tensors: ordered ``{name: float array}`` (transmission order).
         expand: ``{name: turns}`` for the tensors sent on the SK spiral (1:2); others are paired.
+        power: ``{name: gain dB}`` (:func:`power_allocation`); the symbols are rescaled afterwards
+            so that the average power stays exactly 1.
     """
     specs = specs_of(tensors)
     turns = _turns_list(specs, expand)
@@ -137,7 +168,19 @@ def analog_encode(tensors: dict, expand: dict | None = None) -> tuple[np.ndarray
             if u.size % 2:
                 u = np.append(u, 0.0)
             out.append(((u[0::2] + 1j * u[1::2]) / np.sqrt(2)).astype(np.complex64))
-    return np.concatenate(out).astype(np.complex64), SideInfo(np.asarray(rms, np.float32), turns)
+    if power:
+        gdb = np.array([float(power.get(s.name, 0.0)) for s in specs])
+        gdb = np.round(gdb * 8) / 8
+        gl = 10 ** (gdb / 10)
+        total = sum(len(o) for o in out)
+        p = sum(len(o) * g * float(np.mean(np.abs(o) ** 2)) for o, g in zip(out, gl)) / total
+        gl = gl / p                                   # average power back to 1
+        gdb = np.floor(10 * np.log10(gl) * 8) / 8     # rounded down: the power stays <= 1 after quantizing
+        gl = 10 ** (gdb / 10)
+        out = [o * np.float32(np.sqrt(g)) for o, g in zip(out, gl)]
+    else:
+        gdb = None
+    return np.concatenate(out).astype(np.complex64), SideInfo(np.asarray(rms, np.float32), turns, gdb)
 
 
 def analog_decode(symbols, specs, side: SideInfo) -> dict:
@@ -153,8 +196,8 @@ def analog_decode(symbols, specs, side: SideInfo) -> dict:
     if sum(counts) != len(y):
         raise StreamError(f"received {len(y)} analog symbols; the architecture needs {sum(counts)}")
     out, k = {}, 0
-    for s, t, r, c in zip(specs, side.turns, side.rms, counts):
-        seg = y[k:k + c]
+    for s, t, r, c, g in zip(specs, side.turns, side.rms, counts, side.gains()):
+        seg = y[k:k + c] / np.float32(np.sqrt(g))
         k += c
         if t > 0:
             u = spiral.decode(seg, t)
@@ -181,9 +224,9 @@ def rayleigh_gains(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def deliver_math(tensors: dict, snr_db: float, rng: np.random.Generator, expand: dict | None = None,
-                 gain: complex = 1.0) -> dict:
+                 gain: complex = 1.0, power: dict | None = None) -> dict:
     """One delivery through the mathematical channel: encode, channel, decode."""
-    sym, side = analog_encode(tensors, expand)
+    sym, side = analog_encode(tensors, expand, power)
     return analog_decode(channel(sym, snr_db, rng, gain), specs_of(tensors), side)
 
 

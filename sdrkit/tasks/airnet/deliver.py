@@ -141,6 +141,15 @@ def prepare(card, expand: int = 1):
     return models, tensors, emap
 
 
+def power_of(card, tensors: dict, expand_map: dict) -> dict | None:
+    """The card's per-tensor power allocation for a plain (``--expand 1``) delivery, keyed like ``tensors``."""
+    p = (card.extra.get("delivery") or {}).get("power_db")
+    if not p or expand_map:
+        return None
+    key = next(iter(tensors)).split("/", 1)[0]
+    return {f"{key}/{n}": g for n, g in p.items() if f"{key}/{n}" in tensors}
+
+
 def transmit(radio, samples: np.ndarray, lead: int = 0):
     """One-shot ``tx()`` of ``samples``; ``rx()`` blocks until the waveform has passed. Returns the samples."""
     radio.tx(samples)
@@ -156,14 +165,14 @@ def transmit(radio, samples: np.ndarray, lead: int = 0):
 
 
 def deliver_tensors(tensors: dict, radio, mode: str, expand_map: dict | None = None, fmt=None,
-                    sample_rate: float | None = None) -> tuple[dict, dict]:
+                    sample_rate: float | None = None, power: dict | None = None) -> tuple[dict, dict]:
     """Send ``tensors`` through an open radio and decode them; returns ``(received tensors, report)``."""
     from sdrkit.dsp.burst import BurstFormat
 
     fmt = fmt or BurstFormat(modulation="qpsk")
     specs = wl.specs_of(tensors)
     if mode == "analog":
-        sym, side = wl.analog_encode(tensors, expand_map)
+        sym, side = wl.analog_encode(tensors, expand_map, power)
         wf = wl.build_waveform("analog", fmt, sym, side)
     elif mode == "digital":
         q, scales = wl.quantize(tensors, 8)
@@ -176,7 +185,7 @@ def deliver_tensors(tensors: dict, radio, mode: str, expand_map: dict | None = N
     rec = wl.parse_waveform(rx, fmt, rate)
     if mode == "analog":
         out = wl.analog_decode(rec.symbols, specs, rec.side)
-        err = rec.symbols - sym
+        err = (rec.symbols - sym)
         sym_snr = float(10 * np.log10(1.0 / max(float(np.mean(np.abs(err) ** 2)), 1e-30)))
     else:
         if not rec.crc_ok:
@@ -189,7 +198,7 @@ def deliver_tensors(tensors: dict, radio, mode: str, expand_map: dict | None = N
               "channel_symbols": int(sum(wf.counts)) if mode == "analog" else int(-(-sum(wf.counts) // 2)),
               "bursts": len(wf.counts), "link_snr_db": float(np.median(rec.snr_db[1:] or rec.snr_db)),
               "symbol_snr_db": sym_snr, "weights": int(sum(s.size for s in specs)),
-              "expanded": sorted(expand_map or {})}
+              "expanded": sorted(expand_map or {}), "power_allocation": bool(power)}
     return out, report
 
 
@@ -208,7 +217,7 @@ def deliver_card(card_path, radio_uri: str, mode: str = "analog", expand: int = 
     card = load_card(card_path)
     models, tensors, emap = prepare(card, expand)
     with open_radio(radio_uri, **(radio_options or {})) as radio:
-        received, report = deliver_tensors(tensors, radio, mode, emap)
+        received, report = deliver_tensors(tensors, radio, mode, emap, power=power_of(card, tensors, emap))
     dest = Path(out or f"out/deliver/{card.name}-{mode}")
     dest.mkdir(parents=True, exist_ok=True)
     files = {}

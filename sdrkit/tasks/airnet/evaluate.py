@@ -78,13 +78,13 @@ class Scorer:
         return hits / max(len(y), 1)
 
 
-def awgn_grid(score: Scorer, net, expand, rng, draws: int, grid=GRID) -> np.ndarray:
+def awgn_grid(score: Scorer, net, expand, rng, draws: int, grid=GRID, power=None) -> np.ndarray:
     """Accuracy at each grid SNR, averaged over ``draws`` deliveries (each scored on the whole subset)."""
     from sdrkit.tasks.airnet.train import params_np
 
     p = params_np(net)
-    return np.asarray([np.mean([score(net, wl.deliver_math(p, float(snr), rng, expand)) for _ in range(draws)])
-                       for snr in grid])
+    return np.asarray([np.mean([score(net, wl.deliver_math(p, float(snr), rng, expand, power=power))
+                                for _ in range(draws)]) for snr in grid])
 
 
 def fading_from_grid(acc_grid: np.ndarray, snrs, gains2: np.ndarray, grid=GRID) -> np.ndarray:
@@ -124,6 +124,22 @@ def ldpc_bler(snrs_by_mcs: dict, codewords: int, seed: int) -> dict:
     return out
 
 
+def _cached_bler(prev: Path, grids: dict, codewords: int, seed: int) -> dict:
+    """The BLER tables of the previous run's ``evaluation.json`` when it measured the same grids (the LDPC
+    simulation is ~40% of a run on a loaded 2-core machine), else :func:`ldpc_bler`."""
+    import json
+
+    try:
+        old = json.loads(prev.read_text())["results"]["awgn"]["ldpc"]
+        tab = {m: (np.asarray(old[m]["bler_snr_db"]), np.asarray(old[m]["bler"])) for m in grids}
+        if all(np.allclose(tab[m][0], grids[m]) for m in grids) and old.get("_codewords", codewords) == codewords:
+            print(f"LDPC BLER tables reused from {prev}")
+            return tab
+    except (OSError, KeyError, ValueError, TypeError):
+        pass
+    return ldpc_bler(grids, codewords, seed)
+
+
 def ldpc_success(bler_curve, snr_eff, blocks: int) -> np.ndarray:
     s, b = bler_curve
     bler = np.interp(snr_eff, s, b, left=1.0, right=0.0)
@@ -147,6 +163,8 @@ def run_evaluation(cfg) -> int:
     k = int(card.training.get("bundled_index", lad.get("bundled_index", 0)))
     student = build(lad["ladder"][k])
     sk_net, sk_expand = build(lad["sk"]["entry"]), dict(lad["sk"]["expand"])
+    dcfg = card.extra.get("delivery") or {}
+    pw, sk_pw = dcfg.get("power_db"), dcfg.get("sk_power_db")     # unequal error protection (None: uniform)
     n_frames = 300 if q else cfg.frames
     x, y, _ = load_frames(cfg.data, "test", n_frames, 0.0, cfg.seed)
     score = Scorer(x, y.astype(np.int64))
@@ -189,11 +207,14 @@ def run_evaluation(cfg) -> int:
 
     # ---- AWGN grid: analog plain and SK ------------------------------------------------------------
     log("noiseless and quantized models scored; AWGN grid")
-    a_plain = awgn_grid(score, student, None, rng, draws, grid)
-    a_sk = awgn_grid(score, sk_net, sk_expand, rng, draws, grid)
-    # the 10 dB target: more deliveries at that point
-    acc10 = [score(student, wl.deliver_math(p_st, 10.0, rng)) for _ in range(2 if q else 8)]
-    res["awgn_10db_deliveries"] = {"acc": acc10, "mean": float(np.mean(acc10)), "std": float(np.std(acc10))}
+    a_plain = awgn_grid(score, student, None, rng, draws, grid, pw)
+    a_sk = awgn_grid(score, sk_net, sk_expand, rng, draws, grid, sk_pw)
+    # the 10 dB target: more deliveries at that point (with the card's power allocation, and uniform)
+    acc10 = [score(student, wl.deliver_math(p_st, 10.0, rng, power=pw)) for _ in range(2 if q else 8)]
+    acc10u = [score(student, wl.deliver_math(p_st, 10.0, rng)) for _ in range(2 if q else 8)]
+    res["awgn_10db_deliveries"] = {"acc": acc10, "mean": float(np.mean(acc10)), "std": float(np.std(acc10)),
+                                   "uniform_power_acc": acc10u, "uniform_power_mean": float(np.mean(acc10u)),
+                                   "power_db": pw}
     log("AWGN grid done; LDPC")
     cap = np.log2(1 + 10 ** (grid / 10))
     dig_cap = np.where(n_air * cap >= qbits[8], qacc[8], CHANCE)
@@ -212,7 +233,8 @@ def run_evaluation(cfg) -> int:
     # digital with a real code: 5G LDPC + QAM, each rate with the symbols it needs (a quick run skips
     # the simulation: importing and compiling sionna's decoder alone takes ~15 s)
     thr = {"QPSK 1/2": 1.0, "16QAM 1/2": 6.5, "16QAM 3/4": 10.5, "64QAM 3/4": 16.0}
-    bler = {} if q else ldpc_bler({m: np.arange(thr[m] - 3, thr[m] + 4.01, 0.5) for m in thr}, 32, cfg.seed)
+    grids = {m: np.arange(thr[m] - 3, thr[m] + 4.01, 0.5) for m in thr}
+    bler = {} if q else _cached_bler(out / "evaluation.json", grids, 32, cfg.seed)
     log("LDPC done; Rayleigh")
     ldpc = {}
     for name, m, kk, nn in MCS:
@@ -249,7 +271,7 @@ def run_evaluation(cfg) -> int:
         accs = []
         for d in range(n_direct):
             h = wl.rayleigh_gains(1, rng)[0]
-            rx = wl.deliver_math(p_st, snr, rng, None, gain=h)
+            rx = wl.deliver_math(p_st, snr, rng, None, gain=h, power=pw)
             lo = (d * width) % max(len(y) - width, 1)
             accs.append(score(student, rx, slice(lo, lo + width)))
         direct[snr] = {"draws": n_direct, "frames_per_draw": width, "acc": float(np.mean(accs)),
@@ -275,6 +297,7 @@ def run_evaluation(cfg) -> int:
         bw["airnet_sk_all"].append((wl.analog_symbols(sp, full), float(a_s)))
         bw["digital_capacity"].append((float(wl.entropy_bits(qq) / c10), score(net, wl.dequantize(qq, sc))))
     bw["airnet_sk_arm"] = [(n_sk, float(np.interp(10.0, grid, a_sk)))]
+    bw["airnet_uep_bundled"] = [(n_air, res["awgn_10db_deliveries"]["mean"])]
     res["bandwidth_10db"] = bw
 
     # ---- ablation ---------------------------------------------------------------------------------
@@ -286,6 +309,9 @@ def run_evaluation(cfg) -> int:
         p = params_np(net)
         ablation["arms"][name] = {"noiseless": score(net), "symbols": wl.analog_symbols(wl.specs_of(p)),
                                   "acc": [score(net, wl.deliver_math(p, float(s), rng)) for s in abl_snrs]}
+    ablation["arms"]["+ UEP power (bundled delivery)"] = {
+        "noiseless": acc0, "symbols": n_air,
+        "acc": [score(student, wl.deliver_math(p_st, float(s), rng, power=pw)) for s in abl_snrs]}
     ablation["arms"]["+ SK"] = {"noiseless": acc0_sk, "symbols": n_sk,
                                 "acc": [float(v) for v in np.interp(abl_snrs, grid, a_sk)]}
     res["ablation"] = ablation
@@ -293,7 +319,7 @@ def run_evaluation(cfg) -> int:
     # ---- over the radio ---------------------------------------------------------------------------
     log("deliveries through the simulated radio")
     res["radio"] = radio_deliveries(card, score, student, p_st, 2 if q else cfg.deliveries, 10.0, cfg.seed, out,
-                                    cfg.data, run_classify=not q)
+                                    cfg.data, run_classify=not q, power=pw)
 
     # ---- beam encoder ---------------------------------------------------------------------------------
     log("beam encoder")
@@ -309,7 +335,7 @@ def run_evaluation(cfg) -> int:
 
 
 def radio_deliveries(card, score, student, p_st, n: int, snr_db: float, seed: int, out: Path, data_dir,
-                     run_classify: bool = True) -> dict:
+                     run_classify: bool = True, power=None) -> dict:
     """``n`` deliveries through ``sim:loopback`` at ``snr_db`` (weight-symbol SNR) vs the math channel."""
     from sdrkit.dsp.burst import BurstFormat
     from sdrkit.radio import open_radio
@@ -319,7 +345,7 @@ def radio_deliveries(card, score, student, p_st, n: int, snr_db: float, seed: in
     from sdrkit.tasks.airnet.deliver import deliver_card
 
     fmt = BurstFormat(modulation="qpsk")
-    sym, side = wl.analog_encode(p_st)
+    sym, side = wl.analog_encode(p_st, None, power)
     wf = wl.build_waveform("analog", fmt, sym, side)
     # the loopback's SNR is over the whole TX buffer (control burst and gaps included): calibrate it so
     # the weight symbols see snr_db
@@ -339,7 +365,7 @@ def radio_deliveries(card, score, student, p_st, n: int, snr_db: float, seed: in
         radio_acc.append(onnx_accuracy(pred, score))
         sym_snr.append(rep["symbol_snr_db"])
         air.append(rep["air_seconds"])
-        math_acc.append(score(student, wl.deliver_math(p_st, snr_db, rng)))
+        math_acc.append(score(student, wl.deliver_math(p_st, snr_db, rng, power=power)))
         cards.append(rep["received_card"])
     digital = None
     try:

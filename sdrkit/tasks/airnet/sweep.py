@@ -110,6 +110,14 @@ def write_card(cfg, out: Path) -> Path:
     export_onnx(net, torch.randn(2, 2, 1024), out / "student.onnx", input_names=("x",), output_names=("logits",))
     manifest = read_manifest(cfg.data)
     specs = wl.specs_of(params_np(net))
+    # unequal error protection: the seed's Algorithm-1 sensitivities of the bundled student (256 val frames)
+    from sdrkit.tasks.airnet.train import load_frames, select_expansion
+
+    xv, _, _ = load_frames(cfg.data, "val", 256, 0.0, cfg.seed + 1)
+    _, errs = select_expansion(net, xv, 0, snr_db=10.0, seed=cfg.seed)
+    power = wl.power_allocation(dict(errs), specs)
+    sk_net = build(lad["sk"]["entry"])
+    sk_power = wl.power_allocation(dict(lad["sk"]["sensitivity"]), wl.specs_of(params_np(sk_net)), lad["sk"]["expand"])
     files = {"full": "student.onnx", "torch": "student.pt", "ladder": "ladder.pt"}
     if (out / "ablation.pt").exists():
         files["ablation"] = "ablation.pt"
@@ -134,7 +142,8 @@ def write_card(cfg, out: Path) -> Path:
                            "train_sha256": manifest["splits"]["train"]["sha256"],
                            "test_sha256": manifest["splits"].get("test", {}).get("sha256")}},
         extra={"delivery": {"tensors": [s.name for s in specs], "sk_expand": lad["sk"]["expand"],
-                            "sk_budget_symbols": lad["sk"]["budget_symbols"]},
+                            "sk_budget_symbols": lad["sk"]["budget_symbols"], "power_db": power,
+                            "sensitivity": dict(errs), "sk_power_db": sk_power},
                "teacher_files_sha256": _teacher_hashes(cfg.teacher)})
     card.save(out / "card.json")
     print(f"wrote {out / 'card.json'} (student widths {net.widths}, {sum(s.size for s in specs)} weights)")
