@@ -10,9 +10,6 @@ own task when it does, else the registered task that delivers any card.
 
 from __future__ import annotations
 
-import json
-
-
 def register(sub) -> None:
     p = sub.add_parser("deliver", help="send a model's weights through a radio (analog AirNet or digital)",
                        description=__doc__.split("\n\n")[1])
@@ -61,10 +58,8 @@ def run(args) -> int:
     snr = rep.get("symbol_snr_db")
     print(f"delivered {rep['weights']} weights of {card.name} ({args.mode}"
           f"{', SK on ' + str(len(rep['expanded'])) + ' tensors' if rep['expanded'] else ''}): "
-          f"{rep['channel_symbols']} channel symbols in {rep['bursts']} bursts, {rep['air_seconds'] * 1e3:.1f} ms "
-          f"of air time at {rep['sample_rate'] / 1e6:g} MS/s; link SNR {rep['link_snr_db']:.1f} dB"
+          f"{rep['channel_symbols']} payload symbols in {rep['bursts']} bursts after a control burst, "
+          f"{rep['air_seconds'] * 1e3:.1f} ms of air time at {rep['sample_rate'] / 1e6:g} MS/s; link SNR {rep['link_snr_db']:.1f} dB"
           + (f", weight symbols at {snr:.1f} dB" if snr is not None else ""))
     print(f"wrote {rep['received_card']}; next: sdrkit classify --model {rep['received_card']} --radio URI")
-    if getattr(args, "json", False):
-        print(json.dumps(rep))
     return 0

@@ -307,7 +307,8 @@ def capacity_symbols(payload_bits: float, snr_db) -> np.ndarray:
 #
 #     | control burst (ZC root 7, header) | gap | burst 1 | gap | burst 2 | ... |
 #
-# The control burst (QPSK with a length header and CRC-32) carries MAGIC, the mode, the
+# The control burst (QPSK with a length header and CRC-32, 4 samples per symbol, at the data bursts'
+# mean power) carries MAGIC, the mode, the
 # burst count and size, the payload size and the side information; its distinct Zadoff-Chu root
 # keeps the data bursts' preambles (root 5) from being taken for it, so the receiver finds it
 # anywhere in a long capture and then the data bursts at their known offsets after it.
@@ -319,11 +320,17 @@ CHUNK = 4096                    # analog symbols per burst
 DIGITAL_CHUNK_BITS = 32768      # payload bits per digital burst
 
 
+CONTROL_SPS = 4                 # the control burst's samples per symbol, relative to the data bursts'
+
+
 def control_format(fmt):
-    """The control burst's format: ``fmt`` with a header and Zadoff-Chu root 7."""
+    """The control burst's format: ``fmt`` with a header, Zadoff-Chu root 7 and 4x the samples per
+    symbol (6 dB more energy per symbol: it is sent at the data bursts' power and must decode at SNRs
+    where the analog payload is still useful)."""
     import dataclasses
 
-    return dataclasses.replace(fmt, zc_root=7 if np.gcd(7, fmt.preamble_len) == 1 else 11, header=True)
+    return dataclasses.replace(fmt, zc_root=7 if np.gcd(7, fmt.preamble_len) == 1 else 11, header=True,
+                               sps=fmt.sps * CONTROL_SPS)
 
 
 @dataclass
@@ -368,6 +375,10 @@ def build_waveform(mode: str, fmt, symbols: np.ndarray | None = None, side: Side
     else:
         raise ConfigError(f"delivery mode {mode!r} must be one of {MODES}")
     ctl = bm.modulate(bm.bytes_to_bits(_control_bytes(mode, counts, extra)), control_format(fmt))
+    # the control burst at the data bursts' mean power, so that a link's SNR (a simulated loopback
+    # defines it over the whole TX buffer) is the SNR the payload sees, up to the gaps' share
+    p_data = float(np.mean(np.concatenate([np.abs(b) ** 2 for b in bursts])))
+    ctl = (ctl * np.float32(np.sqrt(p_data / float(np.mean(np.abs(ctl) ** 2))))).astype(np.complex64)
     gap = np.zeros(GAP, np.complex64)
     parts = [ctl]
     for b in bursts:
