@@ -463,13 +463,16 @@ def analog_bursts(symbols: np.ndarray, fmt, chunk: int = 4096) -> list[np.ndarra
     and pilots exactly as for a digital burst, and its ``soft`` output *is* the equalized analog
     payload (I, Q interleaved).
 
-    The burst is scaled so that its peak is at most 0.98 (``radio.tx`` needs ``|x| <= 1``) and at
-    most ``fmt.amplitude``; preamble and payload share the scale, so equalization is unchanged.
+    The bursts share one scale, chosen so that the delivery's peak is at most 0.98 (``radio.tx`` needs
+    ``|x| <= 1``) and at most ``fmt.amplitude``; preamble and payload share it, so equalization is unchanged.
     """
     from sdrkit.dsp import burst as bm
 
     out = []
     sps = fmt.sps
+    # one scale for every burst (from the largest symbol of the delivery): a scale per burst would give
+    # each burst its own SNR on a link whose noise is fixed
+    peak_all = max(float(np.max(np.abs(symbols))) if len(symbols) else 1.0, 1.0)
     for i in range(0, len(symbols), chunk):
         seg = np.asarray(symbols[i:i + chunk], np.complex64)
         m = len(seg)
@@ -478,8 +481,7 @@ def analog_bursts(symbols: np.ndarray, fmt, chunk: int = 4096) -> list[np.ndarra
         start = 2 * fmt.preamble_len + (bm.HEADER_BITS * fmt.header_repeat if fmt.header else 0)
         sym = tmpl[::sps].copy()
         sym[start + data_pos[:m]] = seg
-        peak = float(np.max(np.abs(sym)))
-        amp = min(float(fmt.amplitude), 0.98 / max(peak, 1e-9))
+        amp = min(float(fmt.amplitude), 0.98 / peak_all)
         out.append((np.repeat(sym, sps) * np.float32(amp)).astype(np.complex64))
     return out
 
