@@ -48,10 +48,15 @@ def test_amc_evaluate_writes_the_card_only_with_update_card(tiny, monkeypatch, c
 
     monkeypatch.setattr(ev, "load_test_frames", lambda card, data, n: SimpleNamespace(labels=[0], bins=[0], sha256="x"))
     monkeypatch.setattr(ev, "score", lambda card, tf: None)
-    figs = {"accuracy": {}, "exit_fraction": {}, "latency_ms_per_frame": {}, "ort_vs_torch_b1": {}}
+    import sdrkit.tasks.amc.robust as robust
+
+    figs = {"accuracy": {}, "exit_fraction": {}, "latency_ms_per_frame": {}, "ort_vs_torch_b1": {},
+            "shifted": None, "crossgen": None, "frontend": None, "base_family": None}
     for name in ("measure_accuracy", "measure_threshold_sweep", "measure_confusion", "measure_ort_vs_torch",
                  "measure_latency"):
         monkeypatch.setattr(ev, name, lambda *a, **k: (figs, []))
+    for name in ("measure_base", "measure_shifted", "measure_crossgen", "measure_frontend"):
+        monkeypatch.setattr(robust, name, lambda *a, **k: (figs, []))
     monkeypatch.setattr(ev, "_plots", lambda res, out: None)
     card = tiny / "amc" / "card.json"
     before = card.read_bytes()

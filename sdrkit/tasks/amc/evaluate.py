@@ -327,7 +327,9 @@ def run_evaluation(cfg) -> int:
 
 def _gated_hi_ms(res: dict) -> float | None:
     """The deployed gated model's mean ms per frame at SNR >= 10 dB, batch 64, from this run."""
-    g = np.array(res["latency_ms_per_frame"]["gated_b64"], float)
+    g = np.array(res.get("latency_ms_per_frame", {}).get("gated_b64", []), float)
+    if len(g) != len(res["snrs"]):
+        return None
     hi = np.array(res["snrs"]) >= 10
     v = float(np.nanmean(g[hi])) if hi.any() else float("nan")
     return v if np.isfinite(v) else None
