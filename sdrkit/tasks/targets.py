@@ -15,11 +15,18 @@ task's own ``results`` beside them, so every figure and its verdict come from th
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+# write_report logs each report it wrote (DEBUG) on this logger, the document (plus "path") in the
+# record's REPORT_RECORD_ATTR attribute, so a caller can read the verdicts without importing task code
+REPORT_LOGGER = "sdrkit.targets"
+REPORT_RECORD_ATTR = "sdrkit_report"
+_log = logging.getLogger(REPORT_LOGGER)
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 
@@ -89,6 +96,8 @@ def write_report(path, task: str, targets, results: dict | None = None, stream=N
     print(f"{task} targets{' (quick run: smoke figures, not results)' if quick else ''}:", file=out)
     print(format_table(targets), file=out)
     print(f"wrote {path}", file=out)
+    # the report as a log record too: `sdrkit evaluate --strict` collects these to set its exit status
+    _log.debug("wrote targets report %s", path, extra={REPORT_RECORD_ATTR: {"path": str(path), **doc}})
     return path
 
 
