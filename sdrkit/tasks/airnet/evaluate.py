@@ -509,15 +509,35 @@ def make_targets(res: dict, card) -> list:
     return tg
 
 
-def plots(res: dict, out: Path) -> None:
+def _figure(figsize=(7, 4.5)):
+    """A new figure and its axes (matplotlib, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(figsize=figsize)
+
+
+def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str = "", legend: int = 8,
+          grid: bool = True) -> Path:
+    """Label the axes (title, legend, grid when asked), then lay out, write at 110 dpi and close."""
+    from sdrkit.dsp.plot import save_figure
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=legend)
+    if grid:
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path, dpi=110)
+
+
+def plots(res: dict, out: Path) -> None:
     aw, ray = res["awgn"], res["rayleigh"]
     for tag, d, ttl in (("fig3a_awgn", aw, "AWGN"), ("fig3c_rayleigh", ray, "slow Rayleigh, CSIR")):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = _figure()
         s = d["snr_db"]
         ax.plot(s, d["airnet"], "o-", label=f"AirNet ({aw['symbols']['airnet']} symbols)")
         ax.plot(s, d["airnet_sk"], "s-", label=f"AirNet + SK ({aw['symbols']['airnet_sk']} symbols)")
@@ -527,46 +547,23 @@ def plots(res: dict, out: Path) -> None:
             acc = v["acc"] if isinstance(v, dict) else v
             ax.plot(s, acc, "-", alpha=0.6, label=f"LDPC {name} ({aw['ldpc'][name]['symbols']} symbols)")
         ax.axhline(res["student"]["noiseless_acc"], color="g", lw=0.8, label="noiseless student")
-        ax.set_xlabel("channel SNR, dB")
-        ax.set_ylabel("accuracy (AMC test subset)")
-        ax.set_title(f"model delivery, {ttl}")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / f"{tag}.png", dpi=110)
-        plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+        _save(fig, ax, out / f"{tag}.png", "channel SNR, dB", "accuracy (AMC test subset)",
+              f"model delivery, {ttl}", legend=7)
+    fig, ax = _figure()
     for name, pts in res["bandwidth_10db"].items():
         if pts:
             a = np.asarray(pts, float)
             ax.plot(a[:, 0], a[:, 1], "o-" if len(a) > 1 else "*", label=name)
     ax.set_xscale("log")
-    ax.set_xlabel("channel symbols")
-    ax.set_ylabel("accuracy at 10 dB AWGN")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fig3b_bandwidth.png", dpi=110)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _save(fig, ax, out / "fig3b_bandwidth.png", "channel symbols", "accuracy at 10 dB AWGN")
+    fig, ax = _figure()
     for name, v in res["ablation"]["arms"].items():
         ax.plot(res["ablation"]["snr_db"], v["acc"], "o-", label=f"{name} ({v['symbols']} symbols)")
-    ax.set_xlabel("channel SNR, dB (AWGN)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("training strategies (seed Fig. 4a)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fig4a_ablation.png", dpi=110)
-    plt.close(fig)
+    _save(fig, ax, out / "fig4a_ablation.png", "channel SNR, dB (AWGN)", "accuracy",
+          "training strategies (seed Fig. 4a)")
     r = res["radio"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure((6, 4))
     ax.plot(r["math_acc"], "o", label=f"math channel (mean {r['math_mean']:.4f})")
     ax.plot(r["radio_acc"], "s", label=f"sim loopback radio (mean {r['radio_mean']:.4f})")
-    ax.set_xlabel("delivery")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"delivery at {r['snr_db']:g} dB: radio vs mathematical channel")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "radio_vs_math.png", dpi=110)
-    plt.close(fig)
+    _save(fig, ax, out / "radio_vs_math.png", "delivery", "accuracy",
+          f"delivery at {r['snr_db']:g} dB: radio vs mathematical channel", grid=False)
