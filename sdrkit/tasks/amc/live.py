@@ -47,8 +47,13 @@ class AmcPredictor:
         Raises:
             ConfigError: an unknown name.
         """
+        if front_end in ("none", ""):
+            front_end = None
         if front_end is not None and front_end not in FRONT_ENDS:
-            raise ConfigError(f"AMC front end {front_end!r} is not one of {sorted(FRONT_ENDS)} (or None: none)")
+            raise ConfigError(f"AMC front end {front_end!r} is not one of {', '.join(['none', *FRONT_ENDS])}; "
+                              f"pass one of them (none / None: the raw frames)")
+        if front_end and FRONT_ENDS[front_end]:
+            import scipy.fft  # noqa: F401  (refine imports it on its first call: keep that out of the frame time)
         self.front_end = front_end
         self.note = "; ".join(p for p in self.note.split("; ") if p and not p.startswith("front end "))
         if front_end:
