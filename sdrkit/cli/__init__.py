@@ -23,7 +23,7 @@ from sdrkit.errors import SdrkitError
 TASK_VERBS = "<task verbs>"
 VERB_MODULES = [
     "demo", "info", "synth", "capture", "replay", "spectrogram", "profiles",
-    TASK_VERBS, "classify", "deliver", "stream", "emulate", "devices", "rig", "bench",
+    TASK_VERBS, "classify", "deliver", "card", "stream", "emulate", "devices", "rig", "bench",
 ]
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from sdrkit.errors import ConfigError, DatasetError, ModelError, ModelInputMismatch
-from sdrkit.runtime.card import load_card, sha256_file
+from sdrkit.runtime.card import learned_dims, load_card, sha256_file
 from sdrkit.runtime.predict import Prediction, softmax
 
 CALIBRATION_VERSION = 1
@@ -233,9 +233,9 @@ class ShotSelection:
             time range) is the calibration part, the rest the test part; 1.0 = all.
         transductive: also refine the prototypes on the calibration part's other frames,
             unlabeled (soft k-means, :func:`sdrkit.nn.proto.refine_prototypes`).
-        head: ``plain`` (prototype means) or ``loo`` (for an encoder whose card declares
-            ``extra.learned_dims``: the weight of that block fitted leave-one-out on the shots,
-            :func:`sdrkit.nn.proto.select_block_weight`).
+        head: ``plain`` (prototype means) or ``loo`` (for an encoder whose card declares a
+            learned block, :func:`sdrkit.runtime.card.learned_dims`: the weight of that block
+            fitted leave-one-out on the shots, :func:`sdrkit.nn.proto.select_block_weight`).
     """
 
     offset: int = 0
@@ -411,7 +411,7 @@ def calibrate(card, frames: np.ndarray, labels, *, shots: int, front_end: str, r
     pn = bool(card.extra.get("proto_norm", True)) if proto_norm is None else proto_norm
     protos, classes = make_prototypes(emb, labels[pick], classes, normalize=pn, min_shots=shots)
     weights, head_info = None, {}
-    dims = card.extra.get("learned_dims") if embedder is None else None
+    dims = learned_dims(card) if embedder is None else None
     if sel.head == "loo" and dims:
         weights, head_info = select_block_weight(emb, labels[pick], classes, slice(0, int(dims)))
     used = pick

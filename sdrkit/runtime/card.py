@@ -22,14 +22,16 @@ Example (version 2)::
 
 ``architecture`` names a network in :data:`sdrkit.nn.MODELS` with its constructor arguments
 (``create_model(card.architecture)`` rebuilds it). ``output.kind`` is one of
-:data:`OUTPUT_KINDS`; ``output.shape`` is the per-frame shape of that output (``classes`` and
-``embedding`` need none). ``classes`` is required for ``classes`` outputs and optional
+:data:`OUTPUT_KINDS`; ``output.shape`` is the per-frame shape of that output (``classes`` need
+none: the class list gives it; ``embedding`` may give ``[embedding_dim]``). ``classes`` is required for ``classes`` outputs and optional
 otherwise. ``input.channels`` is the number of I/Q channels per frame (array elements);
 ``input.spectrogram`` (``nfft``, ``hop``, ``window``) is required when the representation is
 ``spectrogram``.
 
 Version 1 cards (no ``architecture``/``output``/``channels``) still load: they read as a
-one-channel ``classes`` model.
+one-channel ``classes`` model (an ``embedding`` model when the card lists only an ``encoder``
+graph). ``sdrkit card upgrade CARD`` (:func:`sdrkit.runtime.card_upgrade.upgrade_card`) rewrites
+one as version 2, reading the output and channels from its ONNX graphs.
 
 Cards come from outside, so :func:`load_card` reads them through the bounded JSON loader
 (:mod:`sdrkit.capture.safejson`), validates every field it uses, bounds every size (``frame_len``,
@@ -112,8 +114,8 @@ class OutputSpec:
 
     Attributes:
         kind: one of :data:`OUTPUT_KINDS`.
-        shape: per-frame shape of the output named ``kind`` in a Prediction (None: not fixed,
-            and always None for ``classes`` and ``embedding``).
+        shape: per-frame shape of the output named ``kind`` in a Prediction (None: not fixed;
+            always None for ``classes``; for ``embedding``, ``(embedding_dim,)`` when the card says).
         description: one line: units and meaning (e.g. "degrees, broadside = 0").
     """
 
@@ -269,6 +271,24 @@ def load_card(path, verify: bool = True) -> ModelCard:
             raise ModelError(f"{where}: {f} does not match the SHA-256 recorded in the card; the file was "
                              f"changed or corrupted, re-export the model")
     return card
+
+
+def learned_dims(card: ModelCard) -> int | None:
+    """How many leading values of an ``embedding`` output the network learned, when it appends fixed
+    features after them (the channel-estimate encoder's template block); None when the card does not say.
+
+    Version 2: ``architecture.kwargs.emb_dim`` when ``output.shape`` is ``(D,)`` with ``D`` larger
+    than it (the network gives ``emb_dim`` learned values, then ``D - emb_dim`` others). Version 1
+    (no output shape): ``extra.learned_dims``.
+    """
+    if card.output.kind != "embedding":
+        return None
+    emb = (card.architecture.get("kwargs") or {}).get("emb_dim")
+    shape = card.output.shape
+    if shape is not None and len(shape) == 1 and _whole(emb) and 0 < emb < shape[0]:
+        return int(emb)
+    dims = card.extra.get("learned_dims")
+    return int(dims) if _whole(dims) and dims > 0 else None
 
 
 def _whole(v) -> bool:

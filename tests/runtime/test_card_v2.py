@@ -29,14 +29,37 @@ def test_v2_round_trip_without_classes(tmp_path):
     assert c.architecture == {"name": "aoa_net", "kwargs": {"elements": 4}}
 
 
-def test_bundled_v1_cards_still_load_as_one_channel_classes_models():
-    from sdrkit.resources import resolve
+def test_v1_cards_still_load_as_one_channel_classes_models(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from sdrkit.runtime.card import learned_dims
+    from sdrkit.runtime.session import card_session
+    from tests.runtime._v1_cards import v1_classes_card, v1_encoder_card
 
-    for name, kind in (("amc", "classes"), ("beam", "embedding")):     # beam: an encoder graph only
-        path = resolve("models", name)
+    cards = ((v1_classes_card(tmp_path / "cls"), "classes"),
+             (v1_encoder_card(tmp_path / "enc"), "embedding"))          # an encoder graph only: an embedding
+    for path, kind in cards:
         assert json.loads(path.read_text())["card_version"] == 1
         c = load_card(path)
-        assert c.output.kind == kind and c.input.channels == 1 and c.classes
+        assert c.output.kind == kind and c.output.shape is None and c.input.channels == 1 and c.classes
+        assert c.architecture == {}                                     # format 1 has none (extra.architecture)
+        for key in c.files:
+            card_session(c, key)                                        # the graphs agree with the v1 card
+    assert learned_dims(load_card(cards[1][0])) == 3                    # v1: extra.learned_dims
+    assert learned_dims(load_card(cards[0][0])) is None
+
+
+def test_learned_dims_of_a_v2_embedding_card_come_from_its_output_shape_and_architecture(tmp_path):
+    from sdrkit.runtime.card import learned_dims
+
+    p = _save(tmp_path, task="beam", classes=("b0", "b1"), input=InputSpec(sample_rate=1e6, frame_len=256),
+              output=OutputSpec("embedding", shape=(85,)),
+              architecture={"name": "protobeam_encoder", "kwargs": {"emb_dim": 64, "template": True}})
+    assert learned_dims(load_card(p)) == 64
+    plain = _save(tmp_path, task="beam", classes=("b0", "b1"), input=InputSpec(sample_rate=1e6, frame_len=256),
+                  output=OutputSpec("embedding", shape=(64,)),
+                  architecture={"name": "protobeam_encoder", "kwargs": {"emb_dim": 64}})
+    assert learned_dims(load_card(plain)) is None                       # the whole embedding is learned
 
 
 def test_a_v1_card_with_v2_fields_is_refused_not_silently_read(tmp_path):

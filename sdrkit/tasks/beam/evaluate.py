@@ -464,7 +464,7 @@ def run_evaluation(cfg) -> int:
     """
     import torch
 
-    from sdrkit.runtime.card import load_card
+    from sdrkit.runtime.card import learned_dims, load_card
     from sdrkit.runtime.calibration import Embedder
     from sdrkit.tasks.beam.sim import ArraySpec
 
@@ -500,7 +500,7 @@ def run_evaluation(cfg) -> int:
 
     add(measure_baseline_own(embed, preamble(spec), sets, held, trials, rng, pn))
     add(measure_shift(embed, spec, pn, 16 if cfg.quick else 64, 2 if cfg.quick else max(4, trials // 4), rng,
-                      quick=cfg.quick, learned_dims=card.extra.get("learned_dims")))
+                      quick=cfg.quick, learned_dims=learned_dims(card)))
     add(measure_calibration(card, spec, fe_c, out, cfg.seed))
     add(measure_throughput(card, sets[held[0]][0][:512]))
     add(measure_bundle(card))

@@ -26,8 +26,9 @@ def export_encoder(enc, spec, cfg, hist: dict, out: Path, command: str = "", nam
                         normalization="per-frame unit RMS + lag-0 normalization, inside the graph"
                         if cfg.data_norm else "none"),
         files={"encoder": "encoder.onnx"},
-        output=OutputSpec("embedding", description="emb: (batch, embedding_dim) float32; classes by nearest "
-                                                   "prototype of a calibration (sdrkit calibrate beam)"),
+        output=OutputSpec("embedding", shape=(getattr(enc, "out_dim", enc.emb_dim),),
+                          description="emb: (batch, embedding_dim) float32; classes by nearest prototype of a "
+                                      "calibration (sdrkit calibrate beam)"),
         architecture={"name": "protobeam_encoder",
                       "kwargs": {"frame_len": spec.frame_len, "emb_dim": enc.emb_dim, "lags": enc.lags,
                                  "normalize_input": cfg.data_norm, "template": bool(getattr(enc, "template", False))},
@@ -43,7 +44,9 @@ def export_encoder(enc, spec, cfg, hist: dict, out: Path, command: str = "", nam
                                      f"{cfg.doppler_max_hz} Hz, drift <= {cfg.drift_max_deg_s} deg/s"),
                   "held_back": _held_back(),
                   "parameters": count_parameters(enc)},
-        extra={"embedding_dim": getattr(enc, "out_dim", enc.emb_dim), **({"learned_dims": enc.emb_dim} if getattr(enc, "template", False) else {}), "proto_norm": cfg.proto_norm, "array": spec.to_dict(),
+        # the learned block (the first emb_dim of out_dim values): sdrkit.runtime.card.learned_dims
+        extra={"embedding_dim": getattr(enc, "out_dim", enc.emb_dim), "proto_norm": cfg.proto_norm,
+               "array": spec.to_dict(),
                "output": "emb: (batch, embedding_dim) float32; classify by nearest prototype (sdrkit.nn.proto)"})
     card.save(out / "card.json")
     return load_card(out / "card.json")
@@ -65,9 +68,9 @@ def _held_back() -> dict:
 def card_as_v1(card_path, evaluation_json=None) -> None:
     """Rewrite a beam card in card format 1 (no ``output``/``architecture``/``input.channels``; the
     architecture moves to ``extra.architecture``), optionally with an evaluation report's figures
-    in ``metrics.evaluation``. The bundled beam card is kept in format 1: the card-format tests
-    use it as their version-1 fixture, and format 1 reads an encoder-only card as an embedding.
-    The ONNX and its hash are untouched.
+    in ``metrics.evaluation``. The bundled beam card was made so (then upgraded to format 2 by
+    ``sdrkit card upgrade``, see its ``training.card_upgrades``); format 1 has no output shape, so
+    a format-1 card gives its learned block as ``extra.learned_dims``. The ONNX and its hash are untouched.
     """
     import json
 
@@ -82,6 +85,9 @@ def card_as_v1(card_path, evaluation_json=None) -> None:
         d.setdefault("extra", {})["architecture"] = arch
     for k in ("channels", "spectrogram"):
         d["input"].pop(k, None)
+    emb = (arch or {}).get("kwargs", {}).get("emb_dim")
+    if emb and d.get("extra", {}).get("embedding_dim", emb) > emb:
+        d["extra"]["learned_dims"] = emb
     if evaluation_json:
         rep = json.loads(Path(evaluation_json).read_text())
         res = rep.get("results", {})
