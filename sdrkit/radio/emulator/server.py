@@ -203,6 +203,8 @@ class VirtualPluto:
         self.sockets: set = set()
         # start from a sane state (the snapshot in pluto.xml has 71 dB gain, slow_attack)
         v = self.ctx.values
+        self.power_on_rate = _num(v[f"{PHY}/in_voltage_sampling_frequency"])   # 30.72 MS/s in pluto.xml
+        self.host_rate_warned: set[float] = set()   # rates above the host link already warned about
         v[f"{PHY}/in_voltage0_gain_control_mode"] = "manual"
         v[f"{PHY}/in_voltage0_hardwaregain"] = "30.000000 dB"
         if recording is not None:
@@ -245,6 +247,26 @@ class VirtualPluto:
         return f"{what}; {pace}"
 
     # ---- settings ------------------------------------------------------------------------
+    def _warn_host_rate(self, fs: float, streaming: bool = False) -> None:
+        """Warn that ``fs`` is above the host link, once per rate for this server (every later
+        stream at that rate still counts its drops in ``stats`` and logs its overflows)."""
+        if fs in self.host_rate_warned:
+            return
+        self.host_rate_warned.add(fs)
+        how = ""
+        if streaming:
+            how = " (RX streams at the power-on default: set sample_rate)" if fs == self.power_on_rate \
+                else " (RX streams at it)"
+        log.warning("sample_rate=%.6g MS/s%s is above the %s profile's sustainable host rate of %.3g MS/s "
+                    "(USB 2.0): a continuous stream drops samples%s", fs / 1e6, how, self.profile.name,
+                    self.host_rate / 1e6, " (counted)" if self.pace else " on a real Pluto (this emulator is not paced)")
+
+    def stream_started(self) -> None:
+        """An RX buffer was opened: warn (once per rate) when it streams above the host link."""
+        fs = self.rx_rate()
+        if self.host_rate and fs > self.host_rate:
+            self._warn_host_rate(fs, streaming=True)
+
     def _set_rate(self, fs: int) -> None:
         v = self.ctx.values
         for key in (f"{PHY}/in_voltage_sampling_frequency", f"{PHY}/out_voltage_sampling_frequency",
@@ -307,12 +329,11 @@ class VirtualPluto:
             elif key == f"{PHY}/in_voltage_sampling_frequency" or key == f"{PHY}/out_voltage_sampling_frequency":
                 f = _written_num(text)
                 self._check("sample_rate", f)
-                if self.host_rate and f > self.host_rate:
-                    log.warning("sample_rate=%.6g MS/s is above the %s profile's sustainable host rate of %.3g MS/s "
-                                "(USB 2.0): a continuous stream drops samples%s", f / 1e6, self.profile.name,
-                                self.host_rate / 1e6, " (counted)" if self.pace else
-                                " on a real Pluto (this emulator is not paced)")
                 if v[f"{PHY}/in_voltage_sampling_frequency"] != str(int(f)):
+                    # a client rewriting the rate it read (the pluto: backend does, on open) says nothing:
+                    # a rate above the host link is reported when a client sets it, or streams at it
+                    if self.host_rate and f > self.host_rate:
+                        self._warn_host_rate(f)
                     log.info("sample_rate=%.6g MS/s", f / 1e6)
                 self._set_rate(int(f))
                 self._tx_gen += 1          # a DDS tone is defined in samples: rebuild it at the new rate
@@ -841,6 +862,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 if d.id == RXDEV:
                     self.rx_stream = RxStream(int(args[1]), p.kernel_buffers, p.host_rate, p.pace)
                     p.rx_streams.add(self.rx_stream)
+                    p.stream_started()
                 else:
                     self.tx_stream = TxStream(int(args[1]), len(args) == 4, p.kernel_buffers, p.pace)
                     p.tx_streams.add(self.tx_stream)
