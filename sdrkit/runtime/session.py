@@ -133,9 +133,15 @@ def check_graph(card: ModelCard, session, role: str, name: str = "") -> None:
         if not _agree(y.shape, want):
             raise ModelError(f"{where} gives {y.name!r} of shape {_fmt(_fixed(y.shape or []))}, but the card lists "
                              f"{len(card.classes)} classes (field 'classes'), so it must be {_fmt(want)}; {fix}")
-    elif out_kind == "embedding" and y.shape is not None and len(y.shape) != 2:
-        raise ModelError(f"{where} gives {y.name!r} of shape {_fmt(_fixed(y.shape))}; an encoder must give "
-                         f"(batch, embedding_dim); {fix}")
+    elif out_kind == "embedding" and y.shape is not None:
+        if len(y.shape) != 2:
+            raise ModelError(f"{where} gives {y.name!r} of shape {_fmt(_fixed(y.shape))}; an encoder must give "
+                             f"(batch, embedding_dim); {fix}")
+        shape = tuple(card.output.shape or ())
+        if card.output.kind == "embedding" and len(shape) == 1 and not _agree(y.shape, (None, shape[0])):
+            raise ModelError(f"{where} gives {y.name!r} of shape {_fmt(_fixed(y.shape))}, but the card's "
+                             f"output.shape is {list(shape)}, so it must be {_fmt((None, shape[0]))}; {fix}, or "
+                             f"correct output.shape to match the graph")
 
 
 def card_session(card: ModelCard, key: str, threads: int = 1, role: str | None = None):

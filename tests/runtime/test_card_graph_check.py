@@ -105,6 +105,24 @@ def test_encoder_frame_len_is_checked_by_the_embedder(tmp_path):
     assert Embedder(ok)(np.ones((2, 256), np.complex64)).shape == (2, 2)
 
 
+def test_an_encoder_whose_width_disagrees_with_the_cards_output_shape_is_refused(tmp_path):
+    from sdrkit.runtime.card import OutputSpec
+    from sdrkit.runtime.session import card_session
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 256])
+    emb = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", 2])
+    _graph(tmp_path / "encoder.onnx", [x], [emb], [helper.make_node("ReduceMean", ["x"], ["emb"], axes=[2], keepdims=0)])
+
+    def card(width):
+        return load_card(ModelCard(task="beam", name="enc", classes=("a", "b"),
+                                   input=InputSpec(sample_rate=1e6, frame_len=256), files={"encoder": "encoder.onnx"},
+                                   output=OutputSpec("embedding", shape=(width,))).save(tmp_path / "card.json"))
+
+    card_session(card(2), "encoder")
+    with pytest.raises(ModelError, match=r"gives 'emb' of shape \(batch, 2\), but the card's output.shape is \[85\]"):
+        card_session(card(85), "encoder")
+
+
 @pytest.mark.parametrize("task", ["amc", "beam"])
 def test_every_graph_of_the_bundled_cards_agrees_with_its_card(task):
     from sdrkit.resources import resolve
