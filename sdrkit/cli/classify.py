@@ -30,7 +30,7 @@ def register(sub) -> None:
                         "optional with --calibration (the calibration's encoder, found by hash)")
     p.add_argument("--calibration", metavar="FILE", help="calibration file (sdrkit calibrate): nearest prototype")
     p.add_argument("--threshold", type=float, help="the task's decision threshold (what it means: the card's thresholds)")
-    p.add_argument("--front-end", metavar="NAME", dest="front_end",
+    p.add_argument("--corrector", metavar="NAME", dest="corrector",
                    help="a signal-processing step the task runs on each frame before its model, e.g. cfo or "
                         "cfo-refine (blind carrier-offset correction, for a receiver whose raw offset exceeds the "
                         "card's envelope); default none. Which names a task offers: its guide (docs/); a task "
@@ -80,7 +80,7 @@ def run(args) -> int:
     return live(uri, args.model, seconds=args.seconds, frames=args.frames,
                 settings=settings,
                 batch=args.batch, threshold=args.threshold, calibration=args.calibration, task=args.task,
-                front_end=args.front_end,
+                corrector=args.corrector,
                 jsonl=args.jsonl, out_dir=args.out, record=args.record, publish=args.publish,
                 allow_remote=args.allow_remote, view=args.view,
                 view_options={"host": args.view_host, "port": args.view_port, "rate": args.view_rate})
@@ -90,7 +90,7 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
          threshold: float | None = None, calibration: str | None = None, task: str | None = None, jsonl=None,
          out_dir="out/classify", record=None, publish=None, allow_remote: bool = False,
          settings: dict | None = None, view: str = "terminal", view_options: dict | None = None,
-         front_end: str | None = None) -> int:
+         corrector: str | None = None) -> int:
     """Run a card's predictor live on ``radio_uri``; returns 0. Used by ``classify`` and ``demo``.
 
     Args:
@@ -98,13 +98,13 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
         view: ``terminal`` (the live panel), ``web`` (:class:`~sdrkit.sinks.web.WebView` and the
             panel) or ``none``.
         view_options: the web view's ``host``, ``port``, ``rate``.
-        front_end: the task's front end run before its model (``PredictorOptions.front_end``; None or
+        corrector: the task's corrector run on each frame before its model (``PredictorOptions.corrector``; None or
             ``"none"``: the raw frames); written into ``record``'s global metadata and score.json as
-            ``dsp_front_end``.
+            ``corrector``.
 
     Raises:
         ModelInputMismatch: the stream's rate or channels do not fit the card.
-        ConfigError: ``task`` differs from the card's, an option the task has no use for, or a front end
+        ConfigError: ``task`` differs from the card's, an option the task has no use for, or a corrector
             the task does not offer.
     """
     from sdrkit.dsp.framing import Framer
@@ -126,11 +126,11 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     if task and task != card.task:
         raise ConfigError(f"--task {task} but the card {card.path} is a {card.task!r} model; drop --task or pass a "
                           f"{task} card")
-    options = PredictorOptions(threshold=threshold, calibration=calibration, front_end=front_end)
+    options = PredictorOptions(threshold=threshold, calibration=calibration, corrector=corrector)
     the_task = get_task(card.task)
-    options.check_front_end(card.task, getattr(the_task, "front_ends", ()))
+    options.check_corrector(card.task, getattr(the_task, "correctors", ()))
     predictor = the_task.predictor(card, options)
-    front_end_used = options.front_end or "none"
+    corrector_used = options.corrector or "none"
     if getattr(predictor, "note", ""):
         print(predictor.note)
     with open_radio(radio_uri) as radio:
@@ -161,7 +161,7 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
         if record:
             rec_sink = SigMFSink(record, radio, card.name, radio_uri)
             # not 'front_end': recordings use sdrkit:front_end for the receiver's identity (calibrate reads it)
-            rec_sink.writer.set_global(dsp_front_end=front_end_used)
+            rec_sink.writer.set_global(corrector=corrector_used)
             sinks.append(rec_sink)
         pipe.sinks = sinks
         try:
@@ -173,11 +173,11 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     for line in pipe.summary:
         print(line)
     fe_cpu = getattr(predictor, "front_end_cpu_seconds", None)
-    if options.front_end and fe_cpu is not None and st.frames_analyzed:
-        print(f"front end {options.front_end}: {fe_cpu / st.frames_analyzed * 1e6:.1f} us CPU/frame")
+    if options.corrector and fe_cpu is not None and st.frames_analyzed:
+        print(f"corrector {options.corrector}: {fe_cpu / st.frames_analyzed * 1e6:.1f} us CPU/frame")
     if score is not None and score.scored:
         path = write_score_json(score, Path(out_dir) / "score.json", model=str(card.path), radio=radio_uri,
-                                calibration=calibration, dsp_front_end=front_end_used)
+                                calibration=calibration, corrector=corrector_used)
         print(f"wrote {path}")
     return 0
 

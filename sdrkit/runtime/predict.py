@@ -69,17 +69,17 @@ class PredictorOptions:
         threshold: a task-defined decision threshold (amc: the early-exit entropy, nats).
         calibration: a calibration file (``sdrkit calibrate``): classify by nearest prototype.
         threads: onnxruntime intra-op threads.
-        front_end: a task-defined signal-processing step run on each frame before the model
+        corrector: a task-defined signal-processing step run on each frame before the model
             (amc: ``"cfo"`` or ``"cfo-refine"``, blind carrier-offset correction); None or ``"none"``:
-            the raw frames. The names a task offers are its ``front_ends``
-            (:meth:`check_front_end`); a task without any refuses the option. Not the receiver
+            the raw frames. The names a task offers are its ``correctors``
+            (:meth:`check_corrector`); a task without any refuses the option. Not the receiver
             identity that calibrations and recordings call ``front_end`` (``sdrkit:front_end``).
     """
 
     threshold: float | None = None
     calibration: str | None = None
     threads: int = 1
-    front_end: str | None = None
+    corrector: str | None = None
 
     def __post_init__(self):
         import math
@@ -91,27 +91,27 @@ class PredictorOptions:
             raise ConfigError(f"threshold {self.threshold!r} must be a finite number")
         if int(self.threads) != self.threads or self.threads < 1:
             raise ConfigError(f"threads {self.threads!r} must be an integer >= 1")
-        if self.front_end is not None and not isinstance(self.front_end, str):
-            raise ConfigError(f"front end {self.front_end!r} must be a name (a string) or None")
-        if self.front_end is not None and self.front_end.strip().lower() in ("", "none"):
-            object.__setattr__(self, "front_end", None)        # 'none' (the CLI's spelling) = no front end
+        if self.corrector is not None and not isinstance(self.corrector, str):
+            raise ConfigError(f"corrector {self.corrector!r} must be a name (a string) or None")
+        if self.corrector is not None and self.corrector.strip().lower() in ("", "none"):
+            object.__setattr__(self, "corrector", None)        # 'none' (the CLI's spelling) = no corrector
 
-    def check_front_end(self, task: str, front_ends=()) -> None:
-        """Refuse a front end that ``task`` (offering ``front_ends``) does not have.
+    def check_corrector(self, task: str, correctors=()) -> None:
+        """Refuse a corrector that ``task`` (offering ``correctors``) does not have.
 
         Raises:
             ConfigError: naming the value, the task's choices and the fix.
         """
         from sdrkit.errors import ConfigError
 
-        if self.front_end is None or self.front_end in tuple(front_ends or ()):
+        if self.corrector is None or self.corrector in tuple(correctors or ()):
             return
-        if not front_ends:
-            raise ConfigError(f"front end {self.front_end!r}: task {task!r} has no front ends (its model runs on "
-                              f"the raw frames); drop --front-end (or pass --front-end none)")
-        choices = ", ".join(("none", *front_ends))
-        raise ConfigError(f"front end {self.front_end!r} is not one of task {task!r}'s: {choices}; "
-                          f"pass --front-end with one of them (none: the raw frames; a receiver's name, as in "
+        if not correctors:
+            raise ConfigError(f"corrector {self.corrector!r}: task {task!r} has no correctors (its model runs on "
+                              f"the raw frames); drop --corrector (or pass --corrector none)")
+        choices = ", ".join(("none", *correctors))
+        raise ConfigError(f"corrector {self.corrector!r} is not one of task {task!r}'s: {choices}; "
+                          f"pass --corrector with one of them (none: the raw frames; a receiver's name, as in "
                           f"synth/calibrate --front-end, belongs in the recording or the calibration, not here)")
 
 

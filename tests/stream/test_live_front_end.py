@@ -32,7 +32,7 @@ def test_off_by_default_and_the_same_as_correcting_first_when_on(card):
     got = fe.predict(f)
     want = plain.predict(correct_cfo(f[:, 0], fs=card.input.sample_rate)[:, None, :])
     assert np.array_equal(got.labels, want.labels) and np.allclose(got.probs, want.probs, atol=1e-5)
-    assert fe.front_end_seconds > 0 and "front end cfo" in fe.note
+    assert fe.front_end_seconds > 0 and "corrector cfo" in fe.note
     fe.set_front_end(None)
     assert fe.front_end is None and "front end" not in fe.note
 

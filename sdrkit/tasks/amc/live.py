@@ -55,9 +55,9 @@ class AmcPredictor:
         if front_end and FRONT_ENDS[front_end]:
             import scipy.fft  # noqa: F401  (refine imports it on its first call: keep that out of the frame time)
         self.front_end = front_end
-        self.note = "; ".join(p for p in self.note.split("; ") if p and not p.startswith("front end "))
+        self.note = "; ".join(p for p in self.note.split("; ") if p and not p.startswith("corrector "))
         if front_end:
-            self.note = "; ".join(filter(None, [self.note, f"front end {front_end}: blind CFO correction before "
+            self.note = "; ".join(filter(None, [self.note, f"corrector {front_end}: blind CFO correction before "
                                                             f"the classifier"]))
 
     def reset(self) -> None:

@@ -2,7 +2,7 @@
 
 Verbs: ``sdrkit dataset amc``, ``sdrkit train amc``, ``sdrkit calibrate-threshold amc``,
 ``sdrkit evaluate amc``, ``sdrkit calibrate amc`` (prototypes from an embedding card);
-live through ``sdrkit classify --model models/amc/card.json`` (:class:`AmcPredictor`; ``--front-end cfo``
+live through ``sdrkit classify --model models/amc/card.json`` (:class:`AmcPredictor`; ``--corrector cfo``
 or ``cfo-refine``: blind CFO correction before the classifier).
 """
 
@@ -236,23 +236,23 @@ class AmcTask(Task):
         card="{tmp}/model/card.json",
         stream="sim:{tmp}/data/test.sigmf-meta?loop=0")
 
-    #: the front ends ``classify --front-end`` offers (:data:`sdrkit.tasks.amc.live.FRONT_ENDS`)
-    front_ends = ("cfo", "cfo-refine")
+    #: the correctors ``classify --corrector`` offers (:data:`sdrkit.tasks.amc.live.FRONT_ENDS`)
+    correctors = ("cfo", "cfo-refine")
 
     def predictor(self, card, options):
         from sdrkit.errors import ConfigError
         from sdrkit.tasks.amc.live import AmcPredictor
 
-        options.check_front_end(self.name, self.front_ends)
+        options.check_corrector(self.name, self.correctors)
         if options.calibration:
             from sdrkit.runtime.calibration import PrototypePredictor
 
-            if options.front_end:
-                raise ConfigError(f"front end {options.front_end!r} runs before the gated classifier, not before "
-                                  f"--calibration's nearest-prototype encoder; drop --front-end or --calibration")
+            if options.corrector:
+                raise ConfigError(f"corrector {options.corrector!r} runs before the gated classifier, not before "
+                                  f"--calibration's nearest-prototype encoder; drop --corrector or --calibration")
             self.refuse_options(options, allowed=("calibration",))
             return PrototypePredictor(card, options.calibration, threads=options.threads)
-        return AmcPredictor(card, threshold=options.threshold, threads=options.threads, front_end=options.front_end)
+        return AmcPredictor(card, threshold=options.threshold, threads=options.threads, front_end=options.corrector)
 
 
 TASK = AmcTask

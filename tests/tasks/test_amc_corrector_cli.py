@@ -1,9 +1,9 @@
-"""``sdrkit classify --front-end``: the AMC blind CFO corrector as a first-class live option.
+"""``sdrkit classify --corrector``: the AMC blind CFO corrector as a first-class live option.
 
 The bundled AMC model on frames with a known +60 kHz offset (60x the card's envelope), through
 the CLI on the replay path (``--radio sim:``) and the live path (``--subscribe``): the option
 reaches the predictor, helps, and is recorded in score.json and the SigMF recording. Unknown
-names and tasks without front ends are refused with a clean error and exit code 1.
+names and tasks without correctors are refused with a clean error and exit code 1.
 """
 
 import json
@@ -72,22 +72,22 @@ def test_replay_with_cfo_front_end_classifies_the_offset_frames_and_records_it(o
                                                                               capsys):
     from sdrkit.capture import open_recording
 
-    assert _classify(offset_recording, tmp_path / "cfo", "--front-end", "cfo", "--record", str(tmp_path / "rec")) == 0
+    assert _classify(offset_recording, tmp_path / "cfo", "--corrector", "cfo", "--record", str(tmp_path / "rec")) == 0
     out = capsys.readouterr().out
     assert [p.front_end for p in spy] == ["cfo"] and spy[0].front_end_seconds > 0
-    assert "front end cfo: blind CFO correction" in out and "us CPU/frame" in out
+    assert "corrector cfo: blind CFO correction" in out and "us CPU/frame" in out
     score = json.loads((tmp_path / "cfo" / "score.json").read_text())
-    assert score["dsp_front_end"] == "cfo" and score["frames"] == len(MODS) * PER_MOD
+    assert score["corrector"] == "cfo" and score["frames"] == len(MODS) * PER_MOD
     assert score["accuracy"] >= 0.9, score
     rec = open_recording(tmp_path / "rec")
-    assert rec.global_info["sdrkit:dsp_front_end"] == "cfo"
+    assert rec.global_info["sdrkit:corrector"] == "cfo"
     assert "sdrkit:front_end" not in rec.global_info        # that key names a receiver (calibrate reads it)
 
     assert _classify(offset_recording, tmp_path / "none") == 0          # default: the raw frames
     assert spy[1].front_end is None
     raw = json.loads((tmp_path / "none" / "score.json").read_text())
-    assert raw["dsp_front_end"] == "none" and raw["accuracy"] <= 0.5, raw
-    assert _classify(offset_recording, tmp_path / "none2", "--front-end", "none") == 0
+    assert raw["corrector"] == "none" and raw["accuracy"] <= 0.5, raw
+    assert _classify(offset_recording, tmp_path / "none2", "--corrector", "none") == 0
     assert spy[2].front_end is None
 
 
@@ -114,20 +114,20 @@ def test_subscribe_path_runs_the_front_end_too(offset_recording, tmp_path, spy):
         t.start()
         try:
             assert main(["classify", "--subscribe", f"{pub.endpoint}?stream=s", "--model", CARD, "--view", "none",
-                         "--frames", "16", "--front-end", "cfo-refine", "--record", str(tmp_path / "live"),
+                         "--frames", "16", "--corrector", "cfo-refine", "--record", str(tmp_path / "live"),
                          "--out", str(tmp_path / "o")]) == 0
         finally:
             stop.set()
             t.join(2)
     assert [p.front_end for p in spy] == ["cfo-refine"] and spy[0].front_end_seconds > 0
-    assert open_recording(tmp_path / "live").global_info["sdrkit:dsp_front_end"] == "cfo-refine"
+    assert open_recording(tmp_path / "live").global_info["sdrkit:corrector"] == "cfo-refine"
 
 
 def test_an_unknown_front_end_is_a_clean_error(capsys):
-    assert main(["classify", "--radio", "sim:nowhere.sigmf-meta", "--model", CARD, "--front-end", "agc"]) == 1
+    assert main(["classify", "--radio", "sim:nowhere.sigmf-meta", "--model", CARD, "--corrector", "agc"]) == 1
     err = capsys.readouterr().err
-    assert "ConfigError: front end 'agc' is not one of task 'amc''s: none, cfo, cfo-refine" in err
-    assert "pass --front-end" in err and "Traceback" not in err
+    assert "ConfigError: corrector 'agc' is not one of task 'amc''s: none, cfo, cfo-refine" in err
+    assert "pass --corrector" in err and "Traceback" not in err
 
 
 def test_tasks_without_front_ends_refuse_it(capsys):
@@ -136,33 +136,33 @@ def test_tasks_without_front_ends_refuse_it(capsys):
     from sdrkit.tasks import TASKS, get_task
     from sdrkit.tasks.amc.live import FRONT_ENDS
 
-    assert tuple(get_task("amc").front_ends) == tuple(FRONT_ENDS)
+    assert tuple(get_task("amc").correctors) == tuple(FRONT_ENDS)
     assert main(["classify", "--radio", "sim:nowhere.sigmf-meta", "--model", "models/kpi/card.json",
-                 "--front-end", "cfo"]) == 1
+                 "--corrector", "cfo"]) == 1
     err = capsys.readouterr().err
-    assert "front end 'cfo': task 'kpi' has no front ends" in err and "drop --front-end" in err
+    assert "corrector 'cfo': task 'kpi' has no correctors" in err and "drop --corrector" in err
     assert "Traceback" not in err
     checked = 0
     for name in TASKS.names():             # the predictor refuses it too (API users, not only the CLI)
         task = get_task(name)
-        if not task.live or getattr(task, "front_ends", ()):
+        if not task.live or getattr(task, "correctors", ()):
             continue
         try:
             card = load_card(resolve("models", name))
         except Exception:                  # noqa: BLE001 - no bundled card for this task: nothing to build
             continue
-        with pytest.raises(ConfigError, match="front"):
-            task.predictor(card, PredictorOptions(front_end="cfo"))
+        with pytest.raises(ConfigError, match="corrector"):
+            task.predictor(card, PredictorOptions(corrector="cfo"))
         checked += 1
     assert checked >= 3
 
 
 def test_options_validate_the_front_end():
-    assert PredictorOptions(front_end="none").front_end is None
-    assert PredictorOptions(front_end="cfo").front_end == "cfo"
-    with pytest.raises(ConfigError, match="front end 3 must be a name"):
-        PredictorOptions(front_end=3)
+    assert PredictorOptions(corrector="none").corrector is None
+    assert PredictorOptions(corrector="cfo").corrector == "cfo"
+    with pytest.raises(ConfigError, match="corrector 3 must be a name"):
+        PredictorOptions(corrector=3)
     from sdrkit.tasks import get_task
 
     with pytest.raises(ConfigError, match="nearest-prototype"):
-        get_task("amc").predictor(None, PredictorOptions(front_end="cfo", calibration="x.json"))
+        get_task("amc").predictor(None, PredictorOptions(corrector="cfo", calibration="x.json"))
