@@ -24,7 +24,8 @@ them for noise-injection training. ``net(x, snr_db=None)`` runs both; ``net.enco
 
 Initialization: Xavier (as the authors); the last layer before the sigmoid (the final conv;
 CRNet's decoder FC) starts at a tenth of it, so that every model starts near the 0.5 "no
-information" reconstruction instead of a random one.
+information" reconstruction instead of a random one; and every residual block (RefineNet,
+CRBlock) starts as the identity: the last BatchNorm of its residual branch(es) at gamma 0.
 
 Noise layer: complex-free real AWGN on the codeword at ``snr_db`` per sample (codeword power
 over noise power, both per element, power measured per sample): ``y = s + n``,
@@ -91,6 +92,9 @@ def _torch():
             self.merge = nn.Conv2d(4, 2, 1) if kb else None
             self.act = nn.LeakyReLU(0.3)
 
+        def residual_ends(self):
+            return [p[-1][1] for p in (self.a, self.b) if p is not None]
+
         def forward(self, x):
             y = self.a(x)
             if self.b is not None:
@@ -104,6 +108,9 @@ def _torch():
             self.p2 = nn.Sequential(cbl(2, 7, (1, 5)), cbl(7, 7, (5, 1), act=False))
             self.merge = nn.Sequential(nn.LeakyReLU(0.3), cbl(14, 2, (1, 1), act=False))
             self.act = nn.LeakyReLU(0.3)
+
+        def residual_ends(self):
+            return [self.merge[-1][1]]
 
         def forward(self, x):
             return self.act(x + self.merge(torch.cat([self.p1(x), self.p2(x)], 1)))
@@ -221,6 +228,12 @@ def _torch():
             last = decoder.fc if isinstance(decoder, CRNetDecoder) else decoder.out[0]
             with torch.no_grad():
                 last.weight.mul_(0.1)
+                # residual blocks start as the identity (the last BatchNorm of each residual branch at
+                # gamma 0, as in Goyal et al. 2017): the decoder starts shallow, its branches grow in
+                for mod in self.modules():
+                    if isinstance(mod, (Refine, CRBlock)):
+                        for branch in mod.residual_ends():
+                            branch.weight.zero_()
 
         def forward(self, x, snr_db=None):
             s = self.encoder(x)

@@ -60,15 +60,18 @@ def test_pilot_sweep_estimates_the_channel():
         dcsi.estimate_from_pilots(frames[:, :100], 32, 1024, 64)
 
 
-def test_tiny_training_run_lowers_nmse():
+def test_tiny_training_run_leaves_the_plateau():
+    """NMSE ~0 dB is the "predict 0.5" plateau every model sits on at first; a tiny run on
+    indoor-like channels (short delay spread, the energy in the first taps) must leave it."""
     from sdrkit.tasks.csi.train import predict, train_one
 
     torch.set_num_threads(1)
-    x = _csi(300)
-    xtr, xva = x[:240], x[240:]
-    net, info = train_one("csinet_cl", 4, xtr, xva, epochs=3, batch=20, lr=2e-3, seed=0, val_at_start=True)
+    a, tau = _paths(np.random.default_rng(0), 360, max_delay_s=0.15e-6)
+    x = dcsi.to_real(dcsi.angular_delay_from_paths(a, tau, 1024, 15e3, 32)[0])[0]
+    xtr, xva = x[:300], x[300:]
+    net, info = train_one("csinet_cl", 4, xtr, xva, epochs=6, batch=10, lr=3e-3, seed=0, val_at_start=True)
     h = [e["val_nmse_db"] for e in info["history"]]
-    assert h[-1] < h[0] - 0.3, h          # from the untrained net's NMSE (0.49 -> 0.03 dB here)
+    assert h[0] > -0.5 and h[-1] < -1.0, h      # 0.35 -> -1.93 dB here; a plateaued run ends at ~0 dB
     assert info["best_val_nmse_db"] == min(e["val_nmse_db"] for e in info["history"][1:])
     assert dcsi.nmse_db(xva, predict(net, xva)) == pytest.approx(info["best_val_nmse_db"], abs=0.01)
 
