@@ -23,10 +23,14 @@ def test_a_capture_stopped_by_sigint_records_why_and_how_much_was_asked(tmp_path
     rec = write_recording(tmp_path / "tone", tone(200_000, 0.01, amplitude=0.5), sample_rate=1e6,
                           center_frequency=100e6)
     out = tmp_path / "cap"
-    # real-time, looping replay: the capture would take 30 s; SIGINT stops it after about 2 s
+    # real-time, looping replay: the capture would take 30 s; SIGINT stops it after about 2 s.
+    # The child gets SIGINT's default disposition: under a shell's background job (`cmd &` without job
+    # control, as CI runners may start us) SIGINT is inherited as ignored, and Python then installs no
+    # KeyboardInterrupt handler, as it should for a user's `nohup sdrkit capture ... &`.
     p = subprocess.Popen([sys.executable, "-m", "sdrkit", "capture", "--radio", f"sim:{rec}?loop=1&realtime=1",
                           "--duration", "30", "--out", str(out)], stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not Path(f"{out}.sigmf-meta").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
