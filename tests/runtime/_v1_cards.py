@@ -17,7 +17,8 @@ FRAME_LEN = 16
 CLASSES = ["a", "b", "c"]
 
 
-def _graph(path: Path, inputs, outputs, nodes, inits=()) -> None:
+def write_graph(path: Path, inputs, outputs, nodes, inits=()) -> None:
+    """One tiny ONNX graph (opset 13) saved at ``path``."""
     import onnx
     from onnx import helper
 
@@ -40,28 +41,34 @@ def _card(folder: Path, task: str, files: dict, classes: list, extra: dict, trai
     return p
 
 
-def v1_classes_card(folder, n_classes: int = len(CLASSES), graph_classes: int | None = None) -> Path:
-    """A v1 early-exit classes card: stem (x -> exit_logits, features), rest (f -> logits), full."""
+def early_exit_graphs(folder, frame_len: int, n_classes: int, stem: str = "stem.onnx", rest: str = "rest.onnx",
+                      full: str = "full.onnx") -> None:
+    """Tiny but real early-exit graphs in ``folder``: stem (x -> exit_logits, features), rest (f -> logits),
+    full (x -> logits), for frames of ``frame_len`` and ``n_classes`` classes."""
     from onnx import TensorProto, helper
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    k = graph_classes or n_classes
-    w = helper.make_tensor("w", TensorProto.FLOAT, [2, k], np.ones(2 * k, np.float32))
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, FRAME_LEN])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, n_classes], np.ones(2 * n_classes, np.float32))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, frame_len])
     f_in = helper.make_tensor_value_info("f", TensorProto.FLOAT, ["batch", 2])
     feats = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 2])
     mean = helper.make_node("ReduceMean", ["x"], ["features"], axes=[2], keepdims=0)
 
     def logits(name):
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", k])
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", n_classes])
 
-    _graph(folder / "stem_e1.onnx", [x], [logits("exit_logits"), feats],
-           [mean, helper.make_node("MatMul", ["features", "w"], ["exit_logits"])], [w])
-    _graph(folder / "rest_e1.onnx", [f_in], [logits("logits")], [helper.make_node("MatMul", ["f", "w"], ["logits"])],
-           [w])
-    _graph(folder / "full.onnx", [x], [logits("logits")],
-           [mean, helper.make_node("MatMul", ["features", "w"], ["logits"])], [w])
+    folder = Path(folder)
+    write_graph(folder / stem, [x], [logits("exit_logits"), feats],
+                [mean, helper.make_node("MatMul", ["features", "w"], ["exit_logits"])], [w])
+    write_graph(folder / rest, [f_in], [logits("logits")], [helper.make_node("MatMul", ["f", "w"], ["logits"])], [w])
+    write_graph(folder / full, [x], [logits("logits")],
+                [mean, helper.make_node("MatMul", ["features", "w"], ["logits"])], [w])
+
+
+def v1_classes_card(folder, n_classes: int = len(CLASSES), graph_classes: int | None = None) -> Path:
+    """A v1 early-exit classes card: stem (x -> exit_logits, features), rest (f -> logits), full."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    early_exit_graphs(folder, FRAME_LEN, graph_classes or n_classes, stem="stem_e1.onnx", rest="rest_e1.onnx")
     files = {"full": "full.onnx", "stem_e1": "stem_e1.onnx", "rest_e1": "rest_e1.onnx",
              "stem": "stem_e1.onnx", "rest": "rest_e1.onnx"}
     return _card(folder, "amc", files, [f"c{i}" for i in range(n_classes)],
@@ -80,7 +87,7 @@ def v1_encoder_card(folder, emb: int = 5, learned: int = 3, rows: int = 2) -> Pa
     w = helper.make_tensor("w", TensorProto.FLOAT, [rows, emb], np.ones(rows * emb, np.float32))
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", rows, FRAME_LEN])
     y = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", emb])
-    _graph(folder / "encoder.onnx", [x], [y],
+    write_graph(folder / "encoder.onnx", [x], [y],
            [helper.make_node("ReduceMean", ["x"], ["m"], axes=[2], keepdims=0),
             helper.make_node("MatMul", ["m", "w"], ["emb"])], [w])
     return _card(folder, "beam", {"encoder": "encoder.onnx"}, ["b0", "b1"],

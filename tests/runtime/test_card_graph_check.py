@@ -20,30 +20,12 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 
-
-def _graph(path, inputs, outputs, nodes, inits=()):
-    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 8
-    onnx.save(m, str(path))
+from tests.runtime._v1_cards import early_exit_graphs, write_graph  # noqa: E402
 
 
 def _amc_graphs(folder, frame_len: int, n_classes: int) -> dict:
     """stem (x -> exit_logits, features), rest (f -> logits), full (x -> logits), tiny but real."""
-    w = helper.make_tensor("w", TensorProto.FLOAT, [2, n_classes], np.ones(2 * n_classes, np.float32))
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, frame_len])
-    f_in = helper.make_tensor_value_info("f", TensorProto.FLOAT, ["batch", 2])
-    feats = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 2])
-    mean = helper.make_node("ReduceMean", ["x"], ["features"], axes=[2], keepdims=0)
-
-    def logits(name):
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", n_classes])
-
-    _graph(folder / "stem.onnx", [x], [logits("exit_logits"), feats],
-           [mean, helper.make_node("MatMul", ["features", "w"], ["exit_logits"])], [w])
-    _graph(folder / "rest.onnx", [f_in], [logits("logits")], [helper.make_node("MatMul", ["f", "w"], ["logits"])], [w])
-    _graph(folder / "full.onnx", [x], [logits("logits")],
-           [mean, helper.make_node("MatMul", ["features", "w"], ["logits"])], [w])
+    early_exit_graphs(folder, frame_len, n_classes)
     return {"stem": "stem.onnx", "rest": "rest.onnx", "full": "full.onnx"}
 
 
@@ -96,7 +78,7 @@ def test_encoder_frame_len_is_checked_by_the_embedder(tmp_path):
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 256])
     emb = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", 2])
-    _graph(tmp_path / "encoder.onnx", [x], [emb], [helper.make_node("ReduceMean", ["x"], ["emb"], axes=[2], keepdims=0)])
+    write_graph(tmp_path / "encoder.onnx", [x], [emb], [helper.make_node("ReduceMean", ["x"], ["emb"], axes=[2], keepdims=0)])
     card = load_card(ModelCard(task="beam", name="enc", classes=("a", "b"), input=InputSpec(sample_rate=1e6, frame_len=1024),
                                files={"encoder": "encoder.onnx"}).save(tmp_path / "card.json"))
     with pytest.raises(ModelError, match=r"encoder graph encoder\.onnx takes input 'x' of shape \(batch, 2, 256\)"):
@@ -111,7 +93,7 @@ def test_an_encoder_whose_width_disagrees_with_the_cards_output_shape_is_refused
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 256])
     emb = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", 2])
-    _graph(tmp_path / "encoder.onnx", [x], [emb], [helper.make_node("ReduceMean", ["x"], ["emb"], axes=[2], keepdims=0)])
+    write_graph(tmp_path / "encoder.onnx", [x], [emb], [helper.make_node("ReduceMean", ["x"], ["emb"], axes=[2], keepdims=0)])
 
     def card(width):
         return load_card(ModelCard(task="beam", name="enc", classes=("a", "b"),
