@@ -100,7 +100,7 @@ def _read_v1(p: Path) -> dict:
 
 def _from_graphs(card, where: str) -> tuple[dict, int, dict]:
     """``(output, channels, sources)`` read from the card's ONNX graphs."""
-    from sdrkit.runtime.session import GRAPH_ROLES
+    from sdrkit.runtime.session import GRAPH_ROLES, graph_role
 
     kinds, channels, out, sources = {}, {}, {}, {}
     graphs = {k: f for k, f in card.files.items() if f.endswith(".onnx")}
@@ -108,11 +108,11 @@ def _from_graphs(card, where: str) -> tuple[dict, int, dict]:
         raise ModelError(f"{where}: the card lists no .onnx file (files: {card.files}); output.kind and "
                          f"input.channels are read from the graphs, so the upgrade needs them")
     for key, f in graphs.items():
-        role = key.split("_", 1)[0]
-        if role not in GRAPH_ROLES:
-            raise ModelError(f"{where}: cannot tell output.kind from file key {key!r} ({f}): the graph roles are "
-                             f"{sorted(GRAPH_ROLES)} (a key may add a suffix: stem_e1); rename the key in 'files' "
-                             f"to its role, or re-export the model with this sdrkit")
+        try:
+            role = graph_role(key)
+        except ModelError as exc:
+            raise ModelError(f"{where}: cannot tell output.kind of {f}: {exc}; rename the key in 'files' to its "
+                             f"role, or re-export the model with this sdrkit") from None
         in_name, takes_frames, kind = GRAPH_ROLES[role]
         inputs, outputs = graph_io(card.directory / f)
         if not inputs or not outputs:
