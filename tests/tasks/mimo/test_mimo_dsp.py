@@ -113,3 +113,25 @@ def test_memory_estimator_matches_table2():
     # other entry, including N_T=64 with k = 2, 6, 7, 8, 10, is within 2.5%
     assert [(r["kind"], r["n_t"], r["k"]) for r in off] == [("ae", 64, 4)]
     assert off[0]["rel_error"] < 0.07
+    # the same cell is the one where the table's own AE and embedding+fp16 columns disagree under the
+    # equations; the embedding column itself (p = 2, embedded input) is within 5% everywhere
+    assert [(c["n_t"], c["k"]) for c in mem.table2_consistency()] == [(64, 4)]
+    emb = mem.table2_errors(("ae-emb",))
+    assert len(emb) == 24 and max(r["rel_error"] for r in emb) <= 0.05
+    assert mem.estimate_gib(4, 6, "ae", p=2, embedding=mem.EMBEDDING_DIM) == pytest.approx(384.7, rel=0.01)
+
+
+def test_optimized_codebook_beats_gray_qpsk_on_the_coupled_channel():
+    from sdrkit.dsp.mimo import coupling_matrix, tx_power
+    from sdrkit.tasks.mimo.evaluate import ber_curve, codebook_fn, qam_fn
+    from sdrkit.tasks.mimo.shaping import optimized_codebook
+
+    h = coupling_matrix(2, 2)
+    opt = optimized_codebook(h, 2, 9.5, starts=2, steps=400, seed=0)
+    assert opt["codebook"].shape == (16, 2) and opt["labels"].shape == (16, 4)
+    assert opt["power"] == pytest.approx(tx_power(opt["codebook"]))
+    assert opt["union_bound"] < 0.9 * opt["qam_union_bound"]
+    # and the Monte-Carlo ML BER agrees: fewer errors than Gray QPSK with ML at the same Es/N0
+    shaped = ber_curve(codebook_fn(opt["codebook"], opt["labels"], h), [9.5], (0, 1), 10 ** 9, 800_000)
+    qpsk = ber_curve(qam_fn(2, 2, 2, "coupling", "ml"), [9.5], (0, 1), 10 ** 9, 800_000)
+    assert shaped["ber"][0] < 0.9 * qpsk["ber"][0]
