@@ -16,6 +16,7 @@ VERB_HELP = {
     "calibrate-threshold": "pick a model's decision threshold on validation data",
     "evaluate": "evaluate a model on held-out data: targets as data (JSON table) + PNG plots",
     "calibrate": "few-shot calibration session for a new RF front end: labelled shots -> prototypes file",
+    "compress": "make a task's model cheaper to run (pruning, static int8), measured against the original",
 }
 
 

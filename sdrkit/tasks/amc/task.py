@@ -71,6 +71,21 @@ class CalibrateThresholdConfig:
 
 
 @dataclass(frozen=True)
+class CompressConfig:
+    model: str = option(DEFAULT_CARD, help="the fp32 model card to quantize")
+    data: str = option(DEFAULT_DATA, help="data set folder (its val split calibrates the int8 ranges and the "
+                                          "exit thresholds)")
+    out: str = option(f"{DEFAULT_MODEL_DIR}-int8", help="folder of the int8 card (not the source card's)")
+    calib_frames: int = option(2048, help="val frames for the int8 activation ranges")
+    keep_float: str = option(r"^/(?!blocks|exits|head)",
+                             help="regex on node names kept in float (default: the input stage and the /hist "
+                                  "statistics block, whose small convolutions are slower in int8)")
+    variant: str = option("auto", choices=VARIANTS, help="exit placement to deploy (auto: by measured latency)")
+    seed: int = option(0, help="seed of the calibration frame draw")
+    command_line: str = option("", cli=False)
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     model: str = option(DEFAULT_CARD, help="model card")
     data: str = option(DEFAULT_DATA, help="data set folder (its test split is used)")
@@ -225,6 +240,8 @@ class AmcTask(Task):
         Verb("evaluate", "accuracy / early exits / latency vs SNR on the test split (JSON + PNGs)",
              EvaluateConfig, "sdrkit.tasks.amc.evaluate:run_evaluation"),
         Verb("calibrate", "prototypes for a new front end from an AMC embedding card", CalibrateConfig, calibrate),
+        Verb("compress", "static int8 (QDQ) copy of the card for the live path; exit thresholds re-calibrated",
+             CompressConfig, "sdrkit.tasks.amc.compress:compress"),
     )
     benchmarks = ("sdrkit.tasks.amc.bench",)
     smoke = SmokeRun(
