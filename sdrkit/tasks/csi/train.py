@@ -152,29 +152,10 @@ def fold_bn(net):
 
 def quantize_encoder(fp32_path, out_path, calib: np.ndarray, batch: int = 50) -> Path:
     """onnxruntime static QDQ int8 of an encoder graph (per-channel int8 weights, uint8 activations,
-    MinMax calibration on ``calib``, held-out CSI ``(n, 2, 32, 32)``)."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    MinMax calibration on ``calib``, held-out CSI ``(n, 2, 32, 32)``): :func:`sdrkit.runtime.quantize.quantize_qdq`."""
+    from sdrkit.runtime.quantize import batches, quantize_qdq
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.it = iter([{"x": calib[i:i + batch].astype(np.float32)} for i in range(0, len(calib), batch)])
-
-        def get_next(self):
-            return next(self.it, None)
-
-    import logging
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)     # its "consider pre-processing" advice: BN is already folded here
-    try:
-        quantize_static(str(fp32_path), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
-    finally:
-        root.setLevel(level)
-    return Path(out_path)
+    return quantize_qdq(fp32_path, out_path, batches(calib, "x", batch))
 
 
 def export_model(net, folder: Path, cr: int, calib: np.ndarray) -> dict:
