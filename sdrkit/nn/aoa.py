@@ -87,10 +87,6 @@ def build_mobilenetv3_1d(in_channels: int = 8, n_outputs: int = 2, width: float 
     if front not in ("refprod", "raw") or in_channels % 2:
         raise ConfigError(f"front {front!r} must be 'refprod' or 'raw' and in_channels {in_channels} even (I/Q)")
 
-    class HSigmoid(nn.Module):
-        def forward(self, x):
-            return torch.clamp(x + 3.0, 0.0, 6.0) / 6.0
-
     def act(name):
         return nn.ReLU() if name == "relu" else nn.Hardswish()
 
@@ -101,7 +97,7 @@ def build_mobilenetv3_1d(in_channels: int = 8, n_outputs: int = 2, width: float 
             self.conv_reduce = nn.Conv1d(ch, rd, 1)
             self.act = nn.ReLU()
             self.conv_expand = nn.Conv1d(rd, ch, 1)
-            self.gate = HSigmoid()
+            self.gate = nn.Hardsigmoid()     # relu6(x + 3) / 6: one ONNX node (HardSigmoid)
 
         def forward(self, x):
             s = x.mean(2, keepdim=True)
@@ -143,13 +139,16 @@ def build_mobilenetv3_1d(in_channels: int = 8, n_outputs: int = 2, width: float 
         """Unit-power frames, every channel times conj(channel 0) (module docstring)."""
 
         def forward(self, x):
-            B, C2, N = x.shape
-            x = x / torch.sqrt(torch.mean(x * x, dim=(1, 2), keepdim=True) * 2 + 1e-12)
+            # the products first, then one scale: z_k / (2 P) with P the frame's mean power per
+            # row (the same as normalizing x to unit power first); no shape-dependent ops, so the
+            # graph's input stage is a dozen nodes (batch-1 latency is mostly per-node overhead)
+            p = torch.mean(x * x, dim=(1, 2), keepdim=True)
             i, q = x[:, 0::2], x[:, 1::2]
-            i0, q0 = i[:, :1], q[:, :1]
+            i0, q0 = x[:, 0:1], x[:, 1:2]
             re = i * i0 + q * q0
             im = q * i0 - i * q0
-            return torch.stack([re, im], dim=2).reshape(B, C2, N) * 2.0
+            z = torch.stack([re, im], dim=2).flatten(1, 2)
+            return z / (p + 0.5e-12)
 
     class RawNorm(nn.Module):
         def forward(self, x):

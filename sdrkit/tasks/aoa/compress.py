@@ -237,9 +237,17 @@ def front_nodes(model) -> list[str]:
     return out
 
 
+#: activation ranges: the 99.99th percentile of |activation| on the calibration frames. On the
+#: retrained original (s25) MinMax cost +0.20 / +0.14 deg (az / el, validation, SNR >= 10 dB),
+#: percentile 99.999 +0.10 / +0.12, 99.99 +0.08 / +0.08; keeping the stem or the head in float
+#: changed little (out/s25-aoa/q8.py, q8b.py)
+CALIB_PERCENTILE = 99.99
+
+
 def quantize_int8(fp32_path, out_path, calib_inputs: np.ndarray, batch: int = 32) -> Path:
-    """onnxruntime static QDQ int8: per-channel int8 weights, uint8 activations, MinMax
-    calibration on ``calib_inputs`` (held-out frames, float (n, 2E, N)); the input stage stays float."""
+    """onnxruntime static QDQ int8: per-channel int8 weights, uint8 activations, percentile
+    calibration (:data:`CALIB_PERCENTILE`) on ``calib_inputs`` (held-out frames, float (n, 2E, N));
+    the input stage stays float."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
@@ -263,7 +271,8 @@ def quantize_int8(fp32_path, out_path, calib_inputs: np.ndarray, batch: int = 32
     try:
         quantize_static(str(tmp), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=front_nodes(named))
+                        calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=front_nodes(named),
+                        extra_options={"CalibPercentile": CALIB_PERCENTILE})
     finally:
         tmp.unlink(missing_ok=True)
     return compact_onnx(out_path)

@@ -47,7 +47,8 @@ class TrainConfig:
     max_frames: int | None = option(None, help="use at most this many training frames")
     time_budget: float | None = option(None, help="stop training after this many minutes of CPU time (all threads)")
     front: str = option("refprod", choices=("refprod", "raw"), help="input stage inside the graph")
-    threads: int = option(2, help="torch threads")
+    threads: int = option(1, help="torch threads (1: on a shared machine a second thread's OpenMP spin-waits "
+                                  "count as CPU time and a --time-budget run gets far fewer steps)")
     seed: int = option(0, help="training seed")
     command_line: str = option("", cli=False)
 
@@ -63,9 +64,11 @@ class CompressConfig:
     finetune: float = option(1.5, help="fine-tuning CPU minutes per pruned model")
     epochs: int = option(6, help="fine-tuning epochs per pruned model (within --finetune minutes)")
     max_frames: int | None = option(None, help="fine-tune on at most this many training frames")
+    ft_lr: float = option(1e-3, help="fine-tuning AdamW learning rate (cosine to 0 over the fine-tuning)")
+    ft_batch: int = option(128, help="fine-tuning frames per step")
     no_kd: bool = option(False, help="fine-tune without distillation from the unpruned model")
     quick: bool = option(False, help="no sensitivity pass (uniform ratios), for smoke tests")
-    threads: int = option(2, help="torch threads")
+    threads: int = option(1, help="torch threads (see train's --threads)")
     seed: int = option(0, help="seed")
     command_line: str = option("", cli=False)
 
