@@ -51,6 +51,15 @@ def register(sub) -> None:
     p.add_argument("--view-host", default="127.0.0.1", help="web view address (default 127.0.0.1: this machine only)")
     p.add_argument("--view-port", type=int, default=8050, help="web view port (default 8050; 0: any free port)")
     p.add_argument("--view-rate", type=float, default=10.0, help="web view updates per second (default 10)")
+    p.add_argument("--waterfall", metavar="PATH",
+                   help="spectrum segmentation cards: write a waterfall PNG here (grey dB, the mask in colour over "
+                        "it, per-label occupancy, the forecast above with --forecast), refreshed while the run goes "
+                        "on and once at its end; written atomically (docs/spectrum.md, Live)")
+    p.add_argument("--waterfall-every", type=float, default=1.0, metavar="S",
+                   help="seconds between waterfall renders, at least (default 1)")
+    p.add_argument("--forecast", metavar="CARD",
+                   help="with --waterfall: a spectrum forecast card (e.g. models/spectrum/forecast/card.json) run "
+                        "on the newest sentence at each render; its next rows are drawn above the waterfall")
     p.add_argument("--fast", action="store_true",
                    help="a sim: radio as fast as possible (default: real time, ?realtime=1)")
     p.add_argument("--loop", action="store_true", help="a sim: radio loops its recording (default: one-shot, ?loop=0)")
@@ -80,7 +89,8 @@ def run(args) -> int:
     return live(uri, args.model, seconds=args.seconds, frames=args.frames,
                 settings=settings,
                 batch=args.batch, threshold=args.threshold, calibration=args.calibration, task=args.task,
-                corrector=args.corrector,
+                corrector=args.corrector, waterfall=args.waterfall, waterfall_every=args.waterfall_every,
+                forecast=args.forecast,
                 jsonl=args.jsonl, out_dir=args.out, record=args.record, publish=args.publish,
                 allow_remote=args.allow_remote, view=args.view,
                 view_options={"host": args.view_host, "port": args.view_port, "rate": args.view_rate})
@@ -90,7 +100,8 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
          threshold: float | None = None, calibration: str | None = None, task: str | None = None, jsonl=None,
          out_dir="out/classify", record=None, publish=None, allow_remote: bool = False,
          settings: dict | None = None, view: str = "terminal", view_options: dict | None = None,
-         corrector: str | None = None) -> int:
+         corrector: str | None = None, waterfall=None, waterfall_every: float | None = None,
+         forecast=None) -> int:
     """Run a card's predictor live on ``radio_uri``; returns 0. Used by ``classify`` and ``demo``.
 
     Args:
@@ -101,6 +112,8 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
         corrector: the task's corrector run on each frame before its model (``PredictorOptions.corrector``; None or
             ``"none"``: the raw frames); written into ``record``'s global metadata and score.json as
             ``corrector``.
+        waterfall, waterfall_every, forecast: a waterfall PNG path, seconds between renders and a forecast
+            card (:mod:`sdrkit.tasks.spectrum.waterfall`; spectrum segmentation cards only).
 
     Raises:
         ModelInputMismatch: the stream's rate or channels do not fit the card.
@@ -131,6 +144,11 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     options.check_corrector(card.task, getattr(the_task, "correctors", ()))
     predictor = the_task.predictor(card, options)
     corrector_used = options.corrector or "none"
+    waterfall_opts = None
+    if waterfall or forecast:
+        from sdrkit.tasks.spectrum.waterfall import waterfall_options
+
+        waterfall_opts = waterfall_options(card, waterfall, waterfall_every, forecast)
     if getattr(predictor, "note", ""):
         print(predictor.note)
     with open_radio(radio_uri) as radio:
@@ -163,6 +181,11 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
             # not 'front_end': recordings use sdrkit:front_end for the receiver's identity (calibrate reads it)
             rec_sink.writer.set_global(corrector=corrector_used)
             sinks.append(rec_sink)
+        if waterfall_opts is not None:
+            from sdrkit.tasks.spectrum.waterfall import WaterfallSink
+
+            sinks.append(WaterfallSink(waterfall_opts, card, radio.rx_lo, radio.sample_rate, pipe.stats,
+                                       title=radio_uri))
         pipe.sinks = sinks
         try:
             st = pipe.run(seconds=seconds, frames=frames)

@@ -6,7 +6,9 @@ rectangles of the mask (:func:`sdrkit.dsp.masks.boxes_from_mask`, sample offsets
 frame, Hz from the centre), which ``--record`` writes as SigMF annotations with
 ``core:freq_lower_edge``/``core:freq_upper_edge``. ``stats`` hold per-label occupancy (the
 fraction of the frame's time-frequency pixels of each label, summed over the batch), so the
-live view and the summary show each label's mean occupancy of the band.
+live view and the summary show each label's mean occupancy of the band. A mask prediction also
+carries ``power_db``, the sentences' power in dB before normalization (what the waterfall of
+:mod:`sdrkit.tasks.spectrum.waterfall` draws; the model's input is ``normalize(power_db)``).
 """
 
 from __future__ import annotations
@@ -22,21 +24,29 @@ from sdrkit.runtime.predict import Prediction
 
 @dataclass
 class SpectrumPrediction(Prediction):
-    """A :class:`Prediction` with ``regions``: per frame, a list of :class:`sdrkit.dsp.masks.Box`."""
+    """A :class:`Prediction` with ``regions``: per frame, a list of :class:`sdrkit.dsp.masks.Box`;
+    and ``power_db``: the frames' sentences in dB, ``(n, rows, nfft)`` float32 (not an output: sinks
+    that write outputs do not see it)."""
 
     regions: list = field(default_factory=list)
+    power_db: np.ndarray | None = None
 
 
-def frames_to_sentences(frames: np.ndarray, grid: Grid, rows: int) -> np.ndarray:
-    """Complex ``(B, C, N)`` (channel 0 used) -> normalized sentences ``(B, 1, rows, nfft)`` float32."""
+def frames_to_power(frames: np.ndarray, grid: Grid, rows: int) -> np.ndarray:
+    """Complex ``(B, C, N)`` (channel 0 used) -> sentence power ``(B, rows, nfft)`` in dB, float32."""
     from sdrkit.dsp.spectrogram import spectrogram
-    from sdrkit.tasks.spectrum.data import normalize
 
     x = np.ascontiguousarray(frames[:, 0, : rows * grid.row_samples]).reshape(-1)
     s = spectrogram(x, grid.nfft, grid.nfft)
     lin = np.power(np.float32(10.0), s * np.float32(0.1)).reshape(len(frames), rows, grid.average, grid.nfft)
-    p = np.float32(10.0) * np.log10(np.maximum(lin.mean(axis=2), np.float32(1e-30)))
-    return normalize(p)[:, None]
+    return np.float32(10.0) * np.log10(np.maximum(lin.mean(axis=2), np.float32(1e-30)))
+
+
+def frames_to_sentences(frames: np.ndarray, grid: Grid, rows: int) -> np.ndarray:
+    """Complex ``(B, C, N)`` (channel 0 used) -> normalized sentences ``(B, 1, rows, nfft)`` float32."""
+    from sdrkit.tasks.spectrum.data import normalize
+
+    return normalize(frames_to_power(frames, grid, rows))[:, None]
 
 
 class SpectrumPredictor:
@@ -60,8 +70,11 @@ class SpectrumPredictor:
         pass
 
     def predict(self, frames: np.ndarray) -> Prediction:
+        from sdrkit.tasks.spectrum.data import normalize
+
         t0 = time.perf_counter()
-        x = frames_to_sentences(frames, self.grid, self.rows)
+        p = frames_to_power(frames, self.grid, self.rows)
+        x = normalize(p)[:, None]
         y = self.session.run(None, {self.input_name: x})[0]
         n = len(frames)
         if self.kind == "mask":
@@ -70,7 +83,7 @@ class SpectrumPredictor:
             px = mask[0].size
             stats = {f"{c}": float(np.sum(mask == i)) / px for i, c in enumerate(self.mask_classes) if i}
             return SpectrumPrediction(n=n, outputs={"mask": mask}, stats=stats, regions=regions,
-                                      seconds=time.perf_counter() - t0)
+                                      power_db=p, seconds=time.perf_counter() - t0)
         out = y[:, 0]
         key = "forecast" if self.kind == "forecast" else "reconstruction"
         occ = float(np.mean(out > 0.6)) * n                 # 6 dB above the noise-floor estimate
