@@ -57,6 +57,8 @@ class TrainConfig:
     extra_data: str | None = option(None, help="also train on frames of this data set's train split (e.g. the base "
                                                "family's), mixed in at random")
     extra_frames: int = option(0, help="how many random frames of --extra-data to mix in")
+    corrected_share: float = option(0.0, help="fraction of training frames given a raw +/-60 kHz offset and then "
+                                              "the live CFO corrector, so the model learns what it leaves (0..1)")
     command_line: str = option("", cli=False)
 
 
@@ -148,12 +150,18 @@ def dataset(cfg: DatasetConfig) -> int:
 
 
 def train(cfg: TrainConfig) -> int:
+    from sdrkit.errors import ConfigError
     from sdrkit.tasks.amc.train import train as train_net
+
+    if not 0.0 <= cfg.corrected_share <= 1.0:
+        raise ConfigError(f"--corrected-share {cfg.corrected_share} must be within 0..1 (the fraction of training "
+                          f"frames given an offset and corrected); e.g. 0.5")
 
     net, hist = train_net(cfg.data, Path(cfg.out), epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, method=cfg.method,
                           exit_weight=cfg.exit_weight, seed=cfg.seed, max_frames=cfg.max_frames,
                           time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None, init=cfg.init,
-                          extra_data=cfg.extra_data, extra_frames=cfg.extra_frames)
+                          extra_data=cfg.extra_data, extra_frames=cfg.extra_frames,
+                          corrected_share=cfg.corrected_share)
     return finish_training(cfg, net, hist)
 
 
@@ -176,6 +184,7 @@ def finish_training(cfg: TrainConfig, net, hist) -> int:
         architecture={"name": "amc_earlyexit", "kwargs": {"n_classes": len(classes), "exits": list(EXITS)}},
         thresholds={}, metrics={"val_history": hist},
         training={"command": cfg.command_line, "seed": cfg.seed, "method": cfg.method,
+                  "corrected_share": cfg.corrected_share,
                   "exit_weight": cfg.exit_weight, "epochs_run": len(hist),
                   "init": ({"weights": cfg.init, "sha256": sha256_file(cfg.init)} if getattr(cfg, "init", None)
                            else None),

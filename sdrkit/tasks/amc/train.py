@@ -31,10 +31,28 @@ def _batches(n: int, batch: int, rng):
         yield np.sort(idx[i:i + batch])
 
 
-def _augment(x: np.ndarray, rng) -> np.ndarray:
-    """Random carrier phase rotation (what any receiver sees), complex64 frames."""
+#: the raw receiver offset the corrected-frame augmentation draws from, as a fraction of fs
+#: (+/-60 kHz at 1 MS/s: a Pluto's +/-25 ppm TCXO at 2.4 GHz)
+CORRECTED_CFO_RANGE = 0.06
+
+
+def _augment(x: np.ndarray, rng, corrected_share: float = 0.0) -> np.ndarray:
+    """Random carrier phase rotation (what any receiver sees), complex64 frames.
+
+    ``corrected_share``: that fraction of the frames also gets a raw offset uniform in
+    +/-:data:`CORRECTED_CFO_RANGE` of fs and then the live corrector (:func:`sdrkit.dsp.frontend.correct_cfo`),
+    so the model learns the residual the corrector leaves (``classify --corrector cfo``)."""
     ph = rng.uniform(0, 2 * np.pi, (x.shape[0], 1))
-    return (x * np.exp(1j * ph)).astype(np.complex64)
+    out = (x * np.exp(1j * ph)).astype(np.complex64)
+    if corrected_share > 0:
+        from sdrkit.dsp.frontend import correct_cfo
+
+        sel = np.flatnonzero(rng.uniform(0, 1, len(out)) < corrected_share)
+        if len(sel):
+            f = rng.uniform(-CORRECTED_CFO_RANGE, CORRECTED_CFO_RANGE, (len(sel), 1))
+            shifted = out[sel] * np.exp(2j * np.pi * f * np.arange(out.shape[1])[None, :])
+            out[sel] = correct_cfo(shifted.astype(np.complex64))
+    return out
 
 
 def evaluate_torch(net, split: AmcSplit, max_frames: int = 20000, batch: int = 512, seed: int = 0) -> dict:
@@ -93,12 +111,13 @@ class MixedSplit:
 def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2e-3, method: str = "joint",
           exit_weight: float = 1.0, seed: int = 0, max_frames: int | None = None, time_budget_s: float | None = None,
           threads: int = 2, log=print, progress: bool = True, init: str | None = None,
-          extra_data: str | None = None, extra_frames: int = 0):
+          extra_data: str | None = None, extra_frames: int = 0, corrected_share: float = 0.0):
     """Train and return ``(net, history)``; writes ``out_dir/train_log.jsonl``.
 
     ``init``: start from these weights (a ``model.pt`` of the same architecture) instead of a
     random initialization (fine-tuning on a new data set). ``extra_data``/``extra_frames``: also
-    train on that many random frames of another data set's train split (:class:`MixedSplit`)."""
+    train on that many random frames of another data set's train split (:class:`MixedSplit`).
+    ``corrected_share``: see :func:`_augment`."""
     import torch
     from tqdm import tqdm
 
@@ -133,7 +152,7 @@ def train(data_dir, out_dir, *, epochs: int = 6, batch: int = 256, lr: float = 2
         run_loss = 0.0
         for j, b in enumerate(bar):
             ids = np.sort(sub[b])
-            x = torch.from_numpy(to_input(_augment(tr.frames(ids), rng)))
+            x = torch.from_numpy(to_input(_augment(tr.frames(ids), rng, corrected_share)))
             y = torch.from_numpy(tr.labels[ids])
             if method == "joint":
                 out = net(x)
