@@ -52,14 +52,14 @@ def register(sub) -> None:
     p.add_argument("--view-port", type=int, default=8050, help="web view port (default 8050; 0: any free port)")
     p.add_argument("--view-rate", type=float, default=10.0, help="web view updates per second (default 10)")
     p.add_argument("--waterfall", metavar="PATH",
-                   help="spectrum segmentation cards: write a waterfall PNG here (grey dB, the mask in colour over "
-                        "it, per-label occupancy, the forecast above with --forecast), refreshed while the run goes "
-                        "on and once at its end; written atomically (docs/spectrum.md, Live)")
+                   help="segmentation models whose task draws one: write a waterfall PNG here (grey dB, the mask in "
+                        "colour over it, per-label occupancy, the forecast above with --forecast), refreshed while "
+                        "the run goes on and once at its end; written atomically (the task's guide in docs/, Live)")
     p.add_argument("--waterfall-every", type=float, default=1.0, metavar="S",
                    help="seconds between waterfall renders, at least (default 1)")
     p.add_argument("--forecast", metavar="CARD",
-                   help="with --waterfall: a spectrum forecast card (e.g. models/spectrum/forecast/card.json) run "
-                        "on the newest sentence at each render; its next rows are drawn above the waterfall")
+                   help="with --waterfall: a forecast card of the same task and grid, run on the newest input at "
+                        "each render; its predicted next rows are drawn above the waterfall")
     p.add_argument("--fast", action="store_true",
                    help="a sim: radio as fast as possible (default: real time, ?realtime=1)")
     p.add_argument("--loop", action="store_true", help="a sim: radio loops its recording (default: one-shot, ?loop=0)")
@@ -113,7 +113,7 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
             ``"none"``: the raw frames); written into ``record``'s global metadata and score.json as
             ``corrector``.
         waterfall, waterfall_every, forecast: a waterfall PNG path, seconds between renders and a forecast
-            card (:mod:`sdrkit.tasks.spectrum.waterfall`; spectrum segmentation cards only).
+            card, for a predictor that draws a waterfall (``waterfall_options`` / ``waterfall_sink``).
 
     Raises:
         ModelInputMismatch: the stream's rate or channels do not fit the card.
@@ -146,9 +146,12 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     corrector_used = options.corrector or "none"
     waterfall_opts = None
     if waterfall or forecast:
-        from sdrkit.tasks.spectrum.waterfall import waterfall_options
-
-        waterfall_opts = waterfall_options(card, waterfall, waterfall_every, forecast)
+        if not hasattr(predictor, "waterfall_options"):
+            flag = "--waterfall" if waterfall else "--forecast"
+            raise ConfigError(f"{flag} needs a segmentation model that draws a waterfall, but --model {card.path} is "
+                              f"a {card.task!r} model with output {card.output.kind!r}; pass --model "
+                              f"{' or '.join(_waterfall_cards()) or 'a segmentation card'} (or drop {flag})")
+        waterfall_opts = predictor.waterfall_options(waterfall, waterfall_every, forecast)
     if getattr(predictor, "note", ""):
         print(predictor.note)
     with open_radio(radio_uri) as radio:
@@ -182,10 +185,8 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
             rec_sink.writer.set_global(corrector=corrector_used)
             sinks.append(rec_sink)
         if waterfall_opts is not None:
-            from sdrkit.tasks.spectrum.waterfall import WaterfallSink
-
-            sinks.append(WaterfallSink(waterfall_opts, card, radio.rx_lo, radio.sample_rate, pipe.stats,
-                                       title=radio_uri))
+            sinks.append(predictor.waterfall_sink(waterfall_opts, radio.rx_lo, radio.sample_rate, pipe.stats,
+                                                  title=radio_uri))
         pipe.sinks = sinks
         try:
             st = pipe.run(seconds=seconds, frames=frames)
@@ -203,6 +204,28 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
                                 calibration=calibration, corrector=corrector_used)
         print(f"wrote {path}")
     return 0
+
+
+def _waterfall_cards() -> list[str]:
+    """Bundled cards with a mask output (segmentation models), as models/.../card.json paths."""
+    import json
+
+    from sdrkit.errors import ConfigError
+    from sdrkit.resources import bundled_dir
+
+    try:
+        root = bundled_dir("models")
+    except ConfigError:                  # no bundled models/ folder
+        return []
+    out = []
+    for p in sorted(root.glob("*/*/card.json")) + sorted(root.glob("*/card.json")):
+        try:
+            kind = json.loads(p.read_text()).get("output", {}).get("kind")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if kind == "mask" and "scratch" not in p.parent.name:
+            out.append(f"models/{p.relative_to(root).as_posix()}")
+    return out
 
 
 def _exclude_calibration_frames(truth, radio, ranges) -> None:

@@ -69,6 +69,19 @@ class SpectrumPredictor:
     def reset(self) -> None:
         pass
 
+    def waterfall_options(self, path, every=None, forecast=None):
+        """``classify --waterfall PATH --waterfall-every S --forecast CARD``, checked against this card
+        (:func:`sdrkit.tasks.spectrum.waterfall.waterfall_options`; raises ConfigError)."""
+        from sdrkit.tasks.spectrum.waterfall import waterfall_options
+
+        return waterfall_options(self.card, path, every, forecast)
+
+    def waterfall_sink(self, options, center_hz: float, sample_rate: float, stats=None, title: str = ""):
+        """The :class:`~sdrkit.tasks.spectrum.waterfall.WaterfallSink` drawing this predictor's masks."""
+        from sdrkit.tasks.spectrum.waterfall import WaterfallSink
+
+        return WaterfallSink(options, self.card, center_hz, sample_rate, stats, title=title)
+
     def predict(self, frames: np.ndarray) -> Prediction:
         from sdrkit.tasks.spectrum.data import normalize
 

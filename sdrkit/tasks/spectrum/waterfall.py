@@ -78,7 +78,6 @@ def waterfall_options(card, path, every: float | None = DEFAULT_EVERY, forecast=
         ConfigError: the model is not a spectrum segmentation card; ``--forecast`` without ``--waterfall``,
             or a forecast card of another kind or grid; ``path`` not a writable ``.png``; ``every`` not > 0.
     """
-    from sdrkit.cli._common import resolve_bundled
     from sdrkit.runtime import load_card
 
     flag = "--waterfall" if path else "--forecast"
@@ -111,7 +110,7 @@ def waterfall_options(card, path, every: float | None = DEFAULT_EVERY, forecast=
                           f"folder you can write (e.g. out/waterfall.png)") from exc
     fc = None
     if forecast:
-        fc = load_card(resolve_bundled("models", forecast))
+        fc = load_card(forecast)
         if fc.task != "spectrum" or fc.output.kind != "forecast":
             raise ConfigError(f"--forecast {forecast}: card {fc.path} is a {fc.task!r} model with output "
                               f"{fc.output.kind!r}, not a spectrum forecast; pass "
