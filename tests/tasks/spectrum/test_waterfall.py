@@ -191,3 +191,27 @@ def test_bad_waterfall_flags_are_refused_in_one_line_before_the_stream(tmp_path,
     for s in says:
         assert fill(s) in err, (s, err)
     assert not (tmp_path / "w.png").exists()
+
+
+def test_frames_the_queue_drops_while_a_render_runs_are_counted_in_the_runs_skips(tmp_path):
+    from sdrkit.dsp.framing import Framer
+    from sdrkit.radio import open_radio
+    from sdrkit.runtime import load_card
+    from sdrkit.stream.pipeline import Pipeline
+    from sdrkit.tasks.spectrum.live import SpectrumPredictor
+
+    card = load_card(SEGMENT)
+    pred = SpectrumPredictor(card)
+    opts = pred.waterfall_options(tmp_path / "w.png", 1e-3)
+    with open_radio(f"sim:{BUSY}?loop=1&realtime=0") as radio:      # the source outruns the model: a tiny queue
+        pred.predict(np.zeros((1, 1, FRAME), np.complex64))
+        pipe = Pipeline(radio, pred, Framer(FRAME, channels=(0,)), batch=1, max_queue=2)   # (session warmed up)
+        sink = pred.waterfall_sink(opts, radio.rx_lo, radio.sample_rate, pipe.stats)
+        pipe.sinks = [sink]
+        st = pipe.run(frames=600)
+    lines = pipe.summary
+    assert sink.renders == len(sink.render_seconds) + 1 >= 3
+    assert 0 < sink.skipped_during <= st.frames_skipped
+    assert st.frames_in == st.frames_analyzed + st.frames_skipped           # nothing lost silently
+    assert f"{sink.skipped_during} frames skipped while a render ran" in lines[0]
+    assert _meta(tmp_path / "w.png")["stream"]["frames_skipped"] == st.frames_skipped
