@@ -79,36 +79,3 @@ def optimized_codebook(h: np.ndarray, k: int, es_n0_db: float, starts: int = 8, 
             "union_bound": best[0], "start": best[2],
             "qam_union_bound": float(union_bound_ber(base, ht, labels, es_n0_db))}
 
-
-def measure_reference(seed: int = 1, lo: float = 8.5, hi: float = 11.5, step: float = 0.25,
-                      min_errors: int = 1000, max_bits: int = 10_000_000) -> dict:
-    """The 2x2 coupled-channel shaping reference alone, on a fine Es/N0 grid: Es/N0 at BER 1e-3
-    of Gray QPSK with LMMSE and with ML, and of the optimized codebook with ML (optimized at the
-    QPSK-ML point minus 0.4 dB, 8 starts, seed ``seed``), with the same BER machinery and seed
-    keys as ``sdrkit evaluate mimo``. ``python -m sdrkit.tasks.mimo.shaping`` prints it."""
-    from sdrkit.dsp.mimo import coupling_matrix
-    from sdrkit.tasks.mimo.evaluate import ber_curve, codebook_fn, hash_key, qam_fn, snr_at
-
-    snrs = np.arange(lo, hi + 1e-9, step)
-
-    def curve(name, fn):
-        return ber_curve(fn, snrs, (seed, hash_key("shaping"), hash_key(name)), min_errors, max_bits, stop_ber=1e-4)
-
-    h = coupling_matrix(2, 2)
-    mmse = curve("qpsk MMSE", qam_fn(2, 2, 2, "coupling", "mmse"))
-    ml = curve("qpsk ML", qam_fn(2, 2, 2, "coupling", "ml"))
-    opt = optimized_codebook(h, 2, snr_at(ml) - 0.4, starts=8, steps=3000, seed=seed)
-    shaped = curve("shaped ML", codebook_fn(opt["codebook"], opt["labels"], h))
-    at = {k: snr_at(c) for k, c in (("qpsk_mmse", mmse), ("qpsk_ml", ml), ("optimized_ml", shaped))}
-    return {"es_n0_at_1e-3_db": at, "gain_over_qpsk_mmse_db": at["qpsk_mmse"] - at["optimized_ml"],
-            "gain_over_qpsk_ml_db": at["qpsk_ml"] - at["optimized_ml"], "union_bound": opt["union_bound"],
-            "qam_union_bound": opt["qam_union_bound"], "curves": {"qpsk_mmse": mmse, "qpsk_ml": ml,
-                                                                  "optimized_ml": shaped}}
-
-
-if __name__ == "__main__":
-    import json
-
-    for seed in (1, 2):
-        r = measure_reference(seed=seed)
-        print(json.dumps({"seed": seed, **{k: v for k, v in r.items() if k != "curves"}}), flush=True)
