@@ -201,9 +201,21 @@ def measure_calibration(card, spec, front_end: str, out: Path, seed: int,
     r = {"median": float(np.median(times)), "max": float(np.max(times)),
          "what": "load card + read SigMF capture + embed 192 frames + prototypes + write JSON"}
     print(f"calibration 24x8: median {r['median'] * 1e3:.0f} ms")
-    return {"calibration_seconds": r}, [
-        Target("calibration session, 24 beams x 8 shots", r["median"], "<", 1.0, unit="s",
-               note=f"median of {repeats}, on {front_end}")]
+    targets = [Target("calibration session, 24 beams x 8 shots", r["median"], "<", 1.0, unit="s",
+                      note=f"median of {repeats}, on {front_end}")]
+    from sdrkit.runtime.card import learned_dims
+
+    if learned_dims(card):
+        from sdrkit.runtime.calibration import ShotSelection
+        from sdrkit.tasks.beam.fusion import calibrate_capture_fused
+
+        tf = [calibrate_capture_fused(card.path, cap, shots=8, selection=ShotSelection(),
+                                      out=out / "calibration_test_fused.json")[1] for _ in range(repeats)]
+        r["fused_median"] = float(np.median(tf))
+        print(f"calibration 24x8, --head fuse: median {r['fused_median'] * 1e3:.0f} ms")
+        targets.append(Target("calibration session, 24 beams x 8 shots, --head fuse", r["fused_median"], "<", 1.0,
+                              unit="s", note=f"median of {repeats}, on {front_end}"))
+    return {"calibration_seconds": r}, targets
 
 
 def measure_throughput(card, frames: np.ndarray, repeats: int = 5) -> tuple[dict, list[Target]]:
@@ -288,27 +300,32 @@ def scene_cell(family: str, ds: float, k: int):
 
 
 def paired_fewshot(feats: dict, y, shots, trials: int, rng, norms: dict, transductive=(),
-                   blocks: dict | None = None) -> tuple[dict, dict]:
+                   blocks: dict | None = None, fuse: dict | None = None) -> tuple[dict, dict]:
     """Few-shot accuracy of several feature maps on the same support draws (paired comparison).
 
     Support: ``k`` frames per class from the first half of each class's frames; queries: the
     second half. Names in ``transductive`` are also scored with the prototypes refined on the
     queries, unlabeled (``<name>+T``); names in ``blocks`` also with the one-parameter head
     fitted on the shots (:func:`sdrkit.nn.proto.select_block_weight` on that block: ``<name>+H``,
-    and ``<name>+H+T`` when transductive too).
+    and ``<name>+H+T`` when transductive too); names in ``fuse`` (name -> learned dims) also with
+    the fused head (:func:`sdrkit.tasks.beam.fusion.fit_fusion`, fitted on the shots: ``<name>+F``,
+    and ``<name>+F+T`` when transductive too).
 
     Returns:
         ({name: {k: accuracy}}, {name: error distances in beams at the largest k <= 8 (all trials)}).
     """
     from sdrkit.nn.proto import PrototypeHead, refine_prototypes, select_block_weight
+    from sdrkit.tasks.beam.fusion import fit_fusion
 
     classes = np.unique(y)
     idx = {c: np.flatnonzero(y == c) for c in classes}
     pool = {c: v[: len(v) // 2] for c, v in idx.items()}
     q = np.concatenate([v[len(v) // 2:] for v in idx.values()])
     blocks = blocks or {}
+    fuse = fuse or {}
     names = list(feats) + [f"{n}+T" for n in transductive] + [f"{n}+H" for n in blocks] + \
-        [f"{n}+H+T" for n in blocks if n in transductive]
+        [f"{n}+H+T" for n in blocks if n in transductive] + [f"{n}+F" for n in fuse] + \
+        [f"{n}+F+T" for n in fuse if n in transductive]
     acc = {n: {} for n in names}
     k_err = max([k for k in shots if k <= 8] or [min(shots)])
     errs = {n: [] for n in names}
@@ -329,6 +346,13 @@ def paired_fewshot(feats: dict, y, shots, trials: int, rng, norms: dict, transdu
                         p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n],
                                               weights=w)
                         runs.append((f"{n}+H+T", PrototypeHead(p, h.classes, norms[n], weights=w)))
+                if n in fuse and k >= 2:
+                    w, _ = fit_fusion(f[sup], y[sup], h.classes, fuse[n])
+                    runs.append((f"{n}+F", PrototypeHead(h.prototypes, h.classes, norms[n], weights=w)))
+                    if n in transductive:
+                        p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n],
+                                              weights=w)
+                        runs.append((f"{n}+F+T", PrototypeHead(p, h.classes, norms[n], weights=w)))
                 for name, head in runs:
                     pred = np.asarray(head.classes)[head.predict(f[q])]
                     per[name].append(float(np.mean(pred == y[q])))
@@ -414,7 +438,8 @@ def measure_shift(embed, spec, pn: bool, per_beam: int, trials: int, rng, quick:
                               np.random.default_rng([77, j, len(group)]), scene=scene_cell(fam, ds, j))
             acc, _ = paired_fewshot(_cell_feats(embed, pre, x), y, shots, trials, rng, norms,
                                     transductive=("learned",) if transductive_ok else (),
-                                    blocks={"learned": slice(0, learned_dims)} if learned_dims else None)
+                                    blocks={"learned": slice(0, learned_dims)} if learned_dims else None,
+                                    fuse={"learned": learned_dims} if learned_dims else None)
             res.setdefault(group, []).append({"family": fam, "delay_spread_ns": ds, "front_end": fe, "acc": acc})
     k8 = 8 if 8 in shots else shots[-1]
 
@@ -432,7 +457,8 @@ def measure_shift(embed, spec, pn: bool, per_beam: int, trials: int, rng, quick:
         worst[k] = min(diffs)
     summary = {"rule": rule, "rule_choice_in_distribution_8shot": choice,
                "rules": {"learned": "plain prototype means", "+T": "refined on the unlabeled test stream",
-                         "+H": "block weight fitted leave-one-out on the k shots"},
+                         "+H": "block weight fitted leave-one-out on the k shots",
+                         "+F": "fused with the baseline: learned and level weights fitted leave-one-out on the k shots"},
                "in_distribution_8shot": id8, "shift_8shot": sh8,
                "baseline_in_distribution_8shot": mean("in_distribution", "baseline", k8),
                "baseline_shift_8shot": mean("shift", "baseline", k8),

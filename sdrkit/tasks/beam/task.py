@@ -46,6 +46,10 @@ class TrainConfig:
     scene_fraction: float = option(0.6, help="share of training recordings through a clustered 3GPP channel")
     harsh_fraction: float = option(0.5, help="share of training front ends from the harsh pool (hrand-*)")
     ordinal_weight: float = option(0.5, help="weight of the expected beam-distance term of the episode loss")
+    ordinal_cap: int = option(4, help="an error of d beams costs min(d, CAP) / CAP in that term")
+    temporal_split: bool = option(False, help="episodes on a 3GPP scene take support from the earlier half of each "
+                                              "beam's frames and queries from the later (the channel drifts between)")
+    bank_span: float = option(1.5, help="--temporal-split: seconds one training recording spans")
     time_budget: float | None = option(None, help="stop after this many minutes")
     seed: int = option(0, help="training seed")
     command_line: str = option("", cli=False)
@@ -79,9 +83,11 @@ class CalibrateConfig:
                                     "(shots from it); classify replaying the recording scores only the rest")
     transductive: bool = option(False, help="also refine the prototypes on the calibration part's other frames, "
                                             "unlabeled (soft k-means)")
-    head: str = option("plain", choices=("plain", "loo"),
+    head: str = option("plain", choices=("plain", "loo", "fuse"),
                        help="plain: prototype means; loo: also fit the weight of the learned block of the embedding "
-                            "leave-one-out on the shots (0 = the classical baseline's distance)")
+                            "leave-one-out on the shots (0 = the classical baseline's distance); fuse: fit the "
+                            "weights of the learned block and of the level leave-one-out on the shots "
+                            "(sdrkit.tasks.beam.fusion; the baseline is one candidate)")
     method: str = option("encoder", choices=("encoder", "template"),
                          help="encoder: the model's embedding; template: the classical baseline (nearest "
                               "preamble-template centroid on the channel estimate)")
@@ -123,7 +129,8 @@ def train(cfg: TrainConfig) -> int:
                        proto_norm=not cfg.no_proto_norm and legacy, template=not legacy,
                        scene_fraction=0.0 if legacy else cfg.scene_fraction,
                        harsh_fraction=0.0 if legacy else cfg.harsh_fraction,
-                       ordinal_weight=0.0 if legacy else cfg.ordinal_weight,
+                       ordinal_weight=0.0 if legacy else cfg.ordinal_weight, ordinal_cap=cfg.ordinal_cap,
+                       temporal_split=cfg.temporal_split and not legacy, bank_span_s=cfg.bank_span,
                        seed=cfg.seed, time_budget_s=cfg.time_budget * 60 if cfg.time_budget else None)
     enc, hist = train_protobeam(spec, pcfg, per_beam=cfg.per_beam)
     card = export_encoder(enc, spec, pcfg, hist, Path(cfg.out), command=cfg.command_line)
@@ -147,12 +154,26 @@ def calibrate(cfg: CalibrateConfig) -> int:
         capture, radio = record_rig_sweep(cfg.rig, cfg.front_end, cfg.shots, cfg.beams, seed=cfg.seed)
         print(f"recorded beam sweep (seed {cfg.seed}) -> {capture}")
     out = cfg.out or default_calibration_path("beam", cfg.front_end)
+    fuse = cfg.head == "fuse"
+    if fuse and cfg.method == "template":
+        raise ConfigError("--head fuse fuses the encoder with the baseline: use it with --method encoder (the "
+                          "default); --method template is the baseline alone")
     sel = ShotSelection(offset=cfg.offset, time_range=parse_time_range(cfg.time_range), split=cfg.split,
-                        transductive=cfg.transductive, head=cfg.head)
+                        transductive=cfg.transductive, head="plain" if fuse else cfg.head)
     card_path = resolve("models", cfg.model)
     kw = template_calibration_options(card_path) if cfg.method == "template" else {}
-    cal, dt = calibrate_capture(card_path, capture, shots=cfg.shots, front_end=cfg.front_end,
-                                out=out, radio=radio, selection=sel, **kw)
+    if fuse:
+        from sdrkit.tasks.beam.fusion import calibrate_capture_fused
+
+        cal, dt = calibrate_capture_fused(card_path, capture, shots=cfg.shots, front_end=cfg.front_end,
+                                          out=out, radio=radio, selection=sel)
+        h = cal.source["head"]
+        print(f"fused head: learned weight {h['w_learned']:g}, level weight {h['w_level']:g} (leave-one-out "
+              f"accuracy on the shots {h['loo_accuracy']:.3f}; baseline {h['loo_accuracy_baseline']:.3f}, "
+              f"encoder {h['loo_accuracy_encoder']:.3f})")
+    else:
+        cal, dt = calibrate_capture(card_path, capture, shots=cfg.shots, front_end=cfg.front_end,
+                                    out=out, radio=radio, selection=sel, **kw)
     print(f"calibrated {len(cal.classes)} classes x {cal.shots} shots on front end {cal.front_end!r} "
           f"in {dt * 1e3:.0f} ms -> {out}")
     print(f"next: sdrkit classify --model {cfg.model} --calibration {out} --radio URI")

@@ -62,7 +62,11 @@ class ProtoConfig:
     harsh_fraction: float = 0.0  # share of bank front ends from the harsh pool (hrand-*)
     doppler_max_hz: float = 1.5
     drift_max_deg_s: float = 1.0
-    ordinal_weight: float = 0.0  # + weight x expected |beam error| (in beams, capped at 4) under the softmax
+    ordinal_weight: float = 0.0  # + weight x expected beam-error cost under the softmax (see ordinal_cap)
+    ordinal_cap: int = 4         # cost of an error of d beams: min(d, cap) / cap
+    temporal_split: bool = False  # scene recordings: support from the earlier half of each beam's frames, queries
+    #                               from the later half, the frames spread over bank_span_s (the channel drifts)
+    bank_span_s: float = 1.5     # temporal_split: seconds one bank recording spans
 
 
 def proto_logits(emb_q, protos, proto_norm: bool, scale: float):
@@ -74,15 +78,19 @@ def proto_logits(emb_q, protos, proto_norm: bool, scale: float):
 
 
 def feature_bank(enc, spec: ArraySpec, front_ends, per_beam: int, rng, aug: bool, gen=None, chunk: int = 2048,
-                 scenes=None):
+                 scenes=None, span_s: float | None = None):
     """Fixed front-end features of ``per_beam`` frames per beam for each front end (and its scene).
 
     Returns (feats float32 (F, beams, per_beam, nf)). The encoder's front end (matched filter,
     lag correlations, channel estimate) has no trainable weights, so features are computed once.
     A recording through a scene keeps one level for all its frames (augmentation scales it as a
-    whole); sdrkit's own scene draws a level per frame.
+    whole); sdrkit's own scene draws a level per frame. The frames of a sweep are at shuffled
+    times, back to back (one frame period each); with ``span_s`` they are spread evenly over that
+    many seconds and each beam's frames are in time order along the per-beam axis.
     """
     import torch
+
+    from sdrkit.tasks.beam.channels import FRAME_PERIOD_S
 
     out = []
     scenes = scenes if scenes is not None else [None] * len(front_ends)
@@ -90,8 +98,13 @@ def feature_bank(enc, spec: ArraySpec, front_ends, per_beam: int, rng, aug: bool
         for fe, sc in zip(front_ends, scenes):
             y = np.repeat(np.arange(spec.beams), per_beam)
             order = rng.permutation(len(y))                 # frames of a sweep at shuffled times
+            dt = FRAME_PERIOD_S if not span_s else span_s / len(y)
             x = np.empty((len(y), spec.frame_len), np.complex64)
-            x[order] = generate(spec, fe, y[order], rng, scene=sc)
+            x[order] = generate(spec, fe, y[order], rng, scene=sc, times=np.arange(len(y)) * dt)
+            if span_s:              # x[order[t]] is at time t: each beam's frames in time order (y is grouped by beam)
+                t_of = np.empty(len(y), np.int64)
+                t_of[order] = np.arange(len(y))
+                x = x[np.lexsort((t_of, y))]
             x = to_tensor(x)
             if aug:
                 x = augment(x, gen, per_frame_scale=sc is None)
@@ -126,6 +139,10 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
     if per_beam < cfg.k_shot + cfg.n_query or cfg.n_way > spec.beams:
         raise ConfigError(f"--per-beam {per_beam} must be >= k_shot + n_query = {cfg.k_shot + cfg.n_query} and "
                           f"n_way {cfg.n_way} <= beams {spec.beams}")
+    if cfg.temporal_split and (per_beam // 2 < cfg.k_shot or per_beam - per_beam // 2 < cfg.n_query):
+        raise ConfigError(f"--per-beam {per_beam} with the temporal split needs k_shot {cfg.k_shot} frames in the "
+                          f"earlier half and n_query {cfg.n_query} in the later: use --per-beam >= "
+                          f"{2 * max(cfg.k_shot, cfg.n_query)}")
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -136,7 +153,8 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
         fes, scenes = training_recordings(spec, cfg, rng)
     else:
         fes, scenes = [get_front_end(f"rand-{i}", spec.elements) for i in range(cfg.train_front_ends)], None
-    bank = torch.from_numpy(feature_bank(enc, spec, fes, per_beam, rng, cfg.augment, gen, scenes=scenes))
+    bank = torch.from_numpy(feature_bank(enc, spec, fes, per_beam, rng, cfg.augment, gen, scenes=scenes,
+                                         span_s=cfg.bank_span_s if cfg.temporal_split else None))
     log(f"feature bank {tuple(bank.shape)} in {time.perf_counter() - t0:.0f}s")
     params = list(enc.bn.parameters()) + list(enc.mlp.parameters())
     if cfg.template:
@@ -150,7 +168,13 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
     for step in range(cfg.steps):
         fi = torch.from_numpy(rng.integers(cfg.train_front_ends, size=E))
         cls = torch.from_numpy(np.stack([rng.choice(spec.beams, Nw, replace=False) for _ in range(E)]))
-        sh = torch.from_numpy(np.stack([[rng.permutation(per_beam)[:K + Q] for _ in range(Nw)] for _ in range(E)]))
+        if cfg.temporal_split:      # support from the earlier half of each beam's frames, queries from the later
+            h = per_beam // 2
+            sh = torch.from_numpy(np.stack([[np.concatenate([rng.permutation(h)[:K], h + rng.permutation(per_beam - h)[:Q]])
+                                             for _ in range(Nw)] for _ in range(E)]))
+        else:
+            sh = torch.from_numpy(np.stack([[rng.permutation(per_beam)[:K + Q] for _ in range(Nw)]
+                                            for _ in range(E)]))
         f = bank[fi[:, None, None], cls[:, :, None], sh]                   # (E, Nw, K+Q, nf)
         e = enc.head(f.reshape(E * Nw * (K + Q), -1))
         if cfg.proto_norm:
@@ -163,7 +187,8 @@ def train_protobeam(spec: ArraySpec, cfg: ProtoConfig, per_beam: int = 16, log=p
         lg = -torch.cdist(qry, protos) ** 2 * (cfg.scale if cfg.proto_norm else 1.0)   # (E, NwQ, Nw)
         loss = F.cross_entropy(lg.reshape(E * Nw * Q, Nw), tgt.repeat(E))
         if cfg.ordinal_weight:
-            dist = (cls[:, :, None] - cls[:, None, :]).abs().clamp(max=4).float() / 4    # (E, Nw, Nw) in beams
+            cap = cfg.ordinal_cap
+            dist = (cls[:, :, None] - cls[:, None, :]).abs().clamp(max=cap).float() / cap   # (E, Nw, Nw)
             cost = dist[:, tgt]                                                      # (E, NwQ, Nw)
             loss = loss + cfg.ordinal_weight * (lg.softmax(-1) * cost).sum(-1).mean()
         opt.zero_grad()
