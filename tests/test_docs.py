@@ -36,7 +36,9 @@ QUICK = {
     "sdrkit dataset amc --family base --out data/amc":
         "sdrkit dataset amc --family base --out data/amc --train-per-cell 1 --val-per-cell 1 --test-per-cell 1 "
         "--workers 1",
-    # the bundled model on the tiny data sets above
+    # the bundled model on the tiny data sets above (into the scratch folder, not the bundle)
+    "sdrkit compress amc --model models/amc/card.json --data data/amc_wide --out models/amc-int8":
+        "sdrkit compress amc --model models/amc/card.json --data data/amc_wide --out out/amc-int8 --calib-frames 64",
     "sdrkit evaluate amc --data data/amc_wide --base-data data/amc":
         "sdrkit evaluate amc --quick --data data/amc_wide --base-data data/amc",
     "sdrkit classify --radio sim:captures/demo_mixed.sigmf-meta --model amc --view web":
@@ -51,6 +53,9 @@ SKIP = {
     "sdrkit train amc --data data/amc_wide --out out/amc12/model2 --epochs 1 --lr 5e-4 --init out/amc12/model/model.pt "
     "--extra-data data/amc --extra-frames 40000 --max-frames 72000 --seed 1 --time-budget 24":
         "24 min as written, and it starts from the stage above; the contract smoke trains amc at tiny size",
+    "sdrkit train amc --data data/amc_wide --out out/amc25/model4 --epochs 4 --lr 5e-4 --init out/amc12/model2/model.pt "
+    "--extra-data data/amc --extra-frames 40000 --max-frames 72000 --corrected-share 0.5 --seed 3 --time-budget 25":
+        "~8 min as written, and it starts from the stage above; the contract smoke trains amc at tiny size",
     "sdrkit evaluate beam":
         "the task contract smoke (tests/tasks/test_contract.py, beam) runs evaluate beam --quick; --quick trains "
         "the DeepBeam baseline, minutes on 2 cores",

@@ -78,4 +78,3 @@ def optimized_codebook(h: np.ndarray, k: int, es_n0_db: float, starts: int = 8, 
     return {"codebook": cb, "labels": lab, "power": float((np.abs(cb) ** 2).sum(1).mean() / n_t),
             "union_bound": best[0], "start": best[2],
             "qam_union_bound": float(union_bound_ber(base, ht, labels, es_n0_db))}
-
