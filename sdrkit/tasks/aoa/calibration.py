@@ -131,6 +131,66 @@ def reference_gains(card) -> np.ndarray:
     return _complex(ref, f"model card {card.path}", "extra.reference_gains", card.input.channels)
 
 
+def _principal(frames) -> np.ndarray:
+    """(k, E) principal eigenvector of each shot's sample covariance."""
+    x = np.asarray(frames, np.complex128)
+    R = np.einsum("ken,kfn->kef", x, x.conj()) / x.shape[-1]
+    return np.linalg.eigh(R)[1][..., -1]
+
+
+def estimate_response(frames, geometry, az_deg, el_deg, iters: int = 8) -> np.ndarray:
+    """The array's full response matrix ``M`` (E x E, ``M[0, 0]`` = 1) from known-direction shots:
+    the least-squares fit of each shot's principal eigenvector ``v_i ~ lambda_i M a(dir_i)``
+    (alternating over the per-shot scales ``lambda_i`` and ``M``). Unlike per-channel gains it
+    holds the mutual coupling, so the gains measured against it do not depend on the shots'
+    directions. Needs well over ``E`` shots (the training-time reference uses all cold shots).
+
+    Raises:
+        ConfigError: fewer than ``2 * E`` shots.
+    """
+    from sdrkit.dsp.array import estimate_channel_gains, steering
+
+    v = _principal(frames)
+    k, E = v.shape
+    if k < 2 * E:
+        raise ConfigError(f"{k} known-direction shots cannot fit a {E}x{E} array response; give >= {2 * E}")
+    a = steering(geometry, np.asarray(az_deg, float), np.asarray(el_deg, float))       # (k, E)
+    M = np.diag(estimate_channel_gains(frames, geometry, az_deg, el_deg))
+    for _ in range(iters):
+        Ma = a @ M.T                                                                      # (k, E)
+        lam = np.sum(Ma.conj() * v, axis=1) / np.sum(np.abs(Ma) ** 2, axis=1)          # v ~ lam * M a
+        b = lam[:, None] * a
+        M = np.linalg.lstsq(b, v, rcond=None)[0].T                                        # v_i^T = b_i^T M^T
+        M = M / M[0, 0]
+    return M
+
+
+def gains_against(frames, geometry, az_deg, el_deg, response: np.ndarray) -> np.ndarray:
+    """Per-channel complex gain change (element 0 = 1) of the array since ``response`` was
+    measured: each shot's principal eigenvector over ``response @ a(dir)``, averaged as
+    :func:`sdrkit.dsp.array.estimate_channel_gains` averages (log magnitude, circular phase)."""
+    from sdrkit.dsp.array import steering
+
+    v = _principal(frames)
+    Ma = steering(geometry, np.asarray(az_deg, float), np.asarray(el_deg, float)) @ np.asarray(response).T
+    d = v / Ma
+    d = d / d[:, :1]
+    mag = 10 ** (np.mean(20 * np.log10(np.abs(d)), axis=0) / 20)
+    return mag * np.exp(1j * np.angle(np.mean(d / np.abs(d), axis=0)))
+
+
+def reference_response(card):
+    """``card.extra["reference_response"]`` as an E x E complex matrix, or None."""
+    ref = card.extra.get("reference_response")
+    if ref is None:
+        return None
+    E = card.input.channels
+    rows = [_complex(r, f"model card {card.path}", "extra.reference_response", E) for r in ref]
+    if len(rows) != E:
+        raise ModelError(f"model card {card.path}: extra.reference_response has {len(rows)} rows, expected {E}")
+    return np.stack(rows)
+
+
 def calibrate_frames(card, frames, az, el, *, shots: int, front_end: str = "", source: dict | None = None,
                      geometry=None) -> ArrayCalibration:
     """A calibration from the first ``shots`` known-direction frames.
@@ -147,8 +207,16 @@ def calibrate_frames(card, frames, az, el, *, shots: int, front_end: str = "", s
                           f"or lower --shots")
     geo = geometry or ArrayGeometry(**card.extra.get("array", {"rows": 2, "cols": 2, "spacing": 0.5}))
     t0 = time.perf_counter()
-    g = estimate_channel_gains(frames[:shots], geo, np.asarray(az)[:shots], np.asarray(el)[:shots])
-    return ArrayCalibration(front_end=front_end, gains=g, reference=reference_gains(card), shots=int(shots),
+    ref = reference_gains(card)
+    M = reference_response(card)
+    if M is None:
+        g = estimate_channel_gains(frames[:shots], geo, np.asarray(az)[:shots], np.asarray(el)[:shots])
+    else:
+        # the card holds the training array's full response (coupling included): the gain change
+        # since then, measured against it, is free of the shots' direction-dependent coupling
+        # bias; written as gains = reference * change, so correction = reference / gains = 1 / change
+        g = ref * gains_against(frames[:shots], geo, np.asarray(az)[:shots], np.asarray(el)[:shots], M)
+    return ArrayCalibration(front_end=front_end, gains=g, reference=ref, shots=int(shots),
                             date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                             model={"card": str(card.path), "name": card.name}, array=geo.to_dict(),
                             source=dict(source or {}), seconds=time.perf_counter() - t0)

@@ -92,14 +92,22 @@ def train(cfg) -> int:
     cc = read_split(split_path(cfg.data, "calib_cold"))
     k = min(16, len(cc.az))
     ref = estimate_channel_gains(cc.x[:k], geo, cc.az[:k], cc.el[:k])
+    # and its full response (coupling included) from all cold shots: a hot session's gains are
+    # measured against it (sdrkit.tasks.aoa.calibration.gains_against)
+    from sdrkit.tasks.aoa.calibration import estimate_response
+
+    resp = estimate_response(cc.x, geo, cc.az, cc.el)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     training = {"command": cfg.command_line, "seed": cfg.seed, "data": {"train": tr_info, "val": va_info},
                 "parameters": n_params, "epochs": cfg.epochs, "batch": cfg.batch, "lr": cfg.lr,
-                "optimizer": "AdamW wd 0.01, cosine per step, L1 on angles/60",
+                "optimizer": "AdamW wd 0.01, cosine per step (over the planned steps or the CPU budget), L1 on angles/60",
                 "time_budget_min": cfg.time_budget, "frame_len_note": f"{N} samples per frame (the seed: 4096)"}
     extra = {"array": geo.to_dict(), "front_end": fe, "variant": "original",
              "reference_gains": [[float(z.real), float(z.imag)] for z in ref],
-             "reference_note": "per-channel response of the training front end, cold, from calib_cold shots"}
+             "reference_response": [[[float(z.real), float(z.imag)] for z in row] for row in resp],
+             "reference_note": f"per-channel response of the training front end, cold, from {k} calib_cold shots; "
+                               f"reference_response: its full {E}x{E} response matrix (M[0, 0] = 1, coupling "
+                               f"included) fitted to all {len(cc.az)} calib_cold shots"}
     card = make_card(f"aoa-mnv3s1d-{geo.rows}x{geo.cols}-original", "original.onnx", arch, E, N,
                      metrics={"training": {**hist, "train_seconds": train_s, "train_cpu_seconds": train_cpu}, "val": val}, training=training,
                      extra=extra)

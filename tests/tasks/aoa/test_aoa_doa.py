@@ -50,6 +50,28 @@ def test_known_shots_recover_an_injected_phase_error():
     assert np.max(np.abs(20 * np.log10(np.abs(gains)) - np.array([0.0, 1.0, -0.5, 0.3]))) < 0.2
 
 
+def test_a_gain_change_is_measured_against_the_coupled_response_free_of_the_shots_directions():
+    from sdrkit.tasks.aoa.calibration import estimate_response, gains_against
+
+    g = ArrayGeometry(2, 2)
+    scene = Scene(geometry=g, frame_len=256, snr_db=(20, 20), reflectors=(0, 0))
+    cold = FrontEnd("cold", (0.0, 1.0, -0.5, 0.3), (0.0, 15.0, -12.0, 18.0), (0.0,) * 4, coupling=(0.12, 0.05))
+    change = np.array([0.0, 6.0, -9.0, 4.0])                         # degrees, "the SDR got hot"
+    hot = FrontEnd("hot", cold.gain_db, tuple(np.add(cold.phase_deg, change)), (0.0,) * 4, coupling=cold.coupling)
+    xc, tc = simulate(scene, cold, 64, np.random.default_rng(2))
+    xh, th = simulate(scene, hot, 8, np.random.default_rng(3))    # 8 shots from other directions
+    M = estimate_response(xc, g, tc["az"][:, 0], tc["el"][:, 0])
+    d = gains_against(xh, g, th["az"][:, 0], th["el"][:, 0], M)
+    err_new = np.max(np.abs(np.angle(d, deg=True) - change))
+    # per-channel gains ignore the coupling: their ratio carries each shot set's direction-dependent bias
+    ratio = estimate_channel_gains(xh, g, th["az"][:, 0], th["el"][:, 0]) / \
+        estimate_channel_gains(xc[:8], g, tc["az"][:8, 0], tc["el"][:8, 0])
+    err_old = np.max(np.abs(np.angle(ratio, deg=True) - change))
+    assert err_new < 0.5 and err_new < err_old, (err_new, err_old)
+    with pytest.raises(ConfigError, match=">= 8"):
+        estimate_response(xc[:5], g, tc["az"][:5, 0], tc["el"][:5, 0])
+
+
 def test_temperature_drift_moves_the_channel_phases_at_the_named_rate():
     fe = get_front_end("bench-a", 4)
     d = np.angle(fe.gains(35.0) / fe.gains(0.0), deg=True)
