@@ -56,6 +56,9 @@ SKIP = {
     "sdrkit train amc --data data/amc_wide --out out/amc25/model4 --epochs 4 --lr 5e-4 --init out/amc12/model2/model.pt "
     "--extra-data data/amc --extra-frames 40000 --max-frames 72000 --corrected-share 0.5 --seed 3 --time-budget 25":
         "~8 min as written, and it starts from the stage above; the contract smoke trains amc at tiny size",
+    "sdrkit train amc --data data/amc_wide --out out/amc25/model5 --epochs 3 --lr 3e-4 --init out/amc25/model4/model.pt "
+    "--extra-data data/amc --extra-frames 80000 --max-frames 110000 --corrected-share 0.5 --seed 4 --time-budget 25":
+        "~9 min as written, and it starts from stage 3; the contract smoke trains amc at tiny size",
     "sdrkit evaluate beam":
         "the task contract smoke (tests/tasks/test_contract.py, beam) runs evaluate beam --quick; --quick trains "
         "the DeepBeam baseline, minutes on 2 cores",
