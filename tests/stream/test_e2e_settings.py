@@ -16,7 +16,12 @@ def test_defaults_are_a_20_s_run_on_every_core(monkeypatch):
     cfg = _e2e_settings(BenchContext())
     assert cfg["seconds"] == 20 and cfg["workers"] == (os.cpu_count() or 1) and cfg["block"] == 16384
     assert cfg["max_queue"] == 4 * cfg["batch"] * cfg["workers"] and cfg["front_end"] is None
-    assert cfg["model"] == "amc"
+    # the live default: the int8 copy of the bundled AMC card (sdrkit compress amc), bundled
+    assert cfg["model"] == "amc-int8"
+    from sdrkit.resources import resolve
+    from sdrkit.runtime import load_card
+
+    assert load_card(resolve("models", cfg["model"])).extra["precision"] == "int8"
     assert _e2e_settings(BenchContext(seconds=5))["seconds"] == 5 and _e2e_settings(BenchContext(quick=True))["seconds"] == 3
 
 
