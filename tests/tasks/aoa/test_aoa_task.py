@@ -115,10 +115,9 @@ def test_pruned_model_exports_to_onnx_and_agrees_with_torch(tmp_path):
     assert macs == pytest.approx(C.macs_torch(pm, X[:1]), rel=0.25)
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 14): the bundled int8 96% model misses its 0.2 deg budget; "
-                   "sdrkit evaluate aoa measured p96 18.2/5.0 deg -> p96_int8 23.3/20.0 deg (az/el, SNR >= 10 dB): "
-                   "static MinMax QDQ on an under-trained network (10 CPU-min of training on the shared machine)")
 def test_int8_is_within_its_budget_on_the_bundled_model():
+    # the bundled p96 -> p96_int8 (percentile-99.99 static QDQ): sdrkit evaluate aoa, 2061 test frames at
+    # SNR >= 10 dB, measured the increase quoted in docs/aoa.md; here a fresh 384-frame sample
     from sdrkit.runtime.card import load_card
     from sdrkit.tasks.aoa.evaluate import INT8_BUDGET_DEG, predict_card
 
