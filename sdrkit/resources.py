@@ -29,8 +29,8 @@ KINDS = {
 
 #: what ``sdrkit demo`` replays and classifies with by default (bundled names); also the live
 #: benchmarks' model. ``amc-int8`` is ``models/amc`` quantized by ``sdrkit compress amc``: the
-#: same accuracy within 0.6 point and ~2.5x less CPU per frame, so a 20 MS/s stream is analyzed
-#: whole on 2 cores (docs/amc.md, "int8 for the live path"); ``--model amc`` is the fp32 reference
+#: same accuracy within 0.6 point and ~2.4x less CPU per frame, so 2 cores analyze ~2.4x more of
+#: a 20 MS/s stream (docs/amc.md, "int8 for the live path"); ``--model amc`` is the fp32 reference
 DEMO = {"capture": "demo_mixed", "model": "amc-int8"}
 
 _PACKAGE = Path(__file__).resolve().parent
