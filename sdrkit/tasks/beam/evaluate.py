@@ -339,20 +339,16 @@ def paired_fewshot(feats: dict, y, shots, trials: int, rng, norms: dict, transdu
                 if n in transductive:
                     p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n])
                     runs.append((f"{n}+T", PrototypeHead(p, h.classes, norms[n])))
-                if n in blocks:
-                    w, _ = select_block_weight(f[sup], y[sup], h.classes, blocks[n])
-                    runs.append((f"{n}+H", PrototypeHead(h.prototypes, h.classes, norms[n], weights=w)))
+                # weighted heads: +H (block weight on the shots), +F (fused head, needs >= 2 shots per beam)
+                for tag, table, fit, min_k in (("H", blocks, select_block_weight, 1), ("F", fuse, fit_fusion, 2)):
+                    if n not in table or k < min_k:
+                        continue
+                    w, _ = fit(f[sup], y[sup], h.classes, table[n])
+                    runs.append((f"{n}+{tag}", PrototypeHead(h.prototypes, h.classes, norms[n], weights=w)))
                     if n in transductive:
                         p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n],
                                               weights=w)
-                        runs.append((f"{n}+H+T", PrototypeHead(p, h.classes, norms[n], weights=w)))
-                if n in fuse and k >= 2:
-                    w, _ = fit_fusion(f[sup], y[sup], h.classes, fuse[n])
-                    runs.append((f"{n}+F", PrototypeHead(h.prototypes, h.classes, norms[n], weights=w)))
-                    if n in transductive:
-                        p = refine_prototypes(h.prototypes, f[sup], y[sup], h.classes, f[q], normalize=norms[n],
-                                              weights=w)
-                        runs.append((f"{n}+F+T", PrototypeHead(p, h.classes, norms[n], weights=w)))
+                        runs.append((f"{n}+{tag}+T", PrototypeHead(p, h.classes, norms[n], weights=w)))
                 for name, head in runs:
                     pred = np.asarray(head.classes)[head.predict(f[q])]
                     per[name].append(float(np.mean(pred == y[q])))
