@@ -37,7 +37,7 @@ QUICK = {
         "sdrkit dataset amc --family base --out data/amc --train-per-cell 1 --val-per-cell 1 --test-per-cell 1 "
         "--workers 1",
     # the bundled model on the tiny data sets above (into the scratch folder, not the bundle)
-    "sdrkit compress amc --model models/amc/card.json --data data/amc_wide --out models/amc-int8":
+    "sdrkit compress amc --model models/amc/card.json --data data/amc_wide --out models/amc-int8 --force":
         "sdrkit compress amc --model models/amc/card.json --data data/amc_wide --out out/amc-int8 --calib-frames 64",
     "sdrkit evaluate amc --data data/amc_wide --base-data data/amc":
         "sdrkit evaluate amc --quick --data data/amc_wide --base-data data/amc",

@@ -137,7 +137,8 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
     else:
         card = load_card(resolve_bundled("models", card_path))
     if task and task != card.task:
-        raise ConfigError(f"--task {task} but the card {card.path} is a {card.task!r} model; drop --task or pass a "
+        raise ConfigError(f"--task {task} but the card {card.path} is a model of task {card.task!r}; drop --task or "
+                          f"pass a "
                           f"{task} card")
     options = PredictorOptions(threshold=threshold, calibration=calibration, corrector=corrector)
     the_task = get_task(card.task)
@@ -149,7 +150,7 @@ def live(radio_uri: str, card_path, seconds: float | None = None, frames: int | 
         if not hasattr(predictor, "waterfall_options"):
             flag = "--waterfall" if waterfall else "--forecast"
             raise ConfigError(f"{flag} needs a segmentation model that draws a waterfall, but --model {card.path} is "
-                              f"a {card.task!r} model with output {card.output.kind!r}; pass --model "
+                              f"a model of task {card.task!r} with output {card.output.kind!r}; pass --model "
                               f"{' or '.join(_waterfall_cards()) or 'a segmentation card'} (or drop {flag})")
         waterfall_opts = predictor.waterfall_options(waterfall, waterfall_every, forecast)
     if getattr(predictor, "note", ""):

@@ -88,6 +88,8 @@ def run(args) -> int:
     if not args.no_model and model is not None:
         from sdrkit.cli import classify
 
+        if not args.model:
+            print(f"demo: classifying with the bundled live model {model} (fp32 reference: --model amc)", flush=True)
         return classify.live(radio_uri=uri, card_path=model, seconds=args.seconds, out_dir=out_dir,
                              view=getattr(args, "view", "terminal"),
                              view_options={"port": getattr(args, "view_port", 8050)})

@@ -82,3 +82,14 @@ def test_compress_refusals_are_one_line_errors(int8, tmp_path, capsys):
     assert main(["compress", "amc", "--model", "models/amc/card.json", "--data", str(data),
                  "--out", str(tmp_path / "y"), "--calib-frames", "8"]) == 1
     assert "--calib-frames 8" in capsys.readouterr().err
+
+
+def test_compress_keeps_an_existing_card_unless_forced_and_refuses_a_bad_regex(int8, tmp_path, capsys):
+    data, out = int8
+    before = (out / "card.json").read_bytes()
+    assert main(["compress", "amc", "--model", "models/amc/card.json", "--data", str(data), "--out", str(out)]) == 1
+    assert "--force" in capsys.readouterr().err and (out / "card.json").read_bytes() == before
+    assert main(["compress", "amc", "--model", "models/amc/card.json", "--data", str(data),
+                 "--out", str(tmp_path / "z"), "--keep-float", "(("]) == 1
+    err = capsys.readouterr().err
+    assert "--keep-float '(('" in err and "Traceback" not in err and not (tmp_path / "z").exists()

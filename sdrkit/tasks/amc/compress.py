@@ -19,6 +19,7 @@ patterns kept in float, and per graph the CPU time per frame of fp32 and int8 (b
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -71,16 +72,28 @@ def compress(cfg) -> int:
     if cfg.calib_frames < 64:
         raise ConfigError(f"--calib-frames {cfg.calib_frames} is below 64; MinMax ranges need a few hundred "
                           f"frames across SNRs (default 2048)")
-    out.mkdir(parents=True, exist_ok=True)
+    if (out / "card.json").exists() and not cfg.force:
+        raise ConfigError(f"--out {out} already holds a card ({out / 'card.json'}); pass --force to replace it, "
+                          f"or another --out")
+    try:
+        keep = name_matcher([cfg.keep_float])
+    except re.error as exc:
+        raise ConfigError(f"--keep-float {cfg.keep_float!r} is not a valid regular expression ({exc}); "
+                          f"e.g. the default {KEEP_FLOAT!r}") from None
+    graphs = ["full"] + [f"{kind}_e{k}" for k in EXITS for kind in ("stem", "rest")]
+    missing = [g for g in graphs if g not in src.files]
+    if missing:
+        raise ConfigError(f"{src.path} lists no {', '.join(missing)} graph(s) (task {src.task!r}); compress amc needs "
+                          f"the card 'sdrkit train amc' writes")
     va = load_split(cfg.data, "val")
     rng = np.random.default_rng(cfg.seed)
     idx = np.sort(rng.permutation(len(va.labels))[:cfg.calib_frames])
     xc = to_input(va.frames(idx)).astype(np.float32)
-    keep = name_matcher([cfg.keep_float])
-    graphs = ["full"] + [f"{kind}_e{k}" for k in EXITS for kind in ("stem", "rest")]
-    missing = [g for g in graphs if g not in src.files]
-    if missing:
-        raise ConfigError(f"{src.path} lists no {missing} graph(s); compress needs the card 'sdrkit train amc' writes")
+    note = ("" if len(idx) == cfg.calib_frames
+            else f" (the split holds only {len(idx)}, not --calib-frames {cfg.calib_frames})")
+    print(f"quantizing {len(graphs)} graphs of {src.path} to int8, activation ranges from {len(idx)} val frames of "
+          f"{cfg.data}{note}")
+    out.mkdir(parents=True, exist_ok=True)
     timing, files = {}, {}
     x64 = xc[:64]
     for g in tqdm(graphs, desc="compress amc", unit="graph", disable=None, leave=False):

@@ -75,9 +75,11 @@ class CalibrateThresholdConfig:
 @dataclass(frozen=True)
 class CompressConfig:
     model: str = option(DEFAULT_CARD, help="the fp32 model card to quantize")
-    data: str = option(DEFAULT_DATA, help="data set folder (its val split calibrates the int8 ranges and the "
-                                          "exit thresholds)")
-    out: str = option(f"{DEFAULT_MODEL_DIR}-int8", help="folder of the int8 card (not the source card's)")
+    data: str = option("data/amc_wide", help="data set folder (its val split calibrates the int8 ranges and the "
+                                             "exit thresholds; the bundled card's training family)")
+    out: str = option("out/amc-int8", help="folder of the int8 card (not the source card's); the bundled live card "
+                                           "is models/amc-int8")
+    force: bool = option(False, help="replace a card already in --out")
     calib_frames: int = option(2048, help="val frames for the int8 activation ranges")
     keep_float: str = option(r"^/(?!blocks|exits|head)",
                              help="regex on node names kept in float (default: the input stage and the /hist "

@@ -41,6 +41,13 @@ def measure_reference(seed: int = 1, lo: float = 8.5, hi: float = 11.5, step: fl
 if __name__ == "__main__":
     import json
 
+    import sys
+
+    if len(sys.argv) > 1:
+        print(__doc__.strip())
+        raise SystemExit(0 if sys.argv[1] in ("-h", "--help") else 2)
     for seed in (1, 2):
+        print(f"seed {seed}: BER curves of QPSK LMMSE, QPSK ML and the optimized codebook (about 30 s) ...",
+              file=sys.stderr, flush=True)
         r = measure_reference(seed=seed)
         print(json.dumps({"seed": seed, **{k: v for k, v in r.items() if k != "curves"}}), flush=True)

@@ -83,7 +83,7 @@ def waterfall_options(card, path, every: float | None = DEFAULT_EVERY, forecast=
     flag = "--waterfall" if path else "--forecast"
     if card.task != "spectrum" or card.output.kind != "mask":
         raise ConfigError(f"{flag} needs a spectrum segmentation model (output kind 'mask'), but --model {card.path} "
-                          f"is a {card.task!r} model with output {card.output.kind!r}; pass "
+                          f"is a model of task {card.task!r} with output {card.output.kind!r}; pass "
                           f"--model models/spectrum/segment/card.json (or drop {flag})")
     if not path:
         raise ConfigError(f"--forecast {forecast} is drawn in the waterfall, and no --waterfall PATH was given; "
@@ -112,7 +112,7 @@ def waterfall_options(card, path, every: float | None = DEFAULT_EVERY, forecast=
     if forecast:
         fc = load_card(forecast)
         if fc.task != "spectrum" or fc.output.kind != "forecast":
-            raise ConfigError(f"--forecast {forecast}: card {fc.path} is a {fc.task!r} model with output "
+            raise ConfigError(f"--forecast {forecast}: card {fc.path} is a model of task {fc.task!r} with output "
                               f"{fc.output.kind!r}, not a spectrum forecast; pass "
                               f"--forecast models/spectrum/forecast/card.json")
         mine, theirs = _grid_of(card), _grid_of(fc)

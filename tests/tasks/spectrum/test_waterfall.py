@@ -167,7 +167,7 @@ def _forecast_on_another_grid(tmp_path) -> Path:
     (["--waterfall", "{tmp}/w.png", "--waterfall-every", "nan"], ["--waterfall-every nan", "> 0"]),
     (["--forecast", str(FORECAST)], [f"--forecast {FORECAST}", "no --waterfall PATH", "add --waterfall"]),
     (["--model", "amc", "--forecast", str(FORECAST)],
-     ["--forecast needs a segmentation model that draws a waterfall", "'amc' model",
+     ["--forecast needs a segmentation model that draws a waterfall", "task 'amc'",
       "--model models/spectrum/segment/card.json"]),
     (["--model", str(FORECAST), "--waterfall", "{tmp}/w.png"],
      ["--waterfall needs a spectrum segmentation model", "output 'forecast'"]),
