@@ -82,34 +82,33 @@ def qam_fn(n_t: int, n_r: int, k: int, channel: str, detector: str, k_best: int 
 
 def learned_fn(model, decoder: str = "learned"):
     """BER function of a learned model on its training channel: ``learned`` receiver or ``ml``
-    (exhaustive ML of the learned constellation, the fair classical baseline)."""
-    from sdrkit.dsp.mimo import MimoChannel, count_errors, ml_detect, noise_density
+    (exhaustive ML of the learned constellation, the fair classical baseline: :func:`codebook_fn`)."""
+    from sdrkit.dsp.mimo import MimoChannel, count_errors, noise_density
 
     cb, lab = model.codebook()
     h = model.h_train
+    if decoder == "ml":
+        return codebook_fn(cb, lab, h, model.power)
     ch = MimoChannel(model.n_t, model.n_r, "coupling", 0.0)
 
     def fn(snr, nbits, rng):
         uses = max(1, nbits // model.nbits)
         idx = rng.integers(0, cb.shape[0], uses)
-        x = cb[idx]
         n0 = noise_density(model.power, snr)
-        y, _ = ch(x, n0, rng, h=np.broadcast_to(h, (uses,) + h.shape))
-        if decoder == "ml":
-            b = ml_detect(y, h, n0, cb, lab)
-        else:
-            b = (model.decode_probs(y, np.full(uses, snr)) > 0.5).astype(np.uint8)
+        y, _ = ch(cb[idx], n0, rng, h=np.broadcast_to(h, (uses,) + h.shape))
+        b = (model.decode_probs(y, np.full(uses, snr)) > 0.5).astype(np.uint8)
         return count_errors(b, lab[idx])
 
     return fn
 
 
-def codebook_fn(codebook: np.ndarray, labels: np.ndarray, h: np.ndarray):
-    """BER function of a fixed codebook through the fixed channel ``h`` with exhaustive ML detection."""
+def codebook_fn(codebook: np.ndarray, labels: np.ndarray, h: np.ndarray, power: float | None = None):
+    """BER function of a fixed codebook through the fixed channel ``h`` with exhaustive ML detection;
+    ``power``: its transmit power per antenna (default: measured on the codebook)."""
     from sdrkit.dsp.mimo import MimoChannel, count_errors, ml_detect, noise_density, tx_power
 
     n_r, n_t = h.shape
-    power = tx_power(codebook)
+    power = tx_power(codebook) if power is None else power
     ch = MimoChannel(n_t, n_r, "coupling", 0.0)
 
     def fn(snr, nbits, rng):
