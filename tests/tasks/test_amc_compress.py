@@ -93,3 +93,16 @@ def test_compress_keeps_an_existing_card_unless_forced_and_refuses_a_bad_regex(i
                  "--out", str(tmp_path / "z"), "--keep-float", "(("]) == 1
     err = capsys.readouterr().err
     assert "--keep-float '(('" in err and "Traceback" not in err and not (tmp_path / "z").exists()
+
+
+def test_validation_comparison_reads_val_splits_only(int8):
+    from sdrkit.tasks.amc.compare import val_figures
+
+    data, out = int8
+    a = val_figures("models/amc/card.json", str(data), str(data))
+    b = val_figures(out / "card.json", str(data), str(data))
+    for f in (a, b):
+        assert 0.0 <= f["val_backbone_hi"] <= 1.0 and np.isfinite(f["val_cfo_drop_points"])
+        assert f["val_backbone_hi"] == f["val_base_backbone_hi"]          # the same split given twice
+    # fp32 and its int8 copy agree on the tiny val split within a few frames
+    assert abs(a["val_backbone_hi"] - b["val_backbone_hi"]) <= 0.1
