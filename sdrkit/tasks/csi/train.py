@@ -244,6 +244,27 @@ def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl"
     return plan
 
 
+def _arch_lr(spec: str) -> dict:
+    """``'csinet=1e-3,crnet=1e-3'`` -> ``{"csinet": 0.001, "crnet": 0.001}``."""
+    out = {}
+    for item in (v.strip() for v in (spec or "").split(",")):
+        if not item:
+            continue
+        name, _, val = item.partition("=")
+        name = name.strip()
+        if name not in ("cllwcsinet", "csinet_cl", "csinet", "crnet"):
+            raise ConfigError(f"--arch-lr: unknown architecture {name!r} in {spec!r}; "
+                              "choose from cllwcsinet, csinet_cl, csinet, crnet")
+        try:
+            lr = float(val)
+        except ValueError:
+            raise ConfigError(f"--arch-lr {item!r} must be ARCH=LR, e.g. csinet=1e-3") from None
+        if not 0 < lr < 1:
+            raise ConfigError(f"--arch-lr {item!r}: the learning rate must be in (0, 1)")
+        out[name] = lr
+    return out
+
+
 def run_train(cfg) -> int:
     import torch
 
@@ -262,15 +283,15 @@ def run_train(cfg) -> int:
             xtr = xtr[:cfg.max_train]
         return d, xtr, xva
 
-    kw = dict(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr, seed=cfg.seed, time_budget_s=budget,
-              cpu_budget_s=cpu_budget)
+    arch_lr = _arch_lr(getattr(cfg, "arch_lr", ""))
+    kw = dict(epochs=cfg.epochs, batch=cfg.batch, seed=cfg.seed, time_budget_s=budget, cpu_budget_s=cpu_budget)
     if cfg.what in ("bundle", "one"):
         d, xtr, xva = load(cfg.scenario)
         crs = (4, 8, 16) if cfg.what == "bundle" else (cfg.cr,)
         arch = "cllwcsinet" if cfg.what == "bundle" else cfg.arch
         trained = {}
         for cr in crs:
-            net, info = train_one(arch, cr, xtr, xva, noise_snr=noise, **kw)
+            net, info = train_one(arch, cr, xtr, xva, noise_snr=noise, lr=arch_lr.get(arch, cfg.lr), **kw)
             print(f"{arch} CR{cr} ({cfg.scenario}): val NMSE {info['best_val_nmse_db']:.2f} dB after "
                   f"{info['steps']} steps, {info['cpu_seconds']:.0f} CPU s, {info['seconds']:.0f} s", flush=True)
             trained[cr] = (net, info)
@@ -296,7 +317,8 @@ def run_train(cfg) -> int:
         if (folder / "card.json").exists():
             print(f"{sc}/{tag}: exists, skipped")
             continue
-        net, info = train_one(arch, cr, xtr, xva, noise_snr=nz, kwargs=kwargs, desc=f"{sc} {tag}", **kw)
+        net, info = train_one(arch, cr, xtr, xva, noise_snr=nz, kwargs=kwargs, desc=f"{sc} {tag}",
+                              lr=arch_lr.get(arch, cfg.lr), **kw)
         write_card(folder, {cr: (net, info)}, sc, d.card, xva, cfg.command_line, cfg.seed, name=f"{sc}-{tag}")
         print(f"{sc}/{tag}: val NMSE {info['best_val_nmse_db']:.2f} dB, {info['steps']} steps, "
               f"{info['cpu_seconds']:.0f} CPU s, {info['seconds']:.0f} s", flush=True)

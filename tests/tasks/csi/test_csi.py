@@ -121,3 +121,14 @@ def test_quantized_codeword_survives_the_loopback_radio_bit_exactly(exported):
     got, found, crc = radio_feedback(bits, 30.0, BurstFormat(), seed=5)
     assert found and crc and np.array_equal(got, bits)
     assert np.array_equal(from_bits(got), from_bits(bits))
+
+
+def test_arch_lr_parses_and_names_bad_input():
+    from sdrkit.errors import ConfigError
+    from sdrkit.tasks.csi.train import _arch_lr
+
+    assert _arch_lr("csinet=1e-3, crnet=2e-3") == {"csinet": 1e-3, "crnet": 2e-3}
+    assert _arch_lr("") == {}
+    for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "ARCH=LR"), ("csinet=2", "(0, 1)")):
+        with pytest.raises(ConfigError, match=word.replace("(", r"\(").replace(")", r"\)")):
+            _arch_lr(bad)
