@@ -36,7 +36,7 @@ from sdrkit.tasks.targets import Target, write_report
 
 SNRS = (-5, 0, 5, 10, 15, 20, 25, 30, 35, 40)
 ARCH_LABEL = {"cllwcsinet": "CLLWCsiNet", "csinet": "CsiNet (FC)", "csinet_cl": "CsiNet-CL (conv latent)",
-              "crnet": "CRNet (FC)"}
+              "crnet": "CRNet (FC)", "lwsep": "LW-Sep (sdrkit, separable latent)"}
 
 
 # ---- models ---------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def measure_table(sweep: Path, data_root, scenarios, n_test: int, bits: int, rep
         x = x[:n_test] if n_test else x
         rows = []
         for cr in (4, 8, 16):
-            for arch in ("csinet", "csinet_cl", "crnet", "cllwcsinet"):
+            for arch in ("csinet", "csinet_cl", "crnet", "cllwcsinet", "lwsep"):
                 m = _sweep_model(sweep, sc, f"{arch}_cr{cr}", cr)
                 src = "sweep"
                 if m is None and arch == "cllwcsinet" and sc == bundle_scenario and bundle and cr in bundle:
@@ -287,11 +287,13 @@ def _plots(out: Path, res: dict) -> list[str]:
             continue
         fig, ax = plt.subplots(figsize=(7, 4))
         archs = [a for a in ARCH_LABEL if any(r["arch"] == a for r in rows)]
+        crs = sorted({r["cr"] for r in rows})
+        w = 0.8 / max(1, len(archs))
         for j, a in enumerate(archs):
-            rr = [r for r in rows if r["arch"] == a]
-            ax.bar([i + 0.2 * j for i in range(len(rr))], [r["nmse_db_fp32"] for r in rr], 0.2,
+            rr = [r for r in rows if r["arch"] == a]      # an arch may lack a CR: place bars by CR
+            ax.bar([crs.index(r["cr"]) + w * j for r in rr], [r["nmse_db_fp32"] for r in rr], w,
                    label=f"{ARCH_LABEL[a]} ({rr[0]['params'] / 1e3:.0f}k params at CR{rr[0]['cr']})")
-            ax.set_xticks([i + 0.3 for i in range(len(rr))], [f"CR {r['cr']}" for r in rr])
+        ax.set_xticks([i + 0.4 - w / 2 for i in range(len(crs))], [f"CR {c}" for c in crs])
         ax.set_ylabel("NMSE, dB (lower is better)")
         ax.set_title(f"Table III in form, {sc} (same data, same schedule)")
         ax.legend(fontsize=7)
@@ -418,7 +420,7 @@ def run_evaluation(cfg) -> int:
     best16 = min((r["nmse_db_fp32"] for r in small if r["cr"] == 16), default=None)
     targets.append(Target("<= 70K-param model vs 2M-param CsiNet-FC at CR 4 (gap), indoor",
                           _nan(best4) - _nan(fc4 and fc4["nmse_db_fp32"]), "<=", 2.0, "dB",
-                          note="best of CLLWCsiNet / CsiNet-CL"))
+                          note="best of CLLWCsiNet / CsiNet-CL / LW-Sep"))
     targets.append(Target("<= 70K-param model better than CsiNet-FC at CR 16, indoor",
                           _nan(fc16 and fc16["nmse_db_fp32"]) - _nan(best16), ">", 0.0, "dB"))
     gaps8 = [abs(r["nmse_db_int8"] - r["nmse_db_fp32"]) for r in res["bundle"]]

@@ -19,7 +19,7 @@ from sdrkit.tasks.base import SmokeRun, Task, Verb, option
 DEFAULT_DATA = "data/csi"
 DEFAULT_MODEL_DIR = "models/csi"
 DEFAULT_CARD = f"{DEFAULT_MODEL_DIR}/card.json"
-ARCH_CHOICES = ("cllwcsinet", "csinet", "csinet_cl", "crnet")
+ARCH_CHOICES = ("cllwcsinet", "csinet", "csinet_cl", "crnet", "lwsep")
 
 
 @dataclass(frozen=True)

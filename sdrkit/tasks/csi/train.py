@@ -22,6 +22,9 @@ import numpy as np
 
 from sdrkit.errors import ConfigError
 
+#: every CSI architecture (sdrkit.nn.csi registers them)
+ARCHS = ("cllwcsinet", "csinet_cl", "csinet", "crnet", "lwsep")
+
 
 def _torch_batches(x, batch, rng):
     idx = rng.permutation(len(x))
@@ -252,9 +255,9 @@ def _arch_lr(spec: str) -> dict:
             continue
         name, _, val = item.partition("=")
         name = name.strip()
-        if name not in ("cllwcsinet", "csinet_cl", "csinet", "crnet"):
+        if name not in ARCHS:
             raise ConfigError(f"--arch-lr: unknown architecture {name!r} in {spec!r}; "
-                              "choose from cllwcsinet, csinet_cl, csinet, crnet")
+                              f"choose from {', '.join(ARCHS)}")
         try:
             lr = float(val)
         except ValueError:
@@ -303,9 +306,9 @@ def run_train(cfg) -> int:
     cache = {}
     archs = tuple(a.strip() for a in cfg.archs.split(",") if a.strip())
     skip = {t.strip() for t in cfg.skip.split(",") if t.strip()}
-    bad = [a for a in archs if a not in ("cllwcsinet", "csinet_cl", "csinet", "crnet")]
+    bad = [a for a in archs if a not in ARCHS]
     if bad:
-        raise ConfigError(f"--archs: unknown {bad}; choose from cllwcsinet, csinet_cl, csinet, crnet")
+        raise ConfigError(f"--archs: unknown {bad}; choose from {', '.join(ARCHS)}")
     for sc, arch, cr, kwargs, nz, tag in sweep_plan(tuple(v.strip() for v in cfg.scenario.split(",") if v.strip()),
                                                     archs):
         if sc not in cache:

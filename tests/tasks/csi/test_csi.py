@@ -132,3 +132,22 @@ def test_arch_lr_parses_and_names_bad_input():
     for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "ARCH=LR"), ("csinet=2", "(0, 1)")):
         with pytest.raises(ConfigError, match=word.replace("(", r"\(").replace(")", r"\)")):
             _arch_lr(bad)
+
+
+@pytest.mark.parametrize("cr", [4, 16])
+def test_separable_latent_codeword_and_onnx(tmp_path, cr):
+    """lwsep: <= 70K parameters, a codeword of 2048 / CR, (M / 8) rows x 8 delay outputs, and ONNX
+    graphs that match torch."""
+    from sdrkit.nn import create_model
+    from sdrkit.runtime.export import export_onnx
+
+    torch.manual_seed(0)
+    net = create_model({"name": "lwsep", "kwargs": {"cr": cr}}).eval()
+    assert sum(p.numel() for p in net.parameters()) <= 70_000
+    assert net.encoder.delay.weight.shape == (8, 32) and net.encoder.row.weight.shape == (2048 // cr // 8, 64)
+    x = torch.from_numpy(_csi(4, seed=5))
+    with torch.no_grad():
+        assert net.encoder(x).shape == (4, 2048 // cr)
+    export_onnx(net.encoder, x, tmp_path / "enc.onnx", input_names=("x",), output_names=("s",), atol=1e-4)
+    export_onnx(net.decoder, torch.randn(4, 2048 // cr), tmp_path / "dec.onnx", input_names=("s",),
+                output_names=("x_hat",), atol=1e-4)
