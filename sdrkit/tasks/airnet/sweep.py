@@ -58,6 +58,21 @@ def _teacher_hashes(card_path) -> dict:
     return dict(load_card(card_path).files_sha256)
 
 
+def parse_widths(text: str) -> tuple:
+    """``"32,64,64,96"`` -> ``(32, 64, 64, 96)``; anything else is a :class:`~sdrkit.errors.ConfigError`."""
+    from sdrkit.errors import ConfigError
+    from sdrkit.nn.airnet import CONV_SPECS
+
+    try:
+        w = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        w = ()
+    if len(w) != len(CONV_SPECS) or min(w) < 1:
+        raise ConfigError(f"--widths {text!r} must be {len(CONV_SPECS)} positive integers separated by commas, "
+                          f"e.g. --widths 32,64,64,96")
+    return w
+
+
 def run_train(cfg) -> int:
     import torch
 
@@ -67,14 +82,18 @@ def run_train(cfg) -> int:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     sch = Schedule(base_steps=cfg.base_steps, prune_steps=cfg.prune_steps, prune_iters=cfg.prune_iters,
-                   snr_range=(cfg.snr_lo, cfg.snr_hi), batch=cfg.batch, crop=cfg.crop or None)
+                   snr_range=(cfg.snr_lo, cfg.snr_hi), batch=cfg.batch, crop=cfg.crop or None,
+                   widths=parse_widths(cfg.widths), hidden=cfg.hidden, channel=cfg.channel,
+                   learn_gains=not cfg.uniform_power, lr=cfg.lr, prune_lr=cfg.prune_lr)
     parts = ("main", "ablation", "card") if cfg.part == "all" else (cfg.part,)
     data = None
     for part in parts:
         t0, c0 = time.perf_counter(), time.process_time()
-        if part in ("main", "ablation") and (data is None or (part == "main" and data.teacher is None)):
-            data, xv, yv = load_data(cfg, teacher=(part == "main"))
-        if part == "main":
+        if part in ("main", "ablation", "sk") and (data is None or (part != "ablation" and data.teacher is None)):
+            data, xv, yv = load_data(cfg, teacher=(part != "ablation"))
+        if part == "sk":
+            redo_sk(cfg, out, data, xv, t0, c0)
+        elif part == "main":
             res = sweep_main(data, xv, yv, sch, cfg.seed)
             res["command"], res["seconds"], res["cpu_seconds"] = cfg.command_line, time.perf_counter() - t0, \
                 time.process_time() - c0
@@ -88,6 +107,24 @@ def run_train(cfg) -> int:
             write_card(cfg, out)
         print(f"part {part}: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
     return 0
+
+
+def redo_sk(cfg, out: Path, data, xv, t0: float, c0: float) -> None:
+    """``--part sk``: the SK arm again from ``ladder.pt``'s entries with the schedule that made them."""
+    import torch
+
+    from sdrkit.errors import ModelError
+    from sdrkit.tasks.airnet.train import Schedule, sk_stage
+
+    if not (out / "ladder.pt").exists():
+        raise ModelError(f"{out / 'ladder.pt'} not found; run 'sdrkit train airnet --part main --out {out}' first")
+    lad = torch.load(out / "ladder.pt", weights_only=False)
+    sd = dict(lad.get("schedule") or {})
+    sch = Schedule(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in sd.items()})
+    lad["sk"], lad["history"]["sk"] = sk_stage(lad["ladder"], data, xv, sch, cfg.seed)
+    lad["sk_command"], lad["sk_cpu_seconds"] = cfg.command_line, time.process_time() - c0
+    lad["sk_seconds"] = time.perf_counter() - t0
+    torch.save(lad, out / "ladder.pt")
 
 
 def write_card(cfg, out: Path) -> Path:
@@ -115,9 +152,13 @@ def write_card(cfg, out: Path) -> Path:
 
     xv, _, _ = load_frames(cfg.data, "val", 256, 0.0, cfg.seed + 1)
     _, errs = select_expansion(net, xv, 0, snr_db=10.0, seed=cfg.seed)
-    power = wl.power_allocation(dict(errs), specs)
+    entry = lad["ladder"][k]
+    # unequal error protection: the gains learned with the weights when the chain learned them, else
+    # g ~ sqrt(sensitivity / symbols) from the Algorithm-1 sensitivities (weights_link.power_allocation)
+    power = entry.get("power_db") or wl.power_allocation(dict(errs), specs)
     sk_net = build(lad["sk"]["entry"])
-    sk_power = wl.power_allocation(dict(lad["sk"]["sensitivity"]), wl.specs_of(params_np(sk_net)), lad["sk"]["expand"])
+    sk_power = lad["sk"].get("power_db") or wl.power_allocation(dict(lad["sk"]["sensitivity"]),
+                                                                wl.specs_of(params_np(sk_net)), lad["sk"]["expand"])
     files = {"full": "student.onnx", "torch": "student.pt", "ladder": "ladder.pt"}
     if (out / "ablation.pt").exists():
         files["ablation"] = "ablation.pt"
@@ -127,7 +168,8 @@ def write_card(cfg, out: Path) -> Path:
         input=InputSpec(sample_rate=1e6, frame_len=1024, sample_rate_tolerance=0.0),
         files=files,
         output=OutputSpec("classes", description="modulation class (the AMC task's 11 classes)"),
-        architecture={"name": "airnet_student", "kwargs": {"n_classes": 11, "widths": list(net.widths)}},
+        architecture={"name": "airnet_student", "kwargs": {"n_classes": 11, "widths": list(net.widths),
+                                                           "hidden": int(net.hidden)}},
         metrics={"val_acc_ladder": lad["val"], "weights": int(sum(s.size for s in specs)),
                  "analog_symbols": wl.analog_symbols(specs)},
         training={"command": cfg.command_line, "main_command": lad.get("command"),
@@ -135,9 +177,13 @@ def write_card(cfg, out: Path) -> Path:
                   "teacher": cfg.teacher, "kd_temperature": 2.0,
                   "snr_range_db": [cfg.snr_lo, cfg.snr_hi], "frames": cfg.frames, "min_snr_db": cfg.min_snr,
                   "base_steps": cfg.base_steps, "prune_steps": cfg.prune_steps, "prune_iters": cfg.prune_iters,
+                  "schedule": lad.get("schedule"), "power_source": "learned" if entry.get("power_db") else
+                  "sensitivity",
                   "bundled_index": k, "plans": lad["plans"],
                   "seconds": {"main": lad.get("seconds"), "ablation": abl.get("seconds")},
-                  "cpu_seconds": {"main": lad.get("cpu_seconds"), "ablation": abl.get("cpu_seconds")},
+                  "cpu_seconds": {"main": lad.get("cpu_seconds"), "ablation": abl.get("cpu_seconds"),
+                                  **({"sk_redo": lad["sk_cpu_seconds"]} if lad.get("sk_cpu_seconds") else {})},
+                  **({"sk_command": lad["sk_command"]} if lad.get("sk_command") else {}),
                   "data": {"manifest_command": manifest["command"], "seed": manifest["seed"],
                            "train_sha256": manifest["splits"]["train"]["sha256"],
                            "test_sha256": manifest["splits"].get("test", {}).get("sha256")}},

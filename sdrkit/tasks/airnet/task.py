@@ -38,16 +38,27 @@ class TrainConfig:
     data: str = option(DEFAULT_DATA, help="AMC data set folder")
     out: str = option(DEFAULT_MODEL_DIR, help="model folder")
     teacher: str = option(TEACHER_CARD, help="distillation teacher's model card (the bundled AMC backbone)")
-    part: str = option("all", choices=("all", "main", "ablation", "card"),
+    part: str = option("all", choices=("all", "main", "ablation", "card", "sk"),
                        help="main: the bundled chain; ablation: the Fig. 4a arms; card: write the card from both; "
-                            "all: the three in turn")
+                            "all: the three in turn; sk: redo only the SK arm of a saved ladder.pt (what --part "
+                            "main computes last, from the same entries and seed)")
     frames: int = option(30000, help="training frames (SNR >= --min-snr)")
     min_snr: float = option(-6.0, help="lowest training-frame SNR, dB")
-    base_steps: int = option(1200, help="Adam steps of the unpruned training")
-    prune_steps: int = option(200, help="fine-tune steps after each pruning iteration")
-    prune_iters: int = option(4, help="pruning iterations of the bundled student (10%% of each conv layer's filters)")
-    snr_lo: float = option(5.0, help="noise injection: lowest training SNR, dB (uniform spread)")
-    snr_hi: float = option(20.0, help="noise injection: highest training SNR, dB")
+    widths: str = option("32,64,64,96", help="output channels of the four conv blocks of the unpruned student")
+    hidden: int = option(128, help="width of the student's hidden fully connected layer")
+    base_steps: int = option(5000, help="Adam steps of the unpruned training")
+    prune_steps: int = option(1500, help="fine-tune steps after each pruning iteration")
+    prune_iters: int = option(2, help="pruning iterations of the bundled student (10%% of each conv layer's filters)")
+    snr_lo: float = option(8.0, help="noise injection: lowest training SNR, dB (uniform spread)")
+    snr_hi: float = option(12.0, help="noise injection: highest training SNR, dB")
+    channel: str = option("torch", choices=("torch", "numpy"),
+                          help="noise injection path: torch (the channel's exact weight noise, differentiable in "
+                               "each tensor's RMS and the power gains) or numpy (the delivery's own encode/decode, "
+                               "straight-through)")
+    uniform_power: bool = option(False, help="do not learn per-tensor power gains with the weights (the card's "
+                                             "gains then come from the Algorithm-1 sensitivities)")
+    lr: float = option(3e-3, help="Adam rate of the unpruned training (x0.1 for its last third)")
+    prune_lr: float = option(1e-3, help="Adam rate of the pruning fine-tunes and the SK arm (x0.1 for the last third)")
     batch: int = option(64, help="frames per step")
     crop: int = option(512, help="train on random windows of this many samples (0: whole frames)")
     seed: int = option(0, help="training seed")
