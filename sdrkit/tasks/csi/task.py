@@ -39,9 +39,10 @@ class DatasetConfig:
 class TrainConfig:
     data: str = option(DEFAULT_DATA, help="data set folder")
     out: str = option(DEFAULT_MODEL_DIR, help="model folder")
-    what: str = option("bundle", choices=("bundle", "one", "sweep"),
+    what: str = option("bundle", choices=("bundle", "one", "sweep", "requantize"),
                        help="bundle: CLLWCsiNet CR 4/8/16 + card; one: --arch/--cr only; sweep: every arch x CR x "
-                            "scenario (+ noise-aware and indoor->outdoor runs) for evaluate's tables")
+                            "scenario (+ noise-aware and indoor->outdoor runs) for evaluate's tables; requantize: "
+                            "redo the int8 encoders of the card(s) under --out from their fp32 graphs (no training)")
     arch: str = option("cllwcsinet", choices=ARCH_CHOICES, help="architecture (--what one)")
     cr: int = option(4, help="compression ratio 4, 8 or 16 (--what one)")
     scenario: str = option("indoor", help="scenario to train on (bundle, one); sweep: comma list, e.g. indoor,outdoor")

@@ -151,3 +151,28 @@ def test_separable_latent_codeword_and_onnx(tmp_path, cr):
     export_onnx(net.encoder, x, tmp_path / "enc.onnx", input_names=("x",), output_names=("s",), atol=1e-4)
     export_onnx(net.decoder, torch.randn(4, 2048 // cr), tmp_path / "dec.onnx", input_names=("s",),
                 output_names=("x_hat",), atol=1e-4)
+
+
+def test_int8_keeps_the_front_end_float_and_requantize_rewrites_the_card(tmp_path):
+    """The int8 encoder has no quantized node in the 2-channel front end; ``requantize`` redoes the
+    int8 graphs of a card from its fp32 ones and records how in ``training.int8``."""
+    import onnx
+
+    from sdrkit.runtime.card import load_card
+    from sdrkit.tasks.csi.train import INT8_KEEP_FLOAT, requantize, train_one, write_card
+
+    torch.set_num_threads(1)
+    x = _csi(120, seed=7)
+    net, info = train_one("cllwcsinet", 16, x[:100], x[100:], epochs=1, batch=25, seed=2)
+    write_card(tmp_path, {16: (net, info)}, "indoor", {}, x[100:], "test", 2, name="t")
+    g = onnx.load(tmp_path / "encoder_int8_cr16.onnx").graph
+    convs = [n for n in g.node if n.op_type == "Conv"]
+    fed = {o for n in g.node if n.op_type == "DequantizeLinear" for o in n.output}
+    front = [n for n in convs if n.name.startswith("/front/")]
+    assert front and all(n.input[0] not in fed for n in front)            # float input: no QDQ before it
+    assert any(n.input[0] in fed for n in convs if not n.name.startswith("/front/"))
+    before = (tmp_path / "encoder_int8_cr16.onnx").read_bytes()
+    requantize(tmp_path, x[100:], "sdrkit train csi --what requantize --out T")
+    card = load_card(tmp_path / "card.json")                               # file hashes still verify
+    assert card.training["int8"]["keep_float"] == list(INT8_KEEP_FLOAT)
+    assert (tmp_path / "encoder_int8_cr16.onnx").read_bytes() == before   # same graph, same calibration
