@@ -746,10 +746,14 @@ class SimRadio(Radio):
         if self.recording is None:
             x = None
         else:
-            if self._eof and not self._pending.shape[-1]:
-                raise EOFError("end of recording (one-shot replay)")
-            x = self._produce(n)               # (channels, n), owned
-            if x.shape[-1] == 0:
+            x = None if self._eof and not self._pending.shape[-1] else self._produce(n)   # (channels, n), owned
+            if x is None or x.shape[-1] == 0:
+                if lost:
+                    # the end came while the caller was behind: report what was dropped on the way
+                    # (an empty block carrying ``lost``); the next call raises the end of recording
+                    self._block += 1
+                    self._clock += lost
+                    return (np.zeros(0, np.complex64) if nch == 1 else np.zeros((nch, 0), np.complex64)), lost
                 raise EOFError("end of recording (one-shot replay)")
         if self._txl is not None:
             lb = self._txl.next(n if x is None else x.shape[-1], cfg.sample_rate, cfg.effective_tx_lo - cfg.rx_lo,

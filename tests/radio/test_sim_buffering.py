@@ -178,3 +178,18 @@ def test_on_the_real_clock_a_short_stall_costs_nothing():
         time.sleep(0.02)
         _read(r, 5)
         assert r.samples_lost == 0 and r.overflows == 0
+
+
+def test_a_one_shot_replay_that_ends_while_the_reader_lags_reports_the_loss(clock, ramp_recording):
+    """The end of a one-shot recording reached while the caller was behind: the samples dropped
+    on the way are reported (an empty block carrying them), then the end of the recording."""
+    with open_radio(f"sim:{ramp_recording}?loop=0&realtime=1&rx_buffer_size={N}&rx_buffering=0.008") as r:
+        _read(r, 2)
+        clock.t += 80e-3                      # 80 more blocks would have completed: past the 50-block recording
+        got = []
+        with pytest.raises(EOFError):
+            while True:
+                got.append(r.rx())
+        assert sum(len(b.samples) for b in got) + sum(b.lost for b in got) == 48 * N
+        assert got[-1].lost > 0 and r.samples_lost == sum(b.lost for b in got) > 0
+        assert r.samples_received + r.samples_lost == 50 * N          # nothing unaccounted
