@@ -131,7 +131,8 @@ def replay_mode(uri: str) -> str:
     loop, rt = _flag(uri_option(uri, "loop") or "1"), _flag(uri_option(uri, "realtime") or "0")
     return (f"replaying {path}: {'looping' if loop else 'one-shot'}, "
             f"{'real time (paced at the sample rate)' if rt else 'as fast as possible (not paced)'}; "
-            f"change with ?loop={0 if loop else 1} / ?realtime={0 if rt else 1}")
+            f"change with ?loop={0 if loop else 1}&realtime={int(rt)} / ?loop={int(loop)}&realtime={0 if rt else 1} "
+            f"(give both: one alone takes sim's default for the other, loop=1 realtime=0)")
 
 
 def open_radio_from_args(args, uri: str | None = None):

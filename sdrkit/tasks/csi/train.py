@@ -261,7 +261,7 @@ def _noise(spec: str):
 
 
 #: what the full sweep trains: (scenario, arch, cr, kwargs, noise, tag)
-def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl", "csinet", "crnet")):
+def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl", "csinet", "lwsep")):
     plan = []
     for sc in scenarios:
         for cr in (4, 16, 8):
@@ -283,10 +283,13 @@ def _arch_lr(spec: str) -> dict:
         if name not in ARCHS:
             raise ConfigError(f"--arch-lr: unknown architecture {name!r} in {spec!r}; "
                               f"choose from {', '.join(ARCHS)}")
+        if not _ or not val.strip():
+            raise ConfigError(f"--arch-lr {item!r} must be ARCH=LR, e.g. csinet=1e-3")
         try:
             lr = float(val)
         except ValueError:
-            raise ConfigError(f"--arch-lr {item!r} must be ARCH=LR, e.g. csinet=1e-3") from None
+            raise ConfigError(f"--arch-lr {item!r}: {val.strip()!r} is not a number; give a learning rate in (0, 1), "
+                              "e.g. csinet=1e-3") from None
         if not 0 < lr < 1:
             raise ConfigError(f"--arch-lr {item!r}: the learning rate must be in (0, 1)")
         out[name] = lr
@@ -298,6 +301,16 @@ def run_train(cfg) -> int:
 
     from sdrkit.tasks.csi.data import open_scenario
 
+    from sdrkit.tasks.csi.data import SCENARIOS
+
+    scenarios = [v.strip() for v in cfg.scenario.split(",") if v.strip()]
+    bad = [v for v in scenarios if v not in SCENARIOS] or ([] if scenarios else [cfg.scenario])
+    if bad:
+        raise ConfigError(f"--scenario {cfg.scenario!r}: unknown {bad}; choose from {', '.join(SCENARIOS)}")
+    if cfg.what in ("bundle", "one") and len(scenarios) != 1:
+        raise ConfigError(f"--scenario {cfg.scenario!r}: --what {cfg.what} trains on one scenario")
+    if cfg.what == "one" and cfg.cr not in (4, 8, 16):
+        raise ConfigError(f"--cr {cfg.cr}: must be 4, 8 or 16")
     torch.set_num_threads(max(1, int(cfg.threads)))
     noise = _noise(cfg.noise_snr)
     budget = cfg.time_budget * 60 if cfg.time_budget else None
@@ -312,6 +325,16 @@ def run_train(cfg) -> int:
         return d, xtr, xva
 
     arch_lr = _arch_lr(getattr(cfg, "arch_lr", ""))
+    if cfg.what == "sweep":
+        archs = tuple(a.strip() for a in cfg.archs.split(",") if a.strip())
+        bad = [a for a in archs if a not in ARCHS]
+        if bad:
+            raise ConfigError(f"--archs: unknown {bad}; choose from {', '.join(ARCHS)}")
+        tags = {t for *_, t in sweep_plan(tuple(scenarios), archs)}
+        skip = {t.strip() for t in cfg.skip.split(",") if t.strip()}
+        if skip - tags:
+            raise ConfigError(f"--skip: {sorted(skip - tags)} are not models of this sweep; its tags are "
+                              f"{', '.join(sorted(tags))}")
     kw = dict(epochs=cfg.epochs, batch=cfg.batch, seed=cfg.seed, time_budget_s=budget, cpu_budget_s=cpu_budget)
     if cfg.what == "requantize":
         cards = sorted(Path(cfg.out).glob("**/card.json"))
@@ -331,7 +354,7 @@ def run_train(cfg) -> int:
         arch = "cllwcsinet" if cfg.what == "bundle" else cfg.arch
         trained = {}
         for cr in crs:
-            net, info = train_one(arch, cr, xtr, xva, noise_snr=noise, lr=arch_lr.get(arch, cfg.lr), **kw)
+            net, info = train_one(arch, cr, xtr, xva, noise_snr=noise, lr=cfg.lr, **kw)
             print(f"{arch} CR{cr} ({cfg.scenario}): val NMSE {info['best_val_nmse_db']:.2f} dB after "
                   f"{info['steps']} steps, {info['cpu_seconds']:.0f} CPU s, {info['seconds']:.0f} s", flush=True)
             trained[cr] = (net, info)

@@ -129,7 +129,7 @@ def test_arch_lr_parses_and_names_bad_input():
 
     assert _arch_lr("csinet=1e-3, crnet=2e-3") == {"csinet": 1e-3, "crnet": 2e-3}
     assert _arch_lr("") == {}
-    for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "ARCH=LR"), ("csinet=2", "(0, 1)")):
+    for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "not a number"), ("csinet", "ARCH=LR"), ("csinet=2", "(0, 1)")):
         with pytest.raises(ConfigError, match=word.replace("(", r"\(").replace(")", r"\)")):
             _arch_lr(bad)
 
