@@ -299,9 +299,9 @@ def _arch_lr(spec: str) -> dict:
 def run_train(cfg) -> int:
     import torch
 
-    from sdrkit.tasks.csi.data import open_scenario
+    import json
 
-    from sdrkit.tasks.csi.data import SCENARIOS
+    from sdrkit.tasks.csi.data import SCENARIOS, open_scenario
 
     scenarios = [v.strip() for v in cfg.scenario.split(",") if v.strip()]
     bad = [v for v in scenarios if v not in SCENARIOS] or ([] if scenarios else [cfg.scenario])
@@ -340,12 +340,12 @@ def run_train(cfg) -> int:
         cards = sorted(Path(cfg.out).glob("**/card.json"))
         if not cards:
             raise ConfigError(f"--what requantize: no card.json under {cfg.out}; point --out at a csi model folder")
+        val = {}       # the calibration split, read once per scenario
         for f in cards:
-            import json
-
             sc = json.loads(f.read_text()).get("training", {}).get("scenario", "indoor")
-            _, _, xva = load(sc)
-            for p in requantize(f.parent, xva, cfg.command_line):
+            if sc not in val:
+                val[sc] = open_scenario(cfg.data, sc).split("val")[0]
+            for p in requantize(f.parent, val[sc], cfg.command_line):
                 print(f"wrote {p}")
         return 0
     if cfg.what in ("bundle", "one"):
@@ -363,14 +363,8 @@ def run_train(cfg) -> int:
         print(f"wrote {card.path}")
         return 0
     # the sweep: one folder per model under --out
-    cache = {}
-    archs = tuple(a.strip() for a in cfg.archs.split(",") if a.strip())
-    skip = {t.strip() for t in cfg.skip.split(",") if t.strip()}
-    bad = [a for a in archs if a not in ARCHS]
-    if bad:
-        raise ConfigError(f"--archs: unknown {bad}; choose from {', '.join(ARCHS)}")
-    for sc, arch, cr, kwargs, nz, tag in sweep_plan(tuple(v.strip() for v in cfg.scenario.split(",") if v.strip()),
-                                                    archs):
+    cache = {}      # archs and skip: parsed and checked above
+    for sc, arch, cr, kwargs, nz, tag in sweep_plan(tuple(scenarios), archs):
         if sc not in cache:
             cache[sc] = load(sc)
         d, xtr, xva = cache[sc]
