@@ -39,6 +39,7 @@ from sdrkit.tasks.targets import Target, write_report
 CHANCE = 1.0 / 11
 GRID = np.arange(-25.0, 40.01, 2.5)
 CURVE_SNRS = np.arange(-5.0, 30.01, 2.5)
+TARGET_DELIVERIES = 32   # deliveries behind each 10 dB target row
 MCS = (("QPSK 1/2", 2, 512, 1024), ("16QAM 1/2", 4, 512, 1024), ("16QAM 3/4", 4, 768, 1024),
        ("64QAM 3/4", 6, 864, 1152))
 
@@ -150,7 +151,7 @@ def run_evaluation(cfg) -> int:
     import torch
 
     from sdrkit.runtime import load_card
-    from sdrkit.tasks.airnet.train import build, load_frames, params_np
+    from sdrkit.tasks.airnet.train import build, load_frames, params_np, select_expansion
 
     torch.set_num_threads(1)
     t_start = time.perf_counter()
@@ -209,8 +210,11 @@ def run_evaluation(cfg) -> int:
     log("noiseless and quantized models scored; AWGN grid")
     a_plain = awgn_grid(score, student, None, rng, draws, grid, pw)
     a_sk = awgn_grid(score, sk_net, sk_expand, rng, draws, grid, sk_pw)
-    # the 10 dB target: more deliveries at that point (with the card's power allocation, and uniform)
-    acc10 = [score(student, wl.deliver_math(p_st, 10.0, rng, power=pw)) for _ in range(2 if q else 8)]
+    # the 10 dB target: more deliveries at that point (with the card's power allocation, and uniform).
+    # One delivery's accuracy varies by ~1 point (noise realization), so 32 of them put the mean's
+    # standard error near 0.2 points (8 gave 0.36, as wide as the margin being judged)
+    n10 = 2 if q else TARGET_DELIVERIES
+    acc10 = [score(student, wl.deliver_math(p_st, 10.0, rng, power=pw)) for _ in range(n10)]
     acc10u = [score(student, wl.deliver_math(p_st, 10.0, rng)) for _ in range(2 if q else 8)]
     res["awgn_10db_deliveries"] = {"acc": acc10, "mean": float(np.mean(acc10)), "std": float(np.std(acc10)),
                                    "uniform_power_acc": acc10u, "uniform_power_mean": float(np.mean(acc10u)),
@@ -219,7 +223,7 @@ def run_evaluation(cfg) -> int:
     from sdrkit.dsp import spiral
 
     sk_all = {nm: spiral.turns_for_snr(10.0) for nm in p_st}
-    acc10s = [score(student, wl.deliver_math(p_st, 10.0, rng, sk_all, power=pw)) for _ in range(2 if q else 8)]
+    acc10s = [score(student, wl.deliver_math(p_st, 10.0, rng, sk_all, power=pw)) for _ in range(n10)]
     res["awgn_10db_sk_all"] = {"acc": acc10s, "mean": float(np.mean(acc10s)), "std": float(np.std(acc10s)),
                                "symbols": wl.analog_symbols(specs, sk_all), "turns": spiral.turns_for_snr(10.0)}
     log("AWGN grid done; LDPC")
@@ -289,9 +293,14 @@ def run_evaluation(cfg) -> int:
     # ---- accuracy vs channel symbols at 10 dB ----------------------------------------------------------
     log("accuracy vs channel symbols")
 
-    bw = {"airnet": [], "airnet_sk_all": [], "digital_capacity": []}
+    bw = {"airnet": [], "airnet_sk_all": [], "airnet_sk_budget": [], "digital_capacity": []}
     bw_draws = 1 if q else 4           # one delivery's accuracy varies by ~1-2 points at 10 dB
     c10 = float(np.log2(1 + 10.0))
+    # the seed's Algorithm 1 on every entry, at the bandwidth target's budget: half the symbols digital
+    # needs for the bundled student at 10 dB; its sensitivities measured on validation frames, not on
+    # the scored test subset
+    half = int(0.5 * wl.entropy_bits(q8) / c10)
+    xsel, _, _ = load_frames(cfg.data, "val", 256, 0.0, cfg.seed + 1)
     for i, entry in enumerate(lad["ladder"] if not q else lad["ladder"][:2]):
         net = build(entry)
         p = params_np(net)
@@ -303,6 +312,10 @@ def run_evaluation(cfg) -> int:
         qq, sc = wl.quantize(p, 8)
         bw["airnet"].append((wl.analog_symbols(sp), float(a)))
         bw["airnet_sk_all"].append((wl.analog_symbols(sp, full), float(a_s)))
+        if wl.analog_symbols(sp) <= half:
+            sel, _ = select_expansion(net, xsel, half, snr_db=10.0, seed=cfg.seed)
+            a_b = np.mean([score(net, wl.deliver_math(p, 10.0, rng, sel, power=epw)) for _ in range(bw_draws)])
+            bw["airnet_sk_budget"].append((wl.analog_symbols(sp, sel), float(a_b)))
         bw["digital_capacity"].append((float(wl.entropy_bits(qq) / c10), score(net, wl.dequantize(qq, sc))))
     bw["airnet_sk_arm"] = [(n_sk, float(np.interp(10.0, grid, a_sk)))]
     bw["airnet_uep_bundled"] = [(n_air, res["awgn_10db_deliveries"]["mean"])]
@@ -460,6 +473,12 @@ def beam_case(card_path: str, frames: np.ndarray, rng, quick: bool) -> dict:
             "stimulus": "AMC test frames (the encoder's embedding fidelity, not beam accuracy)"}
 
 
+def _sem(xs) -> float:
+    """Standard error of a mean of independent deliveries (0 for fewer than two)."""
+    xs = np.asarray(xs, float)
+    return float(np.std(xs, ddof=1) / np.sqrt(len(xs))) if len(xs) > 1 else 0.0
+
+
 def make_targets(res: dict, card) -> list:
     aw = res["awgn"]
     acc0 = res["student"]["noiseless_acc"]
@@ -467,12 +486,14 @@ def make_targets(res: dict, card) -> list:
     a10 = d10["mean"]
     tg = [Target("AirNet accuracy loss vs noiseless student, 10 dB AWGN", (acc0 - a10) * 100, "<=", 2.0, "points",
                  note=f"noiseless {acc0:.4f}, 10 dB {a10:.4f} (mean of {len(d10['acc'])} deliveries, "
-                      f"std {d10['std']:.4f}; plain pairing, {res['student']['analog_symbols']} symbols)")]
+                      f"std {d10['std']:.4f}, standard error {_sem(d10['acc']) * 100:.2f} points; plain pairing, "
+                      f"{res['student']['analog_symbols']} symbols)")]
     if "awgn_10db_sk_all" in res:
         ds = res["awgn_10db_sk_all"]
         tg.append(Target("AirNet + SK 1:2 on every tensor: accuracy loss vs noiseless student, 10 dB AWGN",
                          (acc0 - ds["mean"]) * 100, "<=", 2.0, "points",
-                         note=f"10 dB {ds['mean']:.4f} (mean of {len(ds['acc'])} deliveries, std {ds['std']:.4f}; "
+                         note=f"10 dB {ds['mean']:.4f} (mean of {len(ds['acc'])} deliveries, std {ds['std']:.4f}, "
+                              f"standard error {_sem(ds['acc']) * 100:.2f} points; "
                               f"{ds['symbols']} symbols, twice the plain delivery's analog ones)"))
     grid = np.asarray(aw["grid_db"])
     dig = np.where(res["student"]["analog_symbols"] * np.log2(1 + 10 ** (grid / 10))
@@ -496,11 +517,14 @@ def make_targets(res: dict, card) -> list:
     n_dig = bw["digital_capacity"][int(card.training.get("bundled_index", 0))][0] \
         if len(bw["digital_capacity"]) > int(card.training.get("bundled_index", 0)) else bw["digital_capacity"][-1][0]
     a_dig = res["student"]["q_acc"][8]
-    cands = [s for s, a in bw["airnet"] + bw["airnet_sk_all"] + bw["airnet_sk_arm"] if a >= a_dig]
+    cands = [s for s, a in bw["airnet"] + bw["airnet_sk_all"] + bw.get("airnet_sk_budget", []) + bw["airnet_sk_arm"]
+             if a >= a_dig]
     ratio = min(cands) / n_dig if cands else float("nan")
+    within = [(a, s, k) for k, pts in bw.items() if k != "digital_capacity" for s, a in pts if s <= 0.5 * n_dig]
+    best_half = "none" if not within else "{:.4f} with {} symbols ({})".format(*max(within))
     tg.append(Target("symbols AirNet needs to reach digital's accuracy / digital's symbols, 10 dB AWGN", ratio, "<=",
                      0.5, "x", note=f"digital (8-bit, capacity) {a_dig:.3f} with {n_dig:.0f} symbols; AirNet "
-                                    f"configurations reaching it: {len(cands)}"))
+                                    f"configurations reaching it: {len(cands)}; best within 0.5x: {best_half}"))
     r = res["radio"]
     tg.append(Target(f"radio vs math accuracy, {r['deliveries']} deliveries at 10 dB (sim loopback)",
                      abs(r["radio_mean"] - r["math_mean"]) * 100, "<=", 1.0, "points",
