@@ -32,7 +32,7 @@ them for noise-injection training. ``net(x, snr_db=None)`` runs both; ``net.enco
   delay map puts the code where the energy is, as an FC latent does, at ~1/100 of its parameters.
 
 Initialization: Xavier (as the authors); the last layer before the sigmoid (the final conv;
-CRNet's decoder FC) starts at a tenth of it, so that every model starts near the 0.5 "no
+for CRNet the BatchNorm of its 5x5 decoder head, whose gamma sets the output scale) starts at a tenth of it, so that every model starts near the 0.5 "no
 information" reconstruction instead of a random one; and every residual block (RefineNet,
 CRBlock) starts as the identity: the last BatchNorm of its residual branch(es) at gamma 0.
 
@@ -262,7 +262,11 @@ def _torch():
             # the reconstruction starts near 0.5 (near "no information", NMSE ~0 dB): the last layer
             # before the sigmoid starts at a tenth of its Xavier weights (at zero nothing upstream
             # gets a gradient until the features correlate with the CSI: a saddle deep nets sit in)
-            last = decoder.fc if isinstance(decoder, CRNetDecoder) else decoder.out[0]
+            # CRNet's decoder has no layer between its BatchNorm'd 5x5 head and the sigmoid but the
+            # CRBlocks (identity at the start): a BatchNorm resets whatever scale its conv had (in training
+            # mode the head put out unit variance, sigmoid(N(0, 1)): +19 dB at the first step), so CRNet's
+            # output scale is the head's BatchNorm gamma, which starts at a tenth instead
+            last = decoder.head[1] if isinstance(decoder, CRNetDecoder) else decoder.out[0]
             with torch.no_grad():
                 last.weight.mul_(0.1)
                 # residual blocks start as the identity (the last BatchNorm of each residual branch at

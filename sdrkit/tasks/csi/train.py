@@ -273,18 +273,25 @@ def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl"
 
 
 def _arch_lr(spec: str) -> dict:
-    """``'csinet=1e-3,crnet=1e-3'`` -> ``{"csinet": 0.001, "crnet": 0.001}``."""
+    """``'csinet=1e-3,cllwcsinet@outdoor=3e-3'`` -> ``{"csinet": 0.001, "cllwcsinet@outdoor": 0.003}``.
+
+    ``ARCH=LR`` holds for every scenario, ``ARCH@SCENARIO=LR`` for that scenario only (and wins
+    over ``ARCH=LR`` there): :func:`lr_for` reads the result."""
+    from sdrkit.tasks.csi.data import SCENARIOS
+
     out = {}
     for item in (v.strip() for v in (spec or "").split(",")):
         if not item:
             continue
-        name, _, val = item.partition("=")
-        name = name.strip()
+        key, _, val = item.partition("=")
+        name, at, sc = (v.strip() for v in key.partition("@"))
         if name not in ARCHS:
             raise ConfigError(f"--arch-lr: unknown architecture {name!r} in {spec!r}; "
                               f"choose from {', '.join(ARCHS)}")
+        if at and sc not in SCENARIOS:
+            raise ConfigError(f"--arch-lr {item!r}: unknown scenario {sc!r}; choose from {', '.join(SCENARIOS)}")
         if not _ or not val.strip():
-            raise ConfigError(f"--arch-lr {item!r} must be ARCH=LR, e.g. csinet=1e-3")
+            raise ConfigError(f"--arch-lr {item!r} must be ARCH=LR or ARCH@SCENARIO=LR, e.g. csinet=1e-3")
         try:
             lr = float(val)
         except ValueError:
@@ -292,8 +299,13 @@ def _arch_lr(spec: str) -> dict:
                               "e.g. csinet=1e-3") from None
         if not 0 < lr < 1:
             raise ConfigError(f"--arch-lr {item!r}: the learning rate must be in (0, 1)")
-        out[name] = lr
+        out[f"{name}@{sc}" if at else name] = lr
     return out
+
+
+def lr_for(arch_lr: dict, arch: str, scenario: str, default: float) -> float:
+    """The learning rate of ``arch`` on ``scenario``: ``arch@scenario``, else ``arch``, else ``default``."""
+    return arch_lr.get(f"{arch}@{scenario}", arch_lr.get(arch, default))
 
 
 def run_train(cfg) -> int:
@@ -375,7 +387,7 @@ def run_train(cfg) -> int:
             print(f"{sc}/{tag}: exists, skipped")
             continue
         net, info = train_one(arch, cr, xtr, xva, noise_snr=nz, kwargs=kwargs, desc=f"{sc} {tag}",
-                              lr=arch_lr.get(arch, cfg.lr), **kw)
+                              lr=lr_for(arch_lr, arch, sc, cfg.lr), **kw)
         write_card(folder, {cr: (net, info)}, sc, d.card, xva, cfg.command_line, cfg.seed, name=f"{sc}-{tag}")
         print(f"{sc}/{tag}: val NMSE {info['best_val_nmse_db']:.2f} dB, {info['steps']} steps, "
               f"{info['cpu_seconds']:.0f} CPU s, {info['seconds']:.0f} s", flush=True)

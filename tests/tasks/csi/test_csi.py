@@ -76,6 +76,22 @@ def test_tiny_training_run_leaves_the_plateau():
     assert dcsi.nmse_db(xva, predict(net, xva)) == pytest.approx(info["best_val_nmse_db"], abs=0.01)
 
 
+@pytest.mark.parametrize("arch", ["cllwcsinet", "csinet", "csinet_cl", "crnet", "lwsep"])
+def test_a_fresh_model_starts_near_the_half_reconstruction(arch):
+    """Every model starts near the 0.5 "no information" output in training mode (BatchNorm on the
+    batch's statistics, as at the first step). CRNet's BatchNorm'd decoder head used to reset the
+    small last-layer init: sigmoid(N(0, 1)) outputs, +19 dB NMSE at the first step on indoor data."""
+    from sdrkit.nn import create_model
+
+    torch.manual_seed(0)
+    x = _csi(50, seed=5)
+    net = create_model({"name": arch, "kwargs": {"cr": 4}}).train()
+    with torch.no_grad():
+        y = net(torch.from_numpy(x)).numpy()
+    assert abs(y.mean() - 0.5) < 0.02 and y.std() < 0.03, (y.mean(), y.std())
+    assert dcsi.nmse_db(x, y) < 6.0
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from sdrkit.tasks.csi.train import export_model, train_one
@@ -125,11 +141,16 @@ def test_quantized_codeword_survives_the_loopback_radio_bit_exactly(exported):
 
 def test_arch_lr_parses_and_names_bad_input():
     from sdrkit.errors import ConfigError
-    from sdrkit.tasks.csi.train import _arch_lr
+    from sdrkit.tasks.csi.train import _arch_lr, lr_for
 
     assert _arch_lr("csinet=1e-3, crnet=2e-3") == {"csinet": 1e-3, "crnet": 2e-3}
     assert _arch_lr("") == {}
-    for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "not a number"), ("csinet", "ARCH=LR"), ("csinet=2", "(0, 1)")):
+    spec = _arch_lr("cllwcsinet@outdoor=3e-3,csinet=1e-3")
+    assert spec == {"cllwcsinet@outdoor": 3e-3, "csinet": 1e-3}
+    assert lr_for(spec, "cllwcsinet", "outdoor", 1e-2) == 3e-3 and lr_for(spec, "cllwcsinet", "indoor", 1e-2) == 1e-2
+    assert lr_for(spec, "csinet", "outdoor", 1e-2) == 1e-3
+    for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "not a number"), ("csinet", "ARCH=LR"), ("csinet=2", "(0, 1)"),
+                      ("csinet@moon=1e-3", "moon")):
         with pytest.raises(ConfigError, match=word.replace("(", r"\(").replace(")", r"\)")):
             _arch_lr(bad)
 
