@@ -22,12 +22,22 @@ Input ``(batch, 2 * elements, frame_len)`` float32, rows ``I0, Q0, I1, Q1, ...``
 * average over ``pool`` (4) samples: a fixed decimation of those slowly varying rows, which
   cuts the network's MACs 4x (a CPU-budget choice, see docs/aoa.md).
 
+``front="allpairs"``: the same normalization and decimation, but the rows are every product
+``x_k conj(x_m)``, ``k < m`` (real and imaginary part), then the powers ``|x_k|^2``: ``E^2`` rows
+(16 for 4 antennas), i.e. the whole instantaneous covariance, as MUSIC averages it. The reference
+products of ``"refprod"`` hold only the ``E - 1`` baselines to channel 0; at low SNR the others
+(for a 2x2 array: the second azimuth and elevation baselines and the anti-diagonal) carry as much
+direction information again, and no network downstream can rebuild them from the reference rows.
+
 ``front="raw"`` feeds the normalized I/Q to the stem unchanged (the authors' setting).
 """
 
 from __future__ import annotations
 
 from sdrkit.nn import register_model
+
+
+FRONTS = ("refprod", "allpairs", "raw")
 
 
 def make_divisible(v: float, divisor: int = 8) -> int:
@@ -84,8 +94,12 @@ def build_mobilenetv3_1d(in_channels: int = 8, n_outputs: int = 2, width: float 
 
     from sdrkit.errors import ConfigError
 
-    if front not in ("refprod", "raw") or in_channels % 2:
-        raise ConfigError(f"front {front!r} must be 'refprod' or 'raw' and in_channels {in_channels} even (I/Q)")
+    if front not in FRONTS or in_channels % 2:
+        raise ConfigError(f"front {front!r} must be one of {', '.join(FRONTS)} and in_channels {in_channels} "
+                          f"even (I/Q)")
+    elements = in_channels // 2
+    pairs = [(k, m) for k in range(elements) for m in range(k + 1, elements)]
+    stem_in = elements * elements if front == "allpairs" else in_channels
 
     def act(name):
         return nn.ReLU() if name == "relu" else nn.Hardswish()
@@ -150,6 +164,23 @@ def build_mobilenetv3_1d(in_channels: int = 8, n_outputs: int = 2, width: float 
             z = torch.stack([re, im], dim=2).flatten(1, 2)
             return z / (p + 0.5e-12)
 
+    class AllPairs(nn.Module):
+        """Unit-power frames, every ``x_k conj(x_m)`` (k < m), then every ``|x_k|^2`` (module docstring)."""
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("a", torch.tensor([k for k, _ in pairs], dtype=torch.long), persistent=False)
+            self.register_buffer("b", torch.tensor([m for _, m in pairs], dtype=torch.long), persistent=False)
+
+        def forward(self, x):
+            p = torch.mean(x * x, dim=(1, 2), keepdim=True)
+            i, q = x[:, 0::2], x[:, 1::2]
+            ia, qa, ib, qb = i[:, self.a], q[:, self.a], i[:, self.b], q[:, self.b]
+            re = ia * ib + qa * qb
+            im = qa * ib - ia * qb
+            z = torch.cat([torch.stack([re, im], dim=2).flatten(1, 2), i * i + q * q], dim=1)
+            return z / (p + 0.5e-12)
+
     class RawNorm(nn.Module):
         def forward(self, x):
             return x / torch.sqrt(torch.mean(x * x, dim=(1, 2), keepdim=True) * 2 + 1e-12)
@@ -157,10 +188,11 @@ def build_mobilenetv3_1d(in_channels: int = 8, n_outputs: int = 2, width: float 
     class MobileNetV3Small1D(nn.Module):
         def __init__(self):
             super().__init__()
-            self.front = nn.Sequential(RefProduct() if front == "refprod" else RawNorm(),
+            stage = {"refprod": RefProduct, "allpairs": AllPairs, "raw": RawNorm}[front]()
+            self.front = nn.Sequential(stage,
                                        nn.AvgPool1d(pool) if pool > 1 else nn.Identity())
             stem = 16
-            self.conv_stem = nn.Conv1d(in_channels, stem, kernel, 2, kernel // 2, bias=False)
+            self.conv_stem = nn.Conv1d(stem_in, stem, kernel, 2, kernel // 2, bias=False)
             self.bn1 = nn.BatchNorm1d(stem)
             self.act1 = nn.Hardswish()
             blocks, cin = [], stem

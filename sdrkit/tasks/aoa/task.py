@@ -46,7 +46,9 @@ class TrainConfig:
     lr: float = option(2e-3, help="AdamW learning rate")
     max_frames: int | None = option(None, help="use at most this many training frames")
     time_budget: float | None = option(None, help="stop training after this many minutes of CPU time (all threads)")
-    front: str = option("refprod", choices=("refprod", "raw"), help="input stage inside the graph")
+    front: str = option("allpairs", choices=("refprod", "allpairs", "raw"),
+                        help="input stage inside the graph (docs/aoa.md: refprod = products with channel 0, "
+                             "allpairs = every pair's product and every power)")
     threads: int = option(1, help="torch threads (1: on a shared machine a second thread's OpenMP spin-waits "
                                   "count as CPU time and a --time-budget run gets far fewer steps)")
     seed: int = option(0, help="training seed")

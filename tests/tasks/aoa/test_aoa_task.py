@@ -161,3 +161,35 @@ def test_aoa_2ch_rig_on_the_bench():
         pytest.skip("needs the 2-channel AoA bench of rigs/aoa-2ch.yaml (B210 or Pluto 2R with two antennas): "
                     "connect it and run SDRKIT_HARDWARE=1 pytest -m hardware tests/tasks/aoa")
     assert main(["rig", "check", str(REPO / "rigs" / "aoa-2ch.yaml")]) == 0
+
+
+def test_allpairs_input_stage_is_the_instantaneous_covariance_and_exports(tmp_path):
+    """``front="allpairs"``: rows are Re/Im of every x_k conj(x_m), k < m, then every |x_k|^2, over the
+    frame's mean power; the graph exports and onnxruntime agrees with torch."""
+    import torch
+
+    from sdrkit.dsp.framing import to_model_input
+    from sdrkit.nn.aoa import build_mobilenetv3_1d
+    from sdrkit.tasks.aoa import compress as C
+    from sdrkit.tasks.aoa.train import export
+
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    c = (rng.standard_normal((3, 4, 64)) + 1j * rng.standard_normal((3, 4, 64))).astype(np.complex64)
+    X = torch.from_numpy(to_model_input(c))
+    m = build_mobilenetv3_1d(in_channels=8, front="allpairs").eval()
+    z = m.front[0](X).numpy()
+    p = np.mean(X.numpy() ** 2, axis=(1, 2))[:, None]
+    rows = []
+    for k in range(4):
+        for j in range(k + 1, 4):
+            prod = c[:, k] * np.conj(c[:, j])
+            rows += [prod.real, prod.imag]
+    rows += [np.abs(c[:, k]) ** 2 for k in range(4)]
+    want = np.stack(rows, axis=1) / p[:, :, None]
+    assert z.shape == (3, 16, 64)
+    np.testing.assert_allclose(z, want, rtol=1e-4, atol=1e-5)
+    assert m.conv_stem.in_channels == 16
+    path = export(m, tmp_path / "ap.onnx", 4, 64)
+    with torch.no_grad():
+        np.testing.assert_allclose(C.ort_angles(path, X.numpy()), m(X).numpy(), atol=2e-3, rtol=1e-3)
