@@ -49,15 +49,16 @@ class TrainConfig:
     epochs: int = option(15, help="passes over the training split (same schedule for every model)")
     batch: int = option(50, help="batch size")
     lr: float = option(1e-2, help="Adam learning rate (cosine decay to 1% over the run)")
-    arch_lr: str = option("csinet=1e-3,crnet=1e-3", help="per-architecture learning rates overriding --lr, e.g. 'csinet=1e-3,crnet=1e-3' "
-                                   "(sweep only: bundle and one use --lr; picked on the validation split, docs/csi.md)")
+    arch_lr: str = option("csinet=1e-3,crnet=1e-3,cllwcsinet@outdoor=3e-3",
+                          help="per-architecture learning rates overriding --lr: ARCH=LR for every scenario, "
+                               "ARCH@SCENARIO=LR for one (sweep only: bundle and one use --lr; picked on the "
+                               "validation split, docs/csi.md)")
     noise_snr: str = option("", help="noise-injection training: 'LOW:HIGH' dB drawn per sample (empty: none)")
     max_train: int = option(0, help="use at most this many training samples (0: all)")
     time_budget: float | None = option(None, help="stop each model after this many wall-clock minutes")
     cpu_budget: float = option(0.0, help="stop each model after this many CPU seconds; the cosine LR decay runs "
                                          "over it (the same schedule for every model of a budget, whatever the load)")
-    archs: str = option("cllwcsinet,csinet_cl,csinet,lwsep", help="sweep: comma list of architectures (crnet: "
-                                                               "does not train yet, see docs/csi.md)")
+    archs: str = option("cllwcsinet,csinet_cl,csinet,crnet,lwsep", help="sweep: comma list of architectures")
     skip: str = option("", help="sweep: comma list of model tags not to train (e.g. cllwcsinet_cr4 when the bundle "
                                 "has it: evaluate then takes the bundled one)")
     threads: int = option(1, help="torch threads")

@@ -261,7 +261,7 @@ def _noise(spec: str):
 
 
 #: what the full sweep trains: (scenario, arch, cr, kwargs, noise, tag)
-def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl", "csinet", "lwsep")):
+def sweep_plan(scenarios=("indoor", "outdoor"), archs=("cllwcsinet", "csinet_cl", "csinet", "crnet", "lwsep")):
     plan = []
     for sc in scenarios:
         for cr in (4, 16, 8):

@@ -149,6 +149,10 @@ def test_arch_lr_parses_and_names_bad_input():
     assert spec == {"cllwcsinet@outdoor": 3e-3, "csinet": 1e-3}
     assert lr_for(spec, "cllwcsinet", "outdoor", 1e-2) == 3e-3 and lr_for(spec, "cllwcsinet", "indoor", 1e-2) == 1e-2
     assert lr_for(spec, "csinet", "outdoor", 1e-2) == 1e-3
+    from sdrkit.tasks.csi.task import TrainConfig
+
+    default = _arch_lr(TrainConfig().arch_lr)      # the documented sweep default parses
+    assert lr_for(default, "cllwcsinet", "outdoor", 1e-2) == 3e-3 and lr_for(default, "cllwcsinet", "indoor", 1e-2) == 1e-2
     for bad, word in (("resnet=1e-3", "resnet"), ("csinet=fast", "not a number"), ("csinet", "ARCH=LR"), ("csinet=2", "(0, 1)"),
                       ("csinet@moon=1e-3", "moon")):
         with pytest.raises(ConfigError, match=word.replace("(", r"\(").replace(")", r"\)")):
