@@ -10,6 +10,7 @@ midway is still a readable recording (see sdrkit.capture.writer).
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 from sdrkit.cli._common import add_radio_options, open_radio_from_args, replay_mode
@@ -87,7 +88,10 @@ def run(args) -> int:
     ch = f" x {nch} channels" if nch > 1 else ""
     print(f"wrote {w.meta_path}: {got} samples{ch} ({got / cfg.sample_rate:.3f} s) in {dt:.2f} s; "
           f"{gaps} gaps, {radio.samples_lost} samples lost, {timeouts} timeouts ({stop})")
-    return 0
+    return 1 if stop.startswith("stopped:") else 0
+
+
+MAX_TIMEOUTS_IN_A_ROW = 5
 
 
 def _record(radio, w, bar, args, total: int, channels: list, nch: int):
@@ -95,16 +99,27 @@ def _record(radio, w, bar, args, total: int, channels: list, nch: int):
     from sdrkit.errors import DeviceError, RadioTimeout
 
     got = gaps = timeouts = 0
+    run = 0                      # timeouts in a row: a stream that stopped delivering is given up on
     stop = "duration reached"
     while got < total:
         try:
             b = radio.rx()
-        except RadioTimeout:
+        except RadioTimeout as exc:
             timeouts += 1
+            run += 1
+            if run == 1:
+                print(f"warning: {exc} (retrying; the capture stops after {MAX_TIMEOUTS_IN_A_ROW} in a row)",
+                      file=sys.stderr)
+            if run >= MAX_TIMEOUTS_IN_A_ROW:
+                stop = (f"stopped: {run} rx() timeouts in a row at sample {got} of {total} (the radio stopped "
+                        f"delivering; at sample_rate={radio.sample_rate / 1e6:g} MS/s check the link's sustainable "
+                        f"rate ('sdrkit profiles') or lower --sample-rate)")
+                break
             continue
         except EOFError:
             stop = "end of stream"
             break
+        run = 0
         if b.lost:
             gaps += 1
             w.add_gap(got, b.lost)

@@ -10,12 +10,17 @@ own task when it does, else the registered task that delivers any card.
 
 from __future__ import annotations
 
+#: sample rate a delivery sets on a real radio when none is given (the burst modem's design rate; a
+#: Pluto left at its power-on 30.72 MS/s would be asked for more than its USB link carries)
+DEFAULT_RATE = 1e6
+
+
 def register(sub) -> None:
+    from sdrkit.cli._common import add_radio_options
+
     p = sub.add_parser("deliver", help="send a model's weights through a radio (analog AirNet or digital)",
                        description=__doc__.split("\n\n")[1])
     p.add_argument("--model", required=True, metavar="CARD", help="model card to send (path or bundled name)")
-    p.add_argument("--radio", required=True, metavar="URI",
-                   help="a radio whose TX reaches its RX, e.g. 'sim:loopback?loopback_snr=10'")
     p.add_argument("--mode", choices=["analog", "digital"], default="analog",
                    help="analog (AirNet) or digital (8-bit + zlib, QPSK bursts) (default analog)")
     p.add_argument("--expand", type=int, choices=[1, 2], default=1,
@@ -23,6 +28,7 @@ def register(sub) -> None:
                         "selected tensors (default 1)")
     p.add_argument("--out", help="folder for the received card (default out/deliver/<card name>-<mode>)")
     p.add_argument("--seed", type=int, default=0, help="recorded with the delivery (default 0)")
+    add_radio_options(p)
     p.set_defaults(func=run)
 
 
@@ -46,7 +52,7 @@ def delivering_task(card_task: str):
 
 
 def run(args) -> int:
-    from sdrkit.cli._common import resolve_bundled
+    from sdrkit.cli._common import open_radio_from_args, radio_settings, resolve_bundled, split_settings
     from sdrkit.errors import ConfigError
     from sdrkit.runtime import load_card
 
@@ -54,7 +60,21 @@ def run(args) -> int:
         raise ConfigError("--expand 2 is the analog SK spiral; drop it with --mode digital")
     card = load_card(resolve_bundled("models", args.model))
     task = delivering_task(card.task)
-    rep = task.deliver(card.path, args.radio, mode=args.mode, expand=args.expand, out=args.out, seed=args.seed)
+    uri, uri_settings = split_settings(args.radio)
+    with open_radio_from_args(args) as radio:
+        given = {**uri_settings, **radio_settings(args)}
+        if not uri.startswith("sim:"):
+            # a delivery is a loopback: this radio's TX must reach its own RX, so both LOs are the same
+            fix = {} if "sample_rate" in given else {"sample_rate": DEFAULT_RATE}
+            if getattr(radio, "tx_lo", None) != getattr(radio, "rx_lo", None):
+                fix["tx_lo"] = radio.rx_lo
+            if fix:
+                radio.configure(**fix)
+                print("set for the loopback: " + ", ".join(f"{k}={v / 1e6:g} MHz" if "lo" in k else
+                                                           f"{k}={v / 1e6:g} MS/s" for k, v in fix.items())
+                      + " (--sample-rate / --rx-lo to change)")
+        rep = task.deliver(card.path, args.radio, mode=args.mode, expand=args.expand, out=args.out, seed=args.seed,
+                           radio=radio)
     snr = rep.get("symbol_snr_db")
     print(f"delivered {rep['weights']} weights of {card.name} ({args.mode}"
           f"{', SK on ' + str(len(rep['expanded'])) + ' tensors' if rep['expanded'] else ''}): "

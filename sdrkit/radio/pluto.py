@@ -153,8 +153,16 @@ class PlutoRadio(Radio):
         self._tx_active = False
         self._status_reg_ok = True
         self._last_rx_t: float | None = None
+        self._opening = config is None
         if config is None:
             config = self._read_config()     # opening a radio does not retune it
+            # ... but the buffer is the host's, not a tuning: pyadi-iio's 1024-sample default overflows
+            # the kernel buffers at 1 MS/s on a loaded host, so take the profile's (16384)
+            buf = int((prof.defaults or {}).get("rx_buffer_size", 0)) if prof is not None else 0
+            if buf and config.rx_buffer_size < buf:
+                import dataclasses
+
+                config = dataclasses.replace(config, rx_buffer_size=buf)
         super().__init__(config, prof)
         try:
             self._apply(self._config)
@@ -225,7 +233,10 @@ class PlutoRadio(Radio):
                 except Exception:  # noqa: BLE001
                     pass
             host = (self.profile.host_streaming_rate or {}).get("value") if self.profile is not None else None
-            if host and c.sample_rate > float(host) and (old is None or old.sample_rate != c.sample_rate):
+            # at open the rate is whatever the device was left at, which the verb usually changes next:
+            # warn about the rate a command applies, not about the last one's
+            opening, self._opening = getattr(self, "_opening", False), False
+            if host and c.sample_rate > float(host) and not opening and (old is None or old.sample_rate != c.sample_rate):
                 log.warning("sample_rate=%.6g MS/s is above the %s profile's sustainable host rate of %.3g MS/s "
                             "(USB 2.0): a continuous stream will lose samples (reported as lost)",
                             c.sample_rate / 1e6, self.profile.name, float(host) / 1e6)

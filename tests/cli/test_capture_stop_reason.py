@@ -53,3 +53,28 @@ def test_a_full_capture_says_the_duration_was_reached(tmp_path):
     assert main(["capture", "--radio", f"sim:{rec}?loop=1", "--duration", "0.02", "--out", str(out)]) == 0
     g = _meta(out)
     assert g["sdrkit:stopped_by"] == "duration reached" and g["sdrkit:sample_count"] == 20_000
+
+
+def test_a_radio_that_stops_delivering_ends_the_capture_with_the_reason(capsys):
+    """rx() timing out again and again (a stream above the link's rate, a stalled device) stops the
+    capture after MAX_TIMEOUTS_IN_A_ROW with the rate and the fix, instead of retrying forever."""
+    from sdrkit.cli import capture
+    from sdrkit.errors import RadioTimeout
+
+    class Stalled:                       # the driver's side of a stream that has stopped
+        sample_rate = 20e6
+        calls = 0
+
+        def rx(self):
+            self.calls += 1
+            raise RadioTimeout("rx() got no samples within 5000 ms")
+
+    class Bar:
+        def update(self, n):
+            pass
+
+    radio = Stalled()
+    got, gaps, timeouts, stop = capture._record(radio, None, Bar(), None, 1000, [0], 1)
+    assert got == 0 and timeouts == radio.calls == capture.MAX_TIMEOUTS_IN_A_ROW
+    assert stop.startswith("stopped:") and "20 MS/s" in stop and "--sample-rate" in stop
+    assert "retrying" in capsys.readouterr().err

@@ -276,3 +276,22 @@ def test_pluto_sample_conversions_in_one_place():
     dac = complex64_to_ci16(x).view(np.float32).astype("<i2")
     assert dac.tolist()[:2] == [16384, 8192]
     assert np.allclose(tx_ci16_to_complex64(dac.tobytes()), x, atol=1 / 32767)
+
+
+def test_opening_takes_the_profiles_buffer_and_warns_only_about_a_rate_it_applies(emu, caplog):
+    """The device's settings survive an open (no retune), but the host-side buffer is the profile's
+    16384 samples, not pyadi-iio's 1024 (which overflows at 1 MS/s on a loaded host); a rate left
+    above the USB ceiling by an earlier session is not warned about until a command applies one."""
+    import logging
+
+    with open_radio(f"pluto:{emu.uri}") as r:
+        r.sample_rate = 20e6                       # an earlier session leaves the device at 20 MS/s
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        with open_radio(f"pluto:{emu.uri}") as r:
+            assert r.rx_buffer_size == 16384 and r.sample_rate == 20e6
+            assert not [m for m in caplog.messages if "sustainable host rate" in m]
+            r.sample_rate = 1e6
+            assert not [m for m in caplog.messages if "sustainable host rate" in m]
+            r.sample_rate = 10e6
+    assert [m for m in caplog.messages if "sustainable host rate" in m and "10 MS/s" in m]

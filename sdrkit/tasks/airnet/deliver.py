@@ -27,7 +27,8 @@ import numpy as np
 from sdrkit.dsp import weights_link as wl
 from sdrkit.errors import ConfigError, ModelError, StreamError
 
-LEARNED_OPS = {"Conv": (1, 2), "Gemm": (1, 2), "BatchNormalization": (1, 2, 3, 4)}
+LEARNED_OPS = {"Conv": (1, 2), "Gemm": (1, 2), "BatchNormalization": (1, 2)}
+QUANTIZED_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"}
 
 
 def fold_batchnorm(model) -> int:
@@ -66,6 +67,78 @@ def fold_batchnorm(model) -> int:
     for init in [i for i in g.initializer if i.name not in used]:
         g.initializer.remove(init)
     return folded
+
+
+def canonicalize_batchnorm(model) -> int:
+    """Rewrite every remaining BatchNormalization as the affine map it is, in place: ``scale = a``,
+    ``B = b`` (``a = gamma / sqrt(var + eps)``, ``b = beta - a mean``), ``mean = 0``, ``var = 1 - eps``.
+
+    The node computes the same function; only ``scale`` and ``B`` are learned tensors after it, and the
+    running statistics become fixed constants the receiver holds (a variance sent through the channel
+    comes back negative for small values, and ``sqrt`` of it is NaN).
+
+    Returns:
+        the number of nodes rewritten.
+    """
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    users = {}
+    for n in g.node:
+        for i in n.input:
+            users[i] = users.get(i, 0) + 1
+    done = 0
+    for bn in [n for n in g.node if n.op_type == "BatchNormalization"]:
+        if len(bn.input) < 5 or any(i not in inits or users.get(i, 0) != 1 for i in bn.input[1:5]):
+            continue
+        eps = float(next((helper.get_attribute_value(a) for a in bn.attribute if a.name == "epsilon"), 1e-5))
+        gamma, beta, mean, var = (numpy_helper.to_array(inits[i]).astype(np.float64) for i in bn.input[1:5])
+        a = gamma / np.sqrt(var + eps)
+        new = {bn.input[1]: a, bn.input[2]: beta - a * mean, bn.input[3]: np.zeros_like(mean),
+               bn.input[4]: np.full_like(var, 1.0 - eps)}
+        for name, v in new.items():
+            inits[name].CopyFrom(numpy_helper.from_array(v.astype(np.float32), name))
+        done += 1
+    return done
+
+
+def check_deliverable(model, where: str) -> None:
+    """Refuse graphs whose weights are not float tensors (int8 QDQ / integer graphs).
+
+    Raises:
+        ModelError: naming the graph, the quantized operators and the fix.
+    """
+    ops = sorted({n.op_type for n in model.graph.node} & QUANTIZED_OPS)
+    if ops:
+        raise ModelError(f"{where} is a quantized graph ({', '.join(ops)}): its int8 weights and scales cannot be "
+                         f"sent as analog weights; deliver the float card instead (e.g. --model amc, not amc-int8)")
+
+
+def check_received(models: dict, where: str) -> None:
+    """Run every received graph once on Gaussian noise; refuse a delivery whose outputs are not finite.
+
+    Raises:
+        StreamError: naming the graph and the fix.
+    """
+    import tempfile
+
+    import onnx
+
+    from sdrkit.runtime.session import onnx_session
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, m in models.items():
+            path = Path(tmp) / f"{key}.onnx"
+            onnx.save(m, str(path))
+            sess = onnx_session(path, 1)
+            feeds = {i.name: rng.standard_normal([d if isinstance(d, int) and d > 0 else 2 for d in i.shape])
+                     .astype(np.float32) for i in sess.get_inputs()}
+            bad = [o.name for o, v in zip(sess.get_outputs(), sess.run(None, feeds)) if not np.all(np.isfinite(v))]
+            if bad:
+                raise StreamError(f"{where}: the received graph {key!r} gives non-finite outputs ({bad[:3]}); the "
+                                  f"delivery is refused rather than written. Raise the link SNR or use --mode digital")
 
 
 def learned_tensors(model, names=None) -> dict:
@@ -124,7 +197,9 @@ def prepare(card, expand: int = 1):
     models, tensors = {}, {}
     for k in keys:
         m = onnx.load(str(card.file(k)))
+        check_deliverable(m, f"{card.path} graph {k!r}")
         fold_batchnorm(m)
+        canonicalize_batchnorm(m)
         models[k] = m
         tensors.update({f"{k}/{n}": v for n, v in learned_tensors(m, names if len(keys) == 1 else None).items()})
     emap = {}
@@ -203,12 +278,18 @@ def deliver_tensors(tensors: dict, radio, mode: str, expand_map: dict | None = N
 
 
 def deliver_card(card_path, radio_uri: str, mode: str = "analog", expand: int = 1, out: str | None = None,
-                 seed: int = 0, radio_options: dict | None = None) -> dict:
+                 seed: int = 0, radio_options: dict | None = None, radio=None) -> dict:
     """``sdrkit deliver``: send a card's weights through ``radio_uri``, write the received card + ONNX.
+
+    Args:
+        radio: an already open (and configured) radio to use instead of opening ``radio_uri``, which
+            is then only recorded; the caller keeps it open.
 
     Returns:
         the delivery report (also written as ``delivery.json`` beside the received card).
     """
+    import contextlib
+
     import onnx
 
     from sdrkit.radio import open_radio
@@ -216,13 +297,16 @@ def deliver_card(card_path, radio_uri: str, mode: str = "analog", expand: int = 
 
     card = load_card(card_path)
     models, tensors, emap = prepare(card, expand)
-    with open_radio(radio_uri, **(radio_options or {})) as radio:
+    ctx = contextlib.nullcontext(radio) if radio is not None else open_radio(radio_uri, **(radio_options or {}))
+    with ctx as radio:
         received, report = deliver_tensors(tensors, radio, mode, emap, power=power_of(card, tensors, emap))
+    for k, m in models.items():
+        replace_tensors(m, {n.split("/", 1)[1]: v for n, v in received.items() if n.split("/", 1)[0] == k})
+    check_received(models, f"delivery of {card.path} through {radio_uri}")
     dest = Path(out or f"out/deliver/{card.name}-{mode}")
     dest.mkdir(parents=True, exist_ok=True)
     files = {}
     for k, m in models.items():
-        replace_tensors(m, {n.split("/", 1)[1]: v for n, v in received.items() if n.split("/", 1)[0] == k})
         onnx.save(m, str(dest / card.files[k]))
         files[k] = card.files[k]
     report.update({"card": str(card.path), "radio": radio_uri, "seed": seed})

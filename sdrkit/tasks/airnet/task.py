@@ -130,7 +130,7 @@ class AirnetTask(Task):
         return StudentPredictor(card, threads=options.threads)
 
     def deliver(self, card_path, radio_uri: str, mode: str = "analog", expand: int = 1, out: str | None = None,
-                seed: int = 0) -> dict:
+                seed: int = 0, radio=None) -> dict:
         """Send ``card_path``'s weights through ``radio_uri`` and write the received card (+ ONNX).
 
         Works for any card whose graphs are ONNX files: the learned tensors of each graph
@@ -138,7 +138,7 @@ class AirnetTask(Task):
         """
         from sdrkit.tasks.airnet.deliver import deliver_card
 
-        return deliver_card(card_path, radio_uri, mode=mode, expand=expand, out=out, seed=seed)
+        return deliver_card(card_path, radio_uri, mode=mode, expand=expand, out=out, seed=seed, radio=radio)
 
 
 TASK = AirnetTask

@@ -136,3 +136,75 @@ def test_delivery_over_a_real_radio_pair(student_card, tmp_path, env, scheme):
     rep = deliver_card(card, f"{scheme}:{os.environ[env]}", mode="analog", out=str(tmp_path / "hw"))
     p0, p1 = _probs(card, frames), _probs(rep["received_card"], frames)
     assert np.mean(p1.argmax(1) == p0.argmax(1)) >= 0.9
+
+
+def _conv_bn_graph(tmp_path, var_scale: float = 1.0):
+    """A Conv -> BatchNorm -> ReLU -> mean graph with small running variances, as ONNX."""
+    import onnx
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.BatchNorm1d(4), torch.nn.ReLU()).eval()
+    with torch.no_grad():
+        net[1].running_var.copy_(torch.tensor([4e-5, 1e-3, 0.5, 2.0]) * var_scale)
+        net[1].running_mean.copy_(torch.tensor([0.1, -0.2, 0.3, 0.0]))
+        net[1].weight.copy_(torch.tensor([1.0, 0.5, -1.0, 2.0]))
+    x = torch.randn(3, 2, 16)
+    path = tmp_path / "g.onnx"
+    torch.onnx.export(net, (x,), str(path), input_names=["x"], output_names=["y"], dynamo=False,
+                      do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+    return onnx.load(str(path)), net, x
+
+
+def test_batchnorm_becomes_its_affine_map_and_only_scale_and_bias_travel(tmp_path):
+    import onnx
+
+    from sdrkit.runtime.session import onnx_session
+    from sdrkit.tasks.airnet.deliver import canonicalize_batchnorm, learned_tensors
+
+    m, net, x = _conv_bn_graph(tmp_path)
+    if not any(n.op_type == "BatchNormalization" for n in m.graph.node):
+        pytest.skip("the exporter folded the BatchNorm itself")
+    assert canonicalize_batchnorm(m) == 1
+    bn = next(n for n in m.graph.node if n.op_type == "BatchNormalization")
+    sent = learned_tensors(m)
+    assert bn.input[1] in sent and bn.input[2] in sent
+    assert bn.input[3] not in sent and bn.input[4] not in sent        # running statistics stay at the receiver
+    path = tmp_path / "c.onnx"
+    onnx.save(m, str(path))
+    got = onnx_session(path, 1).run(None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, net(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_delivery_that_would_give_non_finite_outputs_is_refused(tmp_path):
+    from onnx import numpy_helper
+
+    from sdrkit.errors import StreamError
+    from sdrkit.tasks.airnet.deliver import check_received
+
+    m, _, _ = _conv_bn_graph(tmp_path)
+    bn = next((n for n in m.graph.node if n.op_type == "BatchNormalization"), None)
+    if bn is None:
+        pytest.skip("the exporter folded the BatchNorm itself")
+    var = next(i for i in m.graph.initializer if i.name == bn.input[4])
+    var.CopyFrom(numpy_helper.from_array(np.array([-1e-3, 1e-3, 0.5, 2.0], np.float32), var.name))  # as noise can make it
+    with pytest.raises(StreamError, match="non-finite"):
+        check_received({"full": m}, "test delivery")
+
+
+def test_a_quantized_card_is_refused_with_the_fix(tmp_path):
+    from sdrkit.errors import ModelError
+    from sdrkit.tasks.airnet.deliver import check_deliverable
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+                           helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])], "q",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor("s", TensorProto.FLOAT, [], [0.1]),
+                           helper.make_tensor("z", TensorProto.UINT8, [], [0])])
+    with pytest.raises(ModelError, match="quantized graph.*deliver the float card"):
+        check_deliverable(helper.make_model(g), "card graph 'full'")
+    del onnx
