@@ -9,6 +9,21 @@ import numpy as np
 from sdrkit.sinks.base import PredictionBatch, Sink
 
 
+MAX_SNR_BINS = 16
+
+
+def snr_bin(snrs) -> float:
+    """0 when the labels hold at most :data:`MAX_SNR_BINS` distinct SNRs (each its own row), else the
+    smallest of 1 / 2 / 5 / 10 dB that bins them into at most that many (AoA's continuous SNRs)."""
+    v = np.asarray(snrs, float)
+    if len(set(v.tolist())) <= MAX_SNR_BINS:
+        return 0.0
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if len(set(np.round(v / step).tolist())) <= MAX_SNR_BINS:
+            return step
+    return 10.0
+
+
 class Truth:
     """Label of a frame from the replayed recording's annotations (``sim:`` radios only).
 
@@ -123,6 +138,9 @@ class ScoreSink(Sink):
         ok = t == p
         per_snr, per_class = {}, {}
         snrs = np.array([np.nan if x is None else x for x in self.snrs], float)
+        self.snr_bin_db = snr_bin(snrs[~np.isnan(snrs)])
+        if self.snr_bin_db:                    # continuous SNR labels: nearest multiple of the bin
+            snrs = np.round(snrs / self.snr_bin_db) * self.snr_bin_db
         for s in sorted(set(snrs[~np.isnan(snrs)].tolist())):
             m = snrs == s
             per_snr[s] = (int(ok[m].sum()), int(m.sum()))
@@ -153,6 +171,7 @@ class ScoreSink(Sink):
                               title=f"live accuracy {self.accuracy:.1%} over {frames}")
         lines = [f"accuracy against the recording's labels: {self.accuracy:.1%} over {frames}; wrote {png}, {spng}"]
         if per_snr:
-            lines.append("  per SNR:   " + "  ".join(f"{s:g} dB {c / n:.0%} ({n})" for s, (c, n) in per_snr.items()))
+            binned = f" ({self.snr_bin_db:g} dB bins)" if getattr(self, "snr_bin_db", 0) else ""
+            lines.append(f"  per SNR{binned}:   " + "  ".join(f"{s:g} dB {c / n:.0%} ({n})" for s, (c, n) in per_snr.items()))
         lines.append("  per class: " + "  ".join(f"{k} {c / n:.0%} ({n})" for k, (c, n) in per_class.items()))
         return lines

@@ -67,13 +67,18 @@ class Target:
 
 
 def format_table(targets) -> str:
-    """The targets as a plain-text table (one row each, PASS/MISS; a note column when any has one)."""
+    """The targets as a plain-text table (one row each, PASS/MISS; a note column when any has one).
+
+    A target that could not be measured (NaN) is not met, and says so: "MISS (not measured)";
+    ``evaluate --strict`` lists those apart and does not fail on them.
+    """
     targets = list(targets)
     notes = any(t.note for t in targets)
     rows = [("target", "measured", "limit", "result") + (("note",) if notes else ())]
     for t in targets:
         u = f" {t.unit}" if t.unit else ""
-        rows.append((t.name, f"{_num(t.measured)}{u}", f"{t.op} {_num(t.limit)}{u}", "PASS" if t.passed else "MISS")
+        verdict = "PASS" if t.passed else ("MISS" if math.isfinite(float(t.measured)) else "MISS (not measured)")
+        rows.append((t.name, f"{_num(t.measured)}{u}", f"{t.op} {_num(t.limit)}{u}", verdict)
                     + ((t.note,) if notes else ()))
     w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]

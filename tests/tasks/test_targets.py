@@ -84,7 +84,7 @@ def test_write_report_prints_one_table_with_a_verdict_per_target(tmp_path):
     assert "1000 frames" in rows["backbone accuracy"]
     assert "1.5 s" in rows["calibration session"] and "< 1 s" in rows["calibration session"]
     assert "MISS" in rows["calibration session"]
-    assert "n/a" in rows["throughput"] and "MISS" in rows["throughput"]
+    assert "n/a" in rows["throughput"] and "MISS (not measured)" in rows["throughput"]
     assert lines[6] == f"wrote {tmp_path / 'eval.json'}"
 
 

@@ -257,7 +257,13 @@ def deliver_tensors(tensors: dict, radio, mode: str, expand_map: dict | None = N
     rate = float(sample_rate or getattr(radio, "sample_rate", 1e6) or 1e6)
     t0 = time.perf_counter()
     rx = transmit(radio, wf.samples)
-    rec = wl.parse_waveform(rx, fmt, rate)
+    try:
+        rec = wl.parse_waveform(rx, fmt, rate)
+    except StreamError as exc:
+        msg = str(exc).replace("; pass n_bits when the length is known", "")
+        raise StreamError(f"{msg}. The control burst sent with tx() did not come back on rx(): does this radio's TX "
+                          f"reach its RX? Use sim:loopback?loopback_snr=20, 'sdrkit emulate pluto --loopback-snr 20', "
+                          f"or a cabled TX->RX pair with attenuation") from None
     if mode == "analog":
         out = wl.analog_decode(rec.symbols, specs, rec.side)
         err = (rec.symbols - sym)

@@ -92,6 +92,15 @@ class AmcSplit:
         return self.rec.read_frames(idx, self.frame_len)
 
 
+def _make_hint(data_dir) -> str:
+    """How to make ``data_dir``: README's layout is ``data/amc`` = the base family (the AirNet student and
+    the base-family target), any other folder (``data/amc_wide``) = the wide family, the training default."""
+    fam = "base" if Path(data_dir).name == "amc" else "wide"
+    return (f"make the data set with 'sdrkit dataset amc --family {fam} --out {data_dir}' (README: data/amc is the "
+            f"base family, data/amc_wide the wide one that 'sdrkit evaluate amc --data data/amc_wide --base-data "
+            f"data/amc' scores)")
+
+
 def load_split(data_dir, split: str) -> AmcSplit:
     """Open ``DIR/<split>.sigmf-meta``.
 
@@ -100,12 +109,12 @@ def load_split(data_dir, split: str) -> AmcSplit:
     """
     p = Path(data_dir) / f"{split}.sigmf-meta"
     if not p.exists():
-        raise DatasetError(f"{p} not found; make the data set with 'sdrkit dataset amc --out {data_dir}'")
+        raise DatasetError(f"{p} not found; {_make_hint(data_dir)}")
     return AmcSplit(p)
 
 
 def read_manifest(data_dir) -> dict:
     p = Path(data_dir) / "splits.json"
     if not p.exists():
-        raise DatasetError(f"{p} not found; make the data set with 'sdrkit dataset amc --out {data_dir}'")
+        raise DatasetError(f"{p} not found; {_make_hint(data_dir)}")
     return json.loads(p.read_text())

@@ -335,7 +335,7 @@ def _gated_hi_ms(res: dict) -> float | None:
     if len(g) != len(res["snrs"]):
         return None
     hi = np.array(res["snrs"]) >= 10
-    v = float(np.nanmean(g[hi])) if hi.any() else float("nan")
+    v = float(np.nanmean(g[hi])) if hi.any() and np.isfinite(g[hi]).any() else float("nan")
     return v if np.isfinite(v) else None
 
 
