@@ -476,13 +476,21 @@ class Subscriber:
             first = False
             if self.raw:
                 buf = frames[0].buffer
+                if len(buf) >= 4 and bytes(buf[:4]) == wire.MAGIC:
+                    self.stats.rejected["malformed"] += 1           # for a raw=1 subscriber
+                    self.stats.last_reject = ("an sdrkit stream message (it starts with sdrkit's magic), not bare "
+                                              "complex64: this publisher is 'sdrkit stream' without --raw, so drop "
+                                              "raw=1 (and rate/freq: its headers carry them)")
+                    continue
                 if len(frames) != 1 or len(buf) % 8:
                     self.stats.rejected["malformed"] += 1
                     self.stats.last_reject = (f"{len(frames)} frames of {[len(f.buffer) for f in frames]} bytes, "
                                               f"not one frame of whole complex64 samples")
                     continue
                 x = np.frombuffer(buf, np.complex64)
-                h = wire.Header(self.expect, 0, self._next_seq, self._next_index, len(x), self.raw_rate, self.raw_freq)
+                # bare samples carry no send time: stamp their arrival (latency then counts from here)
+                h = wire.Header(self.expect, 0, self._next_seq, self._next_index, len(x), self.raw_rate, self.raw_freq,
+                                t_ns=(_time.monotonic_ns() >> 10) & 0xFFFFFFFF)
                 self._next_seq += 1
                 self._next_index += len(x)
                 self.stats.messages += 1

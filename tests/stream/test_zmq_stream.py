@@ -176,3 +176,47 @@ def test_a_multichannel_block_is_refused_not_flattened():
     with Publisher("tcp://127.0.0.1:0") as pub:
         with pytest.raises(StreamError, match=r"shape \(2, 8\).*one channel"):
             pub.send(np.zeros((2, 8), np.complex64), 0, 1e6, 0.0)
+
+
+def test_a_raw_subscriber_fed_sdrkit_messages_says_to_drop_raw_and_raw_blocks_get_an_arrival_time():
+    """``zmq:...?raw=1`` on a normal ``sdrkit stream``: the rejection names the fix (drop raw=1); bare
+    complex64 blocks carry no send time, so they are stamped on arrival (latency is then sane)."""
+    import time
+
+    import numpy as np
+
+    from sdrkit.stream.endpoints import Publisher, Subscriber, describe_rejected
+
+    pub = Publisher("tcp://127.0.0.1:0")
+    try:
+        sub = Subscriber(pub.endpoint, raw=True, raw_rate=1e6)
+        try:
+            time.sleep(0.3)
+            for _ in range(5):
+                pub.send(np.ones(64, np.complex64), first=0, rate=1e6, freq=0.0)
+                time.sleep(0.02)
+            assert sub.recv(500) is None
+            text = describe_rejected(sub.stats, pub.endpoint)
+            assert "drop raw=1" in text
+        finally:
+            sub.close()
+    finally:
+        pub.close()
+    rawpub = Publisher("tcp://127.0.0.1:0", raw=True)
+    try:
+        sub = Subscriber(rawpub.endpoint, raw=True, raw_rate=1e6)
+        try:
+            time.sleep(0.3)
+            m = None
+            for _ in range(20):
+                rawpub.send(np.ones(64, np.complex64), first=0, rate=1e6, freq=0.0)
+                m = sub.recv(100)
+                if m is not None:
+                    break
+            assert m is not None
+            now = (time.monotonic_ns() >> 10) & 0xFFFFFFFF
+            assert ((now - m.header.t_ns) & 0xFFFFFFFF) << 10 < 5e9       # stamped within the last 5 s
+        finally:
+            sub.close()
+    finally:
+        rawpub.close()
