@@ -201,6 +201,12 @@ def load_card(path, verify: bool = True) -> ModelCard:
     if not isinstance(d, dict):
         raise ModelError(f"{where}: must be a JSON object")
     version = d.get("card_version")
+    if version is None and ("global" in d or "captures" in d or "annotations" in d):
+        raise ModelError(f"{p} is a SigMF recording's metadata, not a model card: pass it as the radio "
+                         f"(--radio sim:{p}) and a model with --model (e.g. --model amc)")
+    if version is None and not {"task", "files"} & set(d):
+        raise ModelError(f"{where}: not a model card (no card_version, task or files); pass a card.json "
+                         f"written by 'sdrkit train' (bundled models: {', '.join(names('models')) or 'none'})")
     if version not in READABLE_VERSIONS:
         raise ModelError(f"{where}: card_version {version!r} is not one of {READABLE_VERSIONS}; "
                          f"re-export it with this sdrkit")

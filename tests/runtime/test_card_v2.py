@@ -136,3 +136,21 @@ def test_models_registry_rebuilds_every_registered_architecture():
         assert out is not None
     with pytest.raises(ConfigError, match="unknown model architecture 'nope'"):
         create_model("nope")
+
+
+def test_a_sigmf_meta_given_as_the_model_is_named_for_what_it_is(tmp_path):
+    import json
+
+    import pytest
+
+    from sdrkit.errors import ModelError
+    from sdrkit.runtime import load_card
+
+    meta = tmp_path / "rec.sigmf-meta"
+    meta.write_text(json.dumps({"global": {"core:datatype": "cf32_le"}, "captures": [], "annotations": []}))
+    with pytest.raises(ModelError, match="SigMF recording's metadata, not a model card.*--radio sim:"):
+        load_card(meta)
+    other = tmp_path / "x.json"
+    other.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(ModelError, match="not a model card"):
+        load_card(other)
