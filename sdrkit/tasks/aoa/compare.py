@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 
 def val_mae(folder, data_dir="data/aoa", names=("original", "p96")) -> dict:
     """``{name: {"snr_le_0": [az, el], "snr_ge_10": [az, el]}}`` for the graphs present in ``folder``."""
     from sdrkit.dsp.framing import to_model_input
     from sdrkit.tasks.aoa.compress import ort_angles
     from sdrkit.tasks.aoa.data import read_split, split_path
+    from sdrkit.tasks.aoa.evaluate import _mae
 
     val = read_split(split_path(data_dir, "val"))
     x = to_model_input(val.x)
@@ -28,8 +27,7 @@ def val_mae(folder, data_dir="data/aoa", names=("original", "p96")) -> dict:
         if not path.exists():
             continue
         p = ort_angles(path, x)
-        out[name] = {k: [float(np.mean(np.abs(p[m, 0] - val.az[m]))), float(np.mean(np.abs(p[m, 1] - val.el[m])))]
-                     for k, m in masks.items()}
+        out[name] = {k: list(_mae(p, val.az, val.el, m)) for k, m in masks.items()}
     return out
 
 
